@@ -1,0 +1,53 @@
+"""Small helpers shared by the update rules. Hyperparameters are floats or per-run tensors."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from optimizers.hparams import Param
+
+
+def is_zero(value) -> bool:
+    """True for the float 0 (a swept tensor is never skipped, even if it holds zeros)."""
+    return not isinstance(value, Tensor) and value == 0
+
+
+def axpy(a: Tensor, b: Tensor, alpha) -> Tensor:
+    """a + alpha·b, with torch's own fused op when alpha is a number (as torch.optim does)."""
+    if isinstance(alpha, Tensor):
+        return a + alpha * b
+    return torch.add(a, b, alpha=alpha)
+
+
+def add_scaled(p: Tensor, t: Tensor, alpha) -> Tensor:
+    """p + alpha·t: torch.optim's param.add_(t, alpha=...), out of place."""
+    return axpy(p, t, alpha)
+
+
+def add_ratio(p: Tensor, num: Tensor, den: Tensor, value) -> Tensor:
+    """p + value·num/den: torch.optim's param.addcdiv_(num, den, value=...), out of place."""
+    if isinstance(value, Tensor):
+        return p + (value * num) / den
+    return torch.addcdiv(p, num, den, value=value)
+
+
+def ema_sq(avg: Tensor, grad: Tensor, decay) -> Tensor:
+    """decay·avg + (1 − decay)·grad², in torch.optim's operation order."""
+    if isinstance(decay, Tensor):
+        return avg * decay + (1 - decay) * grad * grad
+    return torch.addcmul(avg * decay, grad, grad, value=1 - decay)
+
+
+def with_weight_decay(grad: Tensor, params: Tensor, weight_decay) -> Tensor:
+    """L2 penalty folded into the gradient: g + λw (torch.optim's coupled weight decay)."""
+    return grad if is_zero(weight_decay) else axpy(grad, params, weight_decay)
+
+
+def beta_param(name: str, default: float, label: str, help: str, latex: str, low=0.0, high=0.999) -> Param:
+    return Param(name, default, low, high, label=label, help=help, latex=latex)
+
+
+def momentum_param(default: float = 0.9) -> Param:
+    return Param("momentum", default, 0.0, 0.99, label="momentum",
+                 help="Fraction of the previous step kept in the next one.", latex=r"\mu")

@@ -1,0 +1,317 @@
+"""Adam and its relatives: AMSGrad, AdamW, NAdam, Adamax, RAdam, AdaBound."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from optimizers._common import add_ratio, add_scaled, beta_param, ema_sq, is_zero, with_weight_decay
+from optimizers.base import OptimizerSpec, Rule
+from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
+
+
+class Moments(NamedTuple):
+    m: Tensor
+    v: Tensor
+    v_max: Tensor  # AMSGrad's running maximum of v (unused by plain Adam)
+    denom: Tensor  # the per-coordinate denominator of the last step
+
+
+def _moments(params):
+    zeros = torch.zeros_like(params)
+    return Moments(zeros, zeros, zeros, torch.ones_like(params))
+
+
+def _sqrt(x):
+    return x.sqrt() if isinstance(x, Tensor) else math.sqrt(x)
+
+
+def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False) -> Rule:
+    r"""Adam: m ← β₁m + (1 − β₁)g,  v ← β₂v + (1 − β₂)g²,
+    w ← w − η · m̂ / (√v̂ + ε) with m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
+
+    Kingma & Ba (2015). Matches torch.optim.Adam, which computes the denominator as
+    √v/√(1 − β₂ᵗ) + ε: ε sits outside the root (the notes 001/002 put it inside, √(v̂ + ε)).
+    AMSGrad (Reddi et al., 2018) divides by the running maximum of v instead: torch's
+    Adam(amsgrad=True). AdamW (Loshchilov & Hutter, 2019) shrinks w by (1 − ηλ) before the step
+    instead of adding λw to the gradient: torch.optim.AdamW.
+    """
+    b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
+
+    def update(grad, state, params, lr, step):
+        g = grad if decoupled else with_weight_decay(grad, params, wd)
+        m = torch.lerp(state.m, g, 1 - b1)
+        v = ema_sq(state.v, g, b2)
+        step_size = lr / (1 - b1 ** step)
+        bc2_sqrt = (1 - b2 ** step) ** 0.5  # torch.optim: pow, not sqrt (they can differ by an ulp)
+        v_max = torch.maximum(state.v_max, v) if amsgrad else state.v_max
+        denom = (v_max if amsgrad else v).sqrt() / bc2_sqrt + eps
+        if decoupled and not is_zero(wd):
+            params = params * (1 - lr * wd)
+        return add_ratio(params, m, denom, -step_size), Moments(m, v, v_max, denom)
+
+    def effective_lr(state, lr, step):
+        return lr / state.denom
+
+    return Rule(_moments, update, effective_lr=effective_lr)
+
+
+class NAdamState(NamedTuple):
+    m: Tensor
+    v: Tensor
+    mu_product: float | Tensor  # a float unless β₁ is swept: float / tensor is not correctly rounded
+    denom: Tensor
+
+
+def nadam_rule(hp: dict) -> Rule:
+    r"""NAdam: Adam with Nesterov momentum and Dozat's momentum schedule
+    μ_t = β₁(1 − ½·0.96^(tψ)):
+    w ← w − η(1 − μ_t)/(1 − Πμ) · g/(√v̂ + ε) − η μ_{t+1}/(1 − Πμ·μ_{t+1}) · m/(√v̂ + ε).
+
+    Dozat (2016), "Incorporating Nesterov momentum into Adam"; matches torch.optim.NAdam.
+    """
+    b1, b2, eps, wd, psi = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"], hp["momentum_decay"]
+
+    def init(params):
+        zeros = torch.zeros_like(params)
+        return NAdamState(zeros, zeros, 1.0, torch.ones_like(params))
+
+    def update(grad, state, params, lr, step):
+        g = with_weight_decay(grad, params, wd)
+        bias_correction2 = 1 - b2 ** step
+        mu = b1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
+        mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
+        mu_product = state.mu_product * mu
+        m = torch.lerp(state.m, g, 1 - b1)
+        v = ema_sq(state.v, g, b2)
+        denom = (v / bias_correction2).sqrt() + eps
+        mu_product_next = mu_product * mu_next
+        new = add_ratio(params, g, denom, -lr * (1.0 - mu) / (1.0 - mu_product))
+        new = add_ratio(new, m, denom, (-lr * mu_next) / (1.0 - mu_product_next))
+        return new, NAdamState(m, v, mu_product, denom)
+
+    def effective_lr(state, lr, step):
+        return lr / state.denom
+
+    return Rule(init, update, effective_lr=effective_lr)
+
+
+class AdamaxState(NamedTuple):
+    m: Tensor
+    u: Tensor
+
+
+def adamax_rule(hp: dict) -> Rule:
+    r"""Adamax: m ← β₁m + (1 − β₁)g,  u ← max(β₂u, |g| + ε),  w ← w − η/(1 − β₁ᵗ) · m/u.
+
+    The infinity-norm variant of Kingma & Ba (2015), §7.1; matches torch.optim.Adamax
+    (which adds ε to |g| inside the max).
+    """
+    b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
+
+    def init(params):
+        zeros = torch.zeros_like(params)
+        return AdamaxState(zeros, zeros)
+
+    def update(grad, state, params, lr, step):
+        g = with_weight_decay(grad, params, wd)
+        m = torch.lerp(state.m, g, 1 - b1)
+        u = torch.maximum(state.u * b2, g.abs() + eps)
+        clr = lr / (1 - b1 ** step)
+        return add_ratio(params, m, u, -clr), AdamaxState(m, u)
+
+    def effective_lr(state, lr, step):
+        return lr / state.u
+
+    return Rule(init, update, effective_lr=effective_lr)
+
+
+class RAdamState(NamedTuple):
+    m: Tensor
+    v: Tensor
+    factor: Tensor  # what multiplies m̂ in the last step, over η
+
+
+def radam_rule(hp: dict) -> Rule:
+    r"""RAdam: Adam whose adaptive factor is switched on only once the variance of v̂ is tractable.
+
+    ρ∞ = 2/(1 − β₂) − 1,  ρ_t = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ).  If ρ_t > 5:
+    w ← w − η r_t m̂ √(1 − β₂ᵗ)/(√v + ε) with r_t = √((ρ_t − 4)(ρ_t − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρ_t));
+    else w ← w − η m̂ (momentum SGD with bias correction).
+
+    Liu et al. (2020), "On the variance of the adaptive learning rate and beyond". The paper's
+    Algorithm 2 switches at ρ_t > 4; torch.optim.RAdam (matched here) and the authors' code use 5.
+    """
+    b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
+
+    def init(params):
+        zeros = torch.zeros_like(params)
+        return RAdamState(zeros, zeros, torch.ones_like(params))
+
+    def update(grad, state, params, lr, step):
+        g = with_weight_decay(grad, params, wd)
+        m = torch.lerp(state.m, g, 1 - b1)
+        v = ema_sq(state.v, g, b2)
+        bias_correction1 = 1 - b1 ** step
+        bias_correction2 = 1 - b2 ** step
+        m_hat = m / bias_correction1
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * step * (b2 ** step) / bias_correction2
+        adaptive = (bias_correction2 ** 0.5) / (v.sqrt() + eps)
+        if isinstance(rho_t, Tensor):  # β₂ swept over runs: choose per run
+            safe = torch.clamp(rho_t, min=5.0)
+            rect = ((safe - 4) * (safe - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe)).sqrt()
+            factor = torch.where(rho_t > 5.0, adaptive * rect, torch.ones_like(adaptive))
+            new = params - m_hat * lr * factor
+        elif rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            factor = adaptive * rect
+            new = add_scaled(params, m_hat * lr * adaptive * rect, -1.0)
+        else:
+            factor = torch.ones_like(adaptive)
+            new = add_scaled(params, m_hat * lr, -1.0)
+        return new, RAdamState(m, v, factor)
+
+    def effective_lr(state, lr, step):
+        return lr * state.factor
+
+    return Rule(init, update, effective_lr=effective_lr)
+
+
+class AdaBoundState(NamedTuple):
+    m: Tensor
+    v: Tensor
+    eta: Tensor  # the clipped per-coordinate step size of the last step
+    base_lr: float | Tensor  # η at the first step: the bounds follow a schedule as η_t/η_0
+
+
+def adabound_rule(hp: dict) -> Rule:
+    r"""AdaBound: Adam whose per-coordinate step size is clipped into a band that closes on a
+    final SGD learning rate η*:
+
+    η̂_t = clip(η √(1 − β₂ᵗ)/(1 − β₁ᵗ) / (√v + ε),  η*(1 − 1/(γt + 1)),  η*(1 + 1/(γt))),
+    w ← w − η̂_t ⊙ m,   with η* = final_lr · η_t/η_0 (the band follows a schedule).
+
+    Luo et al. (2019), ICLR, and the authors' reference implementation (Luolc/AdaBound), whose
+    weight decay is L2 (added to the gradient). pytorch-optimizer's AdaBound matches this with
+    weight_decouple=False, up to its extra 1e-15 inside the root (√(v + 1e-15)); gradscape keeps
+    the paper's √v + ε.
+    """
+    b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
+    final_lr, gamma = hp["final_lr"], hp["gamma"]
+
+    def init(params):
+        zeros = torch.zeros_like(params)
+        return AdaBoundState(zeros, zeros, torch.ones_like(params), 1.0)
+
+    def update(grad, state, params, lr, step):
+        g = with_weight_decay(grad, params, wd)
+        base_lr = lr if step == 1 else state.base_lr
+        m = torch.lerp(state.m, g, 1 - b1)
+        v = ema_sq(state.v, g, b2)
+        step_size = lr * _sqrt(1 - b2 ** step) / (1 - b1 ** step)
+        final = final_lr * lr / base_lr
+        lower = final * (1 - 1 / (gamma * step + 1))
+        upper = final * (1 + 1 / (gamma * step))
+        eta = torch.clamp(step_size / (v.sqrt() + eps), lower, upper)
+        return params - eta * m, AdaBoundState(m, v, eta, base_lr)
+
+    def effective_lr(state, lr, step):
+        return state.eta
+
+    return Rule(init, update, effective_lr=effective_lr)
+
+
+_BETA1 = dict(label="β₁ (first moment)", help="Memory of the gradient average (momentum).", latex=r"\beta_1")
+_BETA2 = dict(label="β₂ (second moment)", help="Memory of the squared-gradient average.", latex=r"\beta_2",
+              low=0.5, high=0.9999)
+_EPS_HELP = "Added to √v̂ in the denominator; large values turn the method into momentum SGD."
+
+
+def _adam_params(lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, wd_help=None):
+    wd = weight_decay_param(weight_decay, help=wd_help) if wd_help else weight_decay_param(weight_decay)
+    return (lr_param(lr), beta_param("beta1", beta1, **_BETA1), beta_param("beta2", beta2, **_BETA2),
+            eps_param(eps, help=_EPS_HELP), wd)
+
+
+_ADAM_LATEX = (r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
+               r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\, \hat m_t")
+
+ADAM = OptimizerSpec(
+    key="adam", name="Adam", family="adam", build=adam_rule, torch_name="Adam",
+    params=_adam_params(), latex=_ADAM_LATEX,
+    reference="Kingma & Ba (2015), Adam: a method for stochastic optimization; torch.optim.Adam",
+    summary="Momentum on the gradient, divided per coordinate by the root of its second moment.",
+    effective_lr_kind="diagonal", effective_lr_note="η / (√v̂ + ε), the factor on m̂",
+)
+
+AMSGRAD = OptimizerSpec(
+    key="amsgrad", name="AMSGrad", family="adam", build=lambda hp: adam_rule(hp, amsgrad=True),
+    torch_name="Adam", params=_adam_params(),
+    latex=(r"\hat v^{\max}_t = \max(\hat v^{\max}_{t-1}, v_t),\quad "
+           r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v^{\max}_t/(1-\beta_2^t)} + \varepsilon}\, \hat m_t"),
+    reference="Reddi, Kale & Kumar (2018), On the convergence of Adam and beyond; torch.optim.Adam(amsgrad=True)",
+    summary="Adam that never lets a coordinate's denominator shrink: steps can only get smaller.",
+    effective_lr_kind="diagonal", effective_lr_note="η / (√(v_max/(1−β₂ᵗ)) + ε)",
+)
+
+ADAMW = OptimizerSpec(
+    key="adamw", name="AdamW", family="adam", build=lambda hp: adam_rule(hp, decoupled=True),
+    torch_name="AdamW",
+    params=_adam_params(weight_decay=0.01, wd_help="Decoupled decay: w shrinks by (1 − ηλ) each step."),
+    latex=_ADAM_LATEX.replace(r"w_{t+1} = w_t", r"w_{t+1} = (1 - \eta\lambda) w_t"),
+    reference="Loshchilov & Hutter (2019), Decoupled weight decay regularization; torch.optim.AdamW",
+    summary="Adam with weight decay applied to w directly instead of through the gradient.",
+    effective_lr_kind="diagonal", effective_lr_note="η / (√v̂ + ε), the factor on m̂",
+)
+
+NADAM = OptimizerSpec(
+    key="nadam", name="NAdam", family="adam", build=nadam_rule, torch_name="NAdam",
+    params=_adam_params() + (Param("momentum_decay", 4e-3, 1e-4, 1e-1, log=True, label="momentum decay ψ",
+                                   help="Speed of Dozat's momentum warm-up μ_t.", latex=r"\psi"),),
+    latex=(r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\left(\frac{(1-\mu_t) g_t}{1-\prod_{i\le t}\mu_i}"
+           r" + \frac{\mu_{t+1} m_t}{1 - \prod_{i\le t+1}\mu_i}\right)"),
+    reference="Dozat (2016), Incorporating Nesterov momentum into Adam; torch.optim.NAdam",
+    summary="Adam with Nesterov's look-ahead folded into the momentum term.",
+    effective_lr_kind="diagonal", effective_lr_note="η / (√v̂ + ε)",
+)
+
+ADAMAX = OptimizerSpec(
+    key="adamax", name="Adamax", family="adam", build=adamax_rule, torch_name="Adamax",
+    params=_adam_params(),
+    latex=r"u_t = \max(\beta_2 u_{t-1}, |g_t| + \varepsilon),\quad w_{t+1} = w_t - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{u_t}",
+    reference="Kingma & Ba (2015), §7.1 AdaMax; torch.optim.Adamax",
+    summary="Adam with the infinity norm: divides by a decaying maximum of |g| instead of an RMS.",
+    effective_lr_kind="diagonal", effective_lr_note="η / u, the factor on m̂",
+)
+
+RADAM = OptimizerSpec(
+    key="radam", name="RAdam", family="adam", build=radam_rule, torch_name="RAdam",
+    params=_adam_params(),
+    latex=(r"\rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t};\ \rho_t > 5:\ "
+           r"w_{t+1} = w_t - \eta\, r_t \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \varepsilon}\hat m_t,"
+           r"\ \text{else } w_{t+1} = w_t - \eta\, \hat m_t"),
+    reference="Liu et al. (2020), On the variance of the adaptive learning rate and beyond; torch.optim.RAdam",
+    summary="Adam with a built-in warm-up: plain momentum until the second moment can be trusted.",
+    effective_lr_kind="diagonal", effective_lr_note="η r_t √(1−β₂ᵗ)/(√v + ε) once rectified, η before",
+)
+
+ADABOUND = OptimizerSpec(
+    key="adabound", name="AdaBound", family="adam", build=adabound_rule,
+    params=_adam_params() + (
+        Param("final_lr", 0.1, 1e-3, 1.0, log=True, label="final lr η*",
+              help="The SGD learning rate the clipping band closes on.", latex=r"\eta^*"),
+        Param("gamma", 1e-3, 1e-5, 1e-1, log=True, label="band speed γ",
+              help="How fast the band narrows: about 1/γ steps.", latex=r"\gamma"),
+    ),
+    latex=(r"\hat\eta_t = \operatorname{clip}\!\left(\frac{\eta\sqrt{1-\beta_2^t}}{(1-\beta_1^t)(\sqrt{v_t}+\varepsilon)},"
+           r"\ \eta^*\!\left(1-\tfrac{1}{\gamma t+1}\right),\ \eta^*\!\left(1+\tfrac{1}{\gamma t}\right)\right),"
+           r"\quad w_{t+1} = w_t - \hat\eta_t \odot m_t"),
+    reference="Luo, Xiong, Liu & Sun (2019), Adaptive gradient methods with dynamic bound of learning rate; "
+              "reference code Luolc/AdaBound",
+    summary="Adam at first, SGD in the end: the per-coordinate step is clipped into a narrowing band.",
+    effective_lr_kind="diagonal", effective_lr_note="the clipped step size η̂ (the factor on m)",
+)

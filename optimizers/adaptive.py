@@ -1,0 +1,164 @@
+"""Per-coordinate step sizes from gradient history: AdaGrad, RMSprop, AdaDelta."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from optimizers._common import add_ratio, add_scaled, beta_param, ema_sq, is_zero, momentum_param, with_weight_decay
+from optimizers.base import OptimizerSpec, Rule
+from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
+
+
+class AdaGradState(NamedTuple):
+    sum_sq: Tensor
+    std: Tensor  # √G + ε of the last step, kept for the effective learning rate
+
+
+def adagrad_rule(hp: dict) -> Rule:
+    r"""AdaGrad: G ← G + g²,  w ← w − η_t g / (√G + ε),  η_t = η / (1 + (t − 1)·decay).
+
+    Matches torch.optim.Adagrad (ε outside the root, as torch; the notes also show √(G + ε)).
+    """
+    wd, decay, eps, acc0 = hp["weight_decay"], hp["lr_decay"], hp["eps"], hp["initial_accumulator_value"]
+
+    def init(params):
+        return AdaGradState(torch.full_like(params, acc0), torch.ones_like(params))
+
+    def clr(lr, step):
+        return lr / (1 + (step - 1) * decay)
+
+    def update(grad, state, params, lr, step):
+        g = with_weight_decay(grad, params, wd)
+        sum_sq = torch.addcmul(state.sum_sq, g, g, value=1)
+        std = sum_sq.sqrt() + eps
+        return add_ratio(params, g, std, -clr(lr, step)), AdaGradState(sum_sq, std)
+
+    def effective_lr(state, lr, step):
+        return clr(lr, step) / state.std
+
+    return Rule(init, update, effective_lr=effective_lr)
+
+
+class RMSpropState(NamedTuple):
+    square_avg: Tensor
+    grad_avg: Tensor
+    buf: Tensor
+    avg: Tensor  # √v + ε of the last step
+
+
+def rmsprop_rule(hp: dict) -> Rule:
+    r"""RMSprop: v ← αv + (1 − α)g²,  w ← w − η g / (√v + ε).
+
+    With `centered`, v is replaced by v − ḡ² (ḡ the running mean of g); with momentum μ,
+    b ← μb + g/(√v + ε) and w ← w − ηb. Matches torch.optim.RMSprop, ε outside the root.
+    """
+    alpha, eps, wd, mu, centered = hp["alpha"], hp["eps"], hp["weight_decay"], hp["momentum"], hp["centered"]
+    use_momentum = not is_zero(mu)
+
+    def init(params):
+        zeros = torch.zeros_like(params)
+        return RMSpropState(zeros, zeros, zeros, torch.ones_like(params))
+
+    def update(grad, state, params, lr, step):
+        g = with_weight_decay(grad, params, wd)
+        square_avg = ema_sq(state.square_avg, g, alpha)
+        grad_avg = state.grad_avg
+        if centered:
+            grad_avg = torch.lerp(grad_avg, g, 1 - alpha)
+            avg = torch.addcmul(square_avg, grad_avg, grad_avg, value=-1).sqrt()
+        else:
+            avg = square_avg.sqrt()
+        avg = avg + eps
+        buf = state.buf
+        if use_momentum:
+            buf = buf * mu + g / avg
+            new = add_scaled(params, buf, -lr)
+        else:
+            new = add_ratio(params, g, avg, -lr)
+        return new, RMSpropState(square_avg, grad_avg, buf, avg)
+
+    def effective_lr(state, lr, step):
+        return lr / state.avg
+
+    return Rule(init, update, effective_lr=effective_lr)
+
+
+class AdaDeltaState(NamedTuple):
+    square_avg: Tensor
+    acc_delta: Tensor
+    scale: Tensor  # √(E[Δ²] + ε) / √(E[g²] + ε) of the last step
+
+
+def adadelta_rule(hp: dict) -> Rule:
+    r"""AdaDelta: E[g²] ← ρE[g²] + (1 − ρ)g²,  Δ = √(E[Δ²] + ε)/√(E[g²] + ε) · g,
+    E[Δ²] ← ρE[Δ²] + (1 − ρ)Δ²,  w ← w − ηΔ.
+
+    Zeiler (2012), whose rule has no η; torch.optim.Adadelta adds the factor η (default 1) and is
+    matched here. (The lecture note 003 writes θ_t² in the update average where Δθ_t² is meant.)
+    """
+    rho, eps, wd = hp["rho"], hp["eps"], hp["weight_decay"]
+
+    def init(params):
+        zeros = torch.zeros_like(params)
+        return AdaDeltaState(zeros, zeros, torch.ones_like(params))
+
+    def update(grad, state, params, lr, step):
+        g = with_weight_decay(grad, params, wd)
+        square_avg = ema_sq(state.square_avg, g, rho)
+        std = (square_avg + eps).sqrt()
+        scale = (state.acc_delta + eps).sqrt() / std
+        delta = scale * g
+        acc_delta = ema_sq(state.acc_delta, delta, rho)
+        return add_scaled(params, delta, -lr), AdaDeltaState(square_avg, acc_delta, scale)
+
+    def effective_lr(state, lr, step):
+        return lr * state.scale
+
+    return Rule(init, update, effective_lr=effective_lr)
+
+
+_EPS_HELP = "Added to the root in the denominator so it never divides by zero."
+
+ADAGRAD = OptimizerSpec(
+    key="adagrad", name="AdaGrad", family="adaptive", build=adagrad_rule, torch_name="Adagrad",
+    params=(lr_param(0.5), Param("lr_decay", 0.0, 0.0, 0.1, label="lr decay",
+                                 help="η_t = η / (1 + (t − 1)·decay).", latex=r"\delta"),
+            eps_param(1e-10, help=_EPS_HELP),
+            Param("initial_accumulator_value", 0.0, 0.0, 1.0, label="initial accumulator",
+                  help="Starting value of the sum of squared gradients.", latex=r"G_0"),
+            weight_decay_param()),
+    latex=r"G_t = G_{t-1} + g_t^2,\quad w_{t+1} = w_t - \frac{\eta}{\sqrt{G_t} + \varepsilon}\, g_t",
+    reference="Duchi, Hazan & Singer (2011); torch.optim.Adagrad",
+    summary="Divides each coordinate's step by the root of its summed squared gradients: steps only shrink.",
+    effective_lr_kind="diagonal", effective_lr_note="η / (√G + ε)",
+)
+
+RMSPROP = OptimizerSpec(
+    key="rmsprop", name="RMSprop", family="adaptive", build=rmsprop_rule, torch_name="RMSprop",
+    params=(lr_param(0.01), beta_param("alpha", 0.99, "decay α", "Memory of the squared-gradient average.",
+                                       r"\alpha", low=0.5, high=0.999),
+            eps_param(1e-8, help=_EPS_HELP), momentum_param(0.0),
+            Param("centered", False, label="centered", kind="bool",
+                  help="Divide by the gradient's variance estimate instead of its raw second moment."),
+            weight_decay_param()),
+    latex=r"v_t = \alpha v_{t-1} + (1-\alpha) g_t^2,\quad w_{t+1} = w_t - \frac{\eta}{\sqrt{v_t} + \varepsilon}\, g_t",
+    reference="Tieleman & Hinton (2012), Coursera lecture 6.5; torch.optim.RMSprop",
+    summary="AdaGrad with a moving average instead of a sum: steps grow again when gradients shrink.",
+    effective_lr_kind="diagonal", effective_lr_note="η / (√v + ε)",
+)
+
+ADADELTA = OptimizerSpec(
+    key="adadelta", name="AdaDelta", family="adaptive", build=adadelta_rule, torch_name="Adadelta",
+    params=(lr_param(1.0, low=0.01, high=100.0, help="Factor on the unit-corrected step (1 in Zeiler's paper)."),
+            beta_param("rho", 0.9, "decay ρ", "Memory of both running averages.", r"\rho", low=0.5, high=0.999),
+            eps_param(1e-6, help="Inside both roots; it also sets the size of the very first steps."),
+            weight_decay_param()),
+    latex=(r"\Delta_t = \frac{\sqrt{E[\Delta^2]_{t-1} + \varepsilon}}{\sqrt{E[g^2]_t + \varepsilon}}\, g_t,"
+           r"\quad w_{t+1} = w_t - \eta\, \Delta_t"),
+    reference="Zeiler (2012), ADADELTA; torch.optim.Adadelta",
+    summary="RMSprop whose step carries the units of w: the ratio of two running RMS values.",
+    effective_lr_kind="diagonal", effective_lr_note="η·√(E[Δ²] + ε) / √(E[g²] + ε)",
+)

@@ -1,0 +1,127 @@
+"""Lookahead (slow and fast weights around any optimizer) and Ranger (Lookahead over RAdam)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, NamedTuple
+
+import torch
+from torch import Tensor
+
+from optimizers.adam import _adam_params, radam_rule
+from optimizers.base import OptimizerSpec, Rule
+from optimizers.hparams import Param, resolve_params
+
+# Every optimizer that Lookahead may wrap (the wrappers themselves excluded), in display order.
+INNER_CHOICES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "amsgrad",
+                 "adamw", "nadam", "adamax", "radam", "rprop", "adabound", "lion", "newton", "diag_newton")
+
+
+class LookaheadState(NamedTuple):
+    inner: Any
+    slow: Tensor
+
+
+def lookahead(inner: Rule, k: int, alpha) -> Rule:
+    r"""Lookahead: the inner optimizer moves the fast weights θ; every k steps the slow weights
+    move part of the way, φ ← φ + α(θ − φ), and θ restarts from φ.
+
+    Zhang, Lucas, Hinton & Ba (2019), Lookahead optimizer: k steps forward, 1 step back,
+    Algorithm 1. Matches pytorch-optimizer's Lookahead (pullback_momentum="none"): the inner
+    optimizer's state is kept across the synchronisation. The path drawn is θ, the iterate the
+    gradient is taken at, so the jump back to φ shows every k steps.
+    """
+
+    def init(params):
+        return LookaheadState(inner.init(params), params)
+
+    def update(grad, state, params, lr, step, **extra):
+        fast, inner_state = inner.update(grad, state.inner, params, lr, step, **extra)
+        if step % k:
+            return fast, LookaheadState(inner_state, state.slow)
+        slow = torch.lerp(fast, state.slow, 1 - alpha)  # φ + α(θ − φ), as pytorch-optimizer computes it
+        return slow, LookaheadState(inner_state, slow)
+
+    probe = None
+    if inner.probe is not None:
+        def probe(params, state):
+            return inner.probe(params, state.inner)
+
+    effective_lr = None
+    if inner.effective_lr is not None:
+        def effective_lr(state, lr, step):
+            return inner.effective_lr(state.inner, lr, step)
+
+    return Rule(init, update, probe=probe, effective_lr=effective_lr, needs_hessian=inner.needs_hessian)
+
+
+_K = Param("k", 5, 1, 20, label="sync period k", kind="int",
+           help="Fast steps between two slow-weight updates.", latex="k")
+_ALPHA = Param("alpha", 0.5, 0.05, 1.0, label="slow step α",
+               help="Fraction of the way the slow weights move towards the fast ones.", latex=r"\alpha")
+# Lookahead's own α is called slow_alpha: its inner hyperparameters share one flat namespace, and
+# RMSprop already has an `alpha`. Ranger (always over RAdam) keeps the paper's name.
+_SLOW_ALPHA = Param("slow_alpha", 0.5, 0.05, 1.0, label="slow step α",
+                    help=_ALPHA.help, latex=r"\alpha")
+_INNER = Param("inner", "adam", label="inner optimizer", kind="choice", choices=INNER_CHOICES,
+               help="The optimizer that moves the fast weights.")
+
+
+def _resolve_lookahead(spec: OptimizerSpec, hparams: Mapping[str, Any]) -> dict:
+    from optimizers import get_optimizer  # the registry imports this module
+
+    hparams = dict(hparams)
+    own_names = [p.name for p in spec.params]
+    own = resolve_params(spec.params, {n: hparams.pop(n) for n in own_names if n in hparams}, "optimizer 'lookahead'")
+    inner_spec = get_optimizer(own["inner"])
+    unknown = sorted(set(hparams) - {p.name for p in inner_spec.params})
+    if unknown:
+        valid = ", ".join(own_names + [p.name for p in inner_spec.params])
+        raise ValueError(f"optimizer 'lookahead' (inner {own['inner']!r}): unknown parameter(s) "
+                         f"{', '.join(unknown)}; valid: {valid}")
+    return {**own, **inner_spec.resolve(hparams)}
+
+
+def _build_lookahead(hp: dict) -> Rule:
+    """Lookahead around the chosen inner optimizer (see `lookahead`)."""
+    from optimizers import get_optimizer
+
+    inner_spec = get_optimizer(hp["inner"])
+    inner_hp = {p.name: hp[p.name] for p in inner_spec.params}
+    return lookahead(inner_spec.build(inner_hp), hp["k"], hp["slow_alpha"])
+
+
+def ranger_rule(hp: dict) -> Rule:
+    r"""Ranger: Lookahead (k = 6, α = 0.5) around RAdam (β₁ = 0.95, ε = 1e-5).
+
+    Wright (2019), the Ranger optimizer, which combines Liu et al.'s RAdam with Zhang et al.'s
+    Lookahead. gradscape's Ranger is exactly `lookahead(radam)` with torch.optim.RAdam's rule.
+    pytorch-optimizer's Ranger differs in three ways, none of them part of the two papers:
+    it centralises gradients (subtracting the mean over a tensor's coordinates, which on a
+    2-D point would mix x and y), its warm-up branch with degenerated_to_sgd=False moves by
+    +η m̂ (against the gradient's descent direction) instead of −η m̂, and it switches at ρ_t ≥ 5
+    instead of > 5. With use_gc=False and degenerated_to_sgd=True the two agree (tested).
+    """
+    radam_hp = {name: hp[name] for name in ("lr", "beta1", "beta2", "eps", "weight_decay")}
+    return lookahead(radam_rule(radam_hp), hp["k"], hp["alpha"])
+
+
+LOOKAHEAD = OptimizerSpec(
+    key="lookahead", name="Lookahead", family="wrapper", build=_build_lookahead, resolver=_resolve_lookahead,
+    params=(_K, _SLOW_ALPHA, _INNER),
+    latex=(r"\theta_{t,i} = \theta_{t,i-1} + A(\theta_{t,i-1}),\ i = 1..k;\quad "
+           r"\phi_t = \phi_{t-1} + \alpha(\theta_{t,k} - \phi_{t-1}),\ \theta_{t+1,0} = \phi_t"),
+    reference="Zhang, Lucas, Hinton & Ba (2019), Lookahead optimizer: k steps forward, 1 step back; "
+              "pytorch-optimizer Lookahead",
+    summary="Lets any optimizer explore k steps, then pulls back part of the way: a smoothed path.",
+    effective_lr_kind="inner", effective_lr_note="that of the inner optimizer",
+)
+
+RANGER = OptimizerSpec(
+    key="ranger", name="Ranger", family="wrapper", build=ranger_rule,
+    params=_adam_params(beta1=0.95, eps=1e-5) + (Param("k", 6, 1, 20, label="sync period k", kind="int",
+                                                       help=_K.help, latex="k"), _ALPHA),
+    latex=r"\text{Lookahead}(k, \alpha)\ \text{around RAdam}",
+    reference="Wright (2019), Ranger; Liu et al. (2020) RAdam + Zhang et al. (2019) Lookahead",
+    summary="RAdam's warm-up inside Lookahead's slow-and-fast weights.",
+    effective_lr_kind="diagonal", effective_lr_note="that of RAdam",
+)

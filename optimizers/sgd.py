@@ -1,0 +1,113 @@
+"""Plain gradient descent, heavy-ball momentum and Nesterov's look-ahead."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from optimizers._common import add_scaled, axpy, momentum_param, with_weight_decay
+from optimizers.base import OptimizerSpec, Rule
+from optimizers.hparams import Param, lr_param, weight_decay_param
+
+
+class Empty(NamedTuple):
+    pass
+
+
+class Buffer(NamedTuple):
+    buf: Tensor
+
+
+def sgd_rule(hp: dict) -> Rule:
+    r"""Gradient descent: w ← w − η (g + λw).
+
+    Matches torch.optim.SGD (momentum=0): param.add_(grad, alpha=-lr).
+    """
+    wd = hp["weight_decay"]
+
+    def init(params):
+        return Empty()
+
+    def update(grad, state, params, lr, step):
+        g = with_weight_decay(grad, params, wd)
+        return add_scaled(params, g, -lr), state
+
+    return Rule(init, update)
+
+
+def momentum_rule(hp: dict) -> Rule:
+    r"""Heavy-ball momentum in torch's form: b ← μb + (1 − τ)g (b₁ = g), w ← w − ηb.
+
+    Matches torch.optim.SGD(momentum=μ, dampening=τ, nesterov=False). The lecture notes write
+    u ← γu − ηg, w ← w + u; the two agree (u = −ηb) while η is constant, and differ under a schedule:
+    torch's form rescales the whole velocity when η changes. gradscape follows torch.
+    """
+    mu, damp, wd = hp["momentum"], hp["dampening"], hp["weight_decay"]
+
+    def init(params):
+        return Buffer(torch.zeros_like(params))
+
+    def update(grad, state, params, lr, step):
+        g = with_weight_decay(grad, params, wd)
+        # torch starts the buffer at the first gradient itself, undamped.
+        buf = g if step == 1 else axpy(state.buf * mu, g, 1 - damp)
+        return add_scaled(params, buf, -lr), Buffer(buf)
+
+    return Rule(init, update)
+
+
+def nesterov_rule(hp: dict) -> Rule:
+    r"""Nesterov accelerated gradient, look-ahead form of the lecture notes:
+
+    w̃ = w + γu,  u ← γu − η∇f(w̃),  w ← w + u.
+
+    The gradient is taken at the look-ahead point w̃ (the engine asks `probe`). torch.optim's
+    SGD(nesterov=True) tracks w̃ itself as its parameter: with constant η, torch's parameter after
+    t steps equals w_t + γu_t here (tested).
+    """
+    mu = hp["momentum"]
+
+    def init(params):
+        return Buffer(torch.zeros_like(params))
+
+    def probe(params, state):
+        return params + mu * state.buf
+
+    def update(grad, state, params, lr, step):
+        u = state.buf * mu - lr * grad
+        return params + u, Buffer(u)
+
+    return Rule(init, update, probe=probe)
+
+
+_LR_HELP = "Step size η: how far each update moves along the negative gradient."
+
+SGD = OptimizerSpec(
+    key="sgd", name="SGD", family="first order", build=sgd_rule, torch_name="SGD",
+    params=(lr_param(0.05, help=_LR_HELP), weight_decay_param()),
+    latex=r"w_{t+1} = w_t - \eta\, g_t",
+    reference="Robbins & Monro (1951); torch.optim.SGD",
+    summary="Steps straight down the local slope; the step length is η times the gradient.",
+)
+
+MOMENTUM = OptimizerSpec(
+    key="momentum", name="Momentum", family="first order", build=momentum_rule, torch_name="SGD",
+    params=(lr_param(0.05, help=_LR_HELP), momentum_param(0.9),
+            Param("dampening", 0.0, 0.0, 1.0, label="dampening",
+                  help="Scales down each new gradient added to the velocity (torch's τ).", latex=r"\tau"),
+            weight_decay_param()),
+    latex=r"b_{t} = \mu\, b_{t-1} + (1-\tau)\, g_t,\quad w_{t+1} = w_t - \eta\, b_t",
+    reference="Polyak (1964), heavy ball; torch.optim.SGD(momentum=μ)",
+    summary="Keeps a running velocity: consistent directions add up, oscillations cancel.",
+)
+
+NESTEROV = OptimizerSpec(
+    key="nesterov", name="Nesterov", family="first order", build=nesterov_rule,
+    params=(lr_param(0.05, help=_LR_HELP), momentum_param(0.9)),
+    latex=(r"\tilde w_t = w_t + \gamma u_t,\quad u_{t+1} = \gamma u_t - \eta \nabla f(\tilde w_t),"
+           r"\quad w_{t+1} = w_t + u_{t+1}"),
+    reference="Nesterov (1983); Sutskever et al. (2013); torch.optim.SGD(nesterov=True) tracks w̃",
+    summary="Momentum that measures the gradient where the velocity is about to carry it.",
+)

@@ -32,6 +32,14 @@ def add_ratio(p: Tensor, num: Tensor, den: Tensor, value) -> Tensor:
     return torch.addcdiv(p, num, den, value=value)
 
 
+def clamp(x: Tensor, low, high) -> Tensor:
+    """torch.clamp that also takes per-run tensor bounds mixed with float ones."""
+    if not isinstance(low, Tensor) and not isinstance(high, Tensor):
+        return torch.clamp(x, low, high)
+    return torch.clamp(x, torch.as_tensor(low, dtype=x.dtype, device=x.device),
+                       torch.as_tensor(high, dtype=x.dtype, device=x.device))
+
+
 def ema_sq(avg: Tensor, grad: Tensor, decay) -> Tensor:
     """decay·avg + (1 − decay)·grad², in torch.optim's operation order."""
     if isinstance(decay, Tensor):

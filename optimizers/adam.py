@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_ratio, add_scaled, beta_param, ema_sq, is_zero, with_weight_decay
+from optimizers._common import add_ratio, add_scaled, beta_param, clamp, ema_sq, is_zero, with_weight_decay
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
 
@@ -57,6 +57,25 @@ def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False) -> Rule:
         return lr / state.denom
 
     return Rule(_moments, update, effective_lr=effective_lr)
+
+
+def amsgrad_rule(hp: dict) -> Rule:
+    r"""AMSGrad: Adam dividing by the running maximum of v, so no coordinate's step can grow:
+    v_max ← max(v_max, v),  w ← w − η · m̂ / (√(v_max/(1 − β₂ᵗ)) + ε).
+
+    Reddi, Kale & Kumar (2018), On the convergence of Adam and beyond. Matches
+    torch.optim.Adam(amsgrad=True), which takes the maximum of the raw v (not of v̂).
+    """
+    return adam_rule(hp, amsgrad=True)
+
+
+def adamw_rule(hp: dict) -> Rule:
+    r"""AdamW: Adam with decoupled weight decay, w ← (1 − ηλ)w before the Adam step.
+
+    Loshchilov & Hutter (2019), Decoupled weight decay regularization. Matches
+    torch.optim.AdamW; plain Adam's weight_decay instead adds λw to the gradient.
+    """
+    return adam_rule(hp, decoupled=True)
 
 
 class NAdamState(NamedTuple):
@@ -197,8 +216,8 @@ def adabound_rule(hp: dict) -> Rule:
 
     Luo et al. (2019), ICLR, and the authors' reference implementation (Luolc/AdaBound), whose
     weight decay is L2 (added to the gradient). pytorch-optimizer's AdaBound matches this with
-    weight_decouple=False, up to its extra 1e-15 inside the root (√(v + 1e-15)); gradscape keeps
-    the paper's √v + ε.
+    weight_decouple=False except for an extra 1e-15 inside the root (√(v + 1e-15) + ε), which
+    changes late steps when v is tiny; gradscape keeps the paper's √v + ε (tested both ways).
     """
     b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
     final_lr, gamma = hp["final_lr"], hp["gamma"]
@@ -216,7 +235,10 @@ def adabound_rule(hp: dict) -> Rule:
         final = final_lr * lr / base_lr
         lower = final * (1 - 1 / (gamma * step + 1))
         upper = final * (1 + 1 / (gamma * step))
-        eta = torch.clamp(step_size / (v.sqrt() + eps), lower, upper)
+        denom = v.sqrt() + eps
+        # A float over a tensor is computed as float·(1/tensor) in torch; divide tensors instead.
+        eta = clamp((step_size if isinstance(step_size, Tensor) else denom.new_tensor(step_size)) / denom,
+                    lower, upper)
         return params - eta * m, AdaBoundState(m, v, eta, base_lr)
 
     def effective_lr(state, lr, step):
@@ -249,7 +271,7 @@ ADAM = OptimizerSpec(
 )
 
 AMSGRAD = OptimizerSpec(
-    key="amsgrad", name="AMSGrad", family="adam", build=lambda hp: adam_rule(hp, amsgrad=True),
+    key="amsgrad", name="AMSGrad", family="adam", build=amsgrad_rule,
     torch_name="Adam", params=_adam_params(),
     latex=(r"\hat v^{\max}_t = \max(\hat v^{\max}_{t-1}, v_t),\quad "
            r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v^{\max}_t/(1-\beta_2^t)} + \varepsilon}\, \hat m_t"),
@@ -259,7 +281,7 @@ AMSGRAD = OptimizerSpec(
 )
 
 ADAMW = OptimizerSpec(
-    key="adamw", name="AdamW", family="adam", build=lambda hp: adam_rule(hp, decoupled=True),
+    key="adamw", name="AdamW", family="adam", build=adamw_rule,
     torch_name="AdamW",
     params=_adam_params(weight_decay=0.01, wd_help="Decoupled decay: w shrinks by (1 − ηλ) each step."),
     latex=_ADAM_LATEX.replace(r"w_{t+1} = w_t", r"w_{t+1} = (1 - \eta\lambda) w_t"),

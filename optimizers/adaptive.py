@@ -25,7 +25,7 @@ def adagrad_rule(hp: dict) -> Rule:
     wd, decay, eps, acc0 = hp["weight_decay"], hp["lr_decay"], hp["eps"], hp["initial_accumulator_value"]
 
     def init(params):
-        return AdaGradState(torch.full_like(params, acc0), torch.ones_like(params))
+        return AdaGradState(torch.zeros_like(params) + acc0, torch.ones_like(params))
 
     def clr(lr, step):
         return lr / (1 + (step - 1) * decay)

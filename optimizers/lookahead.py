@@ -82,7 +82,11 @@ def _resolve_lookahead(spec: OptimizerSpec, hparams: Mapping[str, Any]) -> dict:
 
 
 def _build_lookahead(hp: dict) -> Rule:
-    """Lookahead around the chosen inner optimizer (see `lookahead`)."""
+    """Lookahead (Zhang, Lucas, Hinton & Ba, 2019) around the chosen inner optimizer.
+
+    φ ← φ + α(θ − φ) every k inner steps, θ restarting from φ; matches pytorch-optimizer's
+    Lookahead (see `lookahead`).
+    """
     from optimizers import get_optimizer
 
     inner_spec = get_optimizer(hp["inner"])

@@ -26,7 +26,7 @@ def newton_rule(hp: dict) -> Rule:
     which shortens the step and, once λ exceeds −λ_min(H), turns it downhill. Undamped Newton
     jumps to the stationary point of the model, a saddle included: it is attracted by saddles.
     The 2×2 system is solved in closed form; a singular H + λI makes the step non-finite and the
-    engine marks the run diverged. Reference: Nocedal & Wright, Numerical Optimization, §3.3.
+    engine marks the run diverged. Reference: Nocedal & Wright (2006), Numerical Optimization, §3.3.
     """
     damping = hp["damping"]
 

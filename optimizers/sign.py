@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_scaled, beta_param, is_zero
+from optimizers._common import add_scaled, beta_param, clamp, is_zero
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param, lr_param, weight_decay_param
 
@@ -36,7 +36,7 @@ def rprop_rule(hp: dict) -> Rule:
         sign = (grad * state.prev).sign()
         one = torch.ones_like(grad)  # factors built in grad's dtype (a bare float would be float32)
         factor = torch.where(sign > 0, one * eta_plus, torch.where(sign < 0, one * eta_minus, one))
-        step_size = torch.clamp(step_size * factor, s_min, s_max)
+        step_size = clamp(step_size * factor, s_min, s_max)
         g = torch.where(factor == eta_minus, 0.0, grad)  # after a sign flip: no step, forget g
         return torch.addcmul(params, g.sign(), step_size, value=-1), RpropState(g, step_size)
 

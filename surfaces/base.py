@@ -26,6 +26,10 @@ class Surface:
 
     def __init__(self, **values):
         self.values: dict = resolve_params(self.params, values, f"surface {self.key!r}")
+        for p in self.params:  # a surface is only defined (and its minima right) inside its ranges
+            v = self.values[p.name]
+            if p.low is not None and not p.low <= v <= p.high:
+                raise ValueError(f"surface {self.key!r}: {p.name} must be between {p.low:g} and {p.high:g}; got {v!r}")
         self.setup(**self.values)
 
     # --- to implement -----------------------------------------------------------------------
@@ -45,6 +49,11 @@ class Surface:
     bounds: tuple[tuple[float, float], tuple[float, float]] = ((-1.0, 1.0), (-1.0, 1.0))
     minima: tuple[tuple[float, float], ...] = ()
     start: tuple[float, float] = (0.0, 0.0)
+    # The scene that shows the lesson: optimizers drawn by default, the hyperparameters that
+    # suit this surface's scale (others keep their spec defaults) and a step count.
+    lesson_optimizers: tuple[str, ...] = ("sgd", "momentum", "adam")
+    lesson_hparams: dict = {}
+    lesson_steps: int = 300
 
     # --- the public (..., 2) API -------------------------------------------------------------
     def f(self, xy: Tensor) -> Tensor:

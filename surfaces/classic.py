@@ -29,6 +29,9 @@ class Rosenbrock(Surface):
     )
     bounds = ((-2.0, 2.0), (-1.0, 3.0))
     start = (-1.5, 2.0)
+    lesson_optimizers = ("sgd", "momentum", "adam", "newton")
+    lesson_hparams = {"sgd": {"lr": 1e-3}, "momentum": {"lr": 1e-3}, "adam": {"lr": 0.05}}
+    lesson_steps = 1000
 
     def setup(self, a, b):
         self.a, self.b = a, b
@@ -56,6 +59,8 @@ class Himmelblau(Surface):
     description = "Four equally deep minima: where a run ends depends on the method as much as on the start."
     bounds = ((-5.0, 5.0), (-5.0, 5.0))
     start = (-0.3, -0.9)  # next to the local maximum, so the methods fan out to different minima
+    lesson_optimizers = ("sgd", "momentum", "rmsprop", "adam")
+    lesson_hparams = {"sgd": {"lr": 0.005}, "momentum": {"lr": 0.002}, "rmsprop": {"lr": 0.05}, "adam": {"lr": 0.1}}
 
     def setup(self):
         guesses = ((3.0, 2.0), (-2.805, 3.131), (-3.779, -3.283), (3.584, -1.848))
@@ -83,6 +88,7 @@ class Rastrigin(Surface):
     bounds = ((-5.12, 5.12), (-5.12, 5.12))
     minima = ((0.0, 0.0),)
     start = (3.2, -2.3)
+    lesson_hparams = {"sgd": {"lr": 0.002}, "momentum": {"lr": 0.002}, "adam": {"lr": 0.1}}
 
     def value_xy(self, x, y):
         tau = 2.0 * math.pi
@@ -108,7 +114,10 @@ class Beale(Surface):
                    "one part of the view explode in another.")
     bounds = ((-4.5, 4.5), (-4.5, 4.5))
     minima = ((3.0, 0.5),)
-    start = (-1.0, 1.5)
+    start = (1.0, 1.5)
+    lesson_optimizers = ("sgd", "momentum", "adagrad", "adam")
+    lesson_hparams = {"sgd": {"lr": 1e-3}, "momentum": {"lr": 1e-3}, "adagrad": {"lr": 0.5}, "adam": {"lr": 0.05}}
+    lesson_steps = 1000
 
     def _terms(self, x, y):
         y2 = y * y

@@ -28,7 +28,7 @@ class Ravine(Surface):
     description = ("An ill-conditioned bowl: gradient descent zig-zags across the steep walls and crawls "
                    "along the floor; rotate it and per-coordinate scaling stops helping.")
     params = (
-        Param("condition", 10.0, 1.0, 1000.0, log=True, label="condition number κ",
+        Param("condition", 50.0, 1.0, 1000.0, log=True, label="condition number κ",
               help="Ratio of the steep to the shallow curvature.", latex=r"\kappa"),
         Param("angle", 0.0, -90.0, 90.0, label="rotation (degrees)",
               help="Turns the ravine away from the axes; 0 keeps it axis-aligned.", latex=r"\theta"),
@@ -36,6 +36,9 @@ class Ravine(Surface):
     bounds = ((-4.0, 4.0), (-3.0, 3.0))
     minima = ((0.0, 0.0),)
     start = (-3.5, 1.5)
+    # Same η for SGD and momentum: SGD needs ~240 steps to 1e-3, momentum ~25.
+    lesson_hparams = {"sgd": {"lr": 0.5}, "momentum": {"lr": 0.5}, "adam": {"lr": 0.1}}
+    lesson_steps = 250
 
     def setup(self, condition, angle):
         theta = math.radians(angle)
@@ -69,6 +72,9 @@ class Saddle(Surface):
     bounds = ((-2.0, 2.0), (-1.6, 1.6))
     minima = ((0.0, 1.0), (0.0, -1.0))
     start = (-1.8, 0.001)
+    lesson_optimizers = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
+    lesson_hparams = {"sgd": {"lr": 0.05}, "momentum": {"lr": 0.05}, "nesterov": {"lr": 0.05},
+                      "adagrad": {"lr": 0.2}, "rmsprop": {"lr": 0.02}, "adam": {"lr": 0.05}}
 
     def value_xy(self, x, y):
         y2 = y * y
@@ -92,6 +98,8 @@ class SaddleUnbounded(Surface):
     bounds = ((-2.0, 2.0), (-2.0, 2.0))
     minima = ()
     start = (-1.8, 0.001)
+    lesson_optimizers = ("sgd", "momentum", "rmsprop", "adam")
+    lesson_hparams = {"sgd": {"lr": 0.05}, "momentum": {"lr": 0.05}, "rmsprop": {"lr": 0.02}, "adam": {"lr": 0.05}}
 
     def value_xy(self, x, y):
         return 0.5 * (x * x - y * y)
@@ -118,6 +126,9 @@ class Plateau(Surface):
     bounds = ((-4.0, 4.0), (-4.0, 4.0))
     minima = ((0.0, 0.0),)
     start = (-3.0, 2.5)
+    lesson_optimizers = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+    lesson_hparams = {"sgd": {"lr": 0.5}, "momentum": {"lr": 0.5}, "adagrad": {"lr": 0.5},
+                      "rmsprop": {"lr": 0.05}, "adam": {"lr": 0.1}}
 
     def setup(self, width):
         self.inv_w2 = 1.0 / (width * width)
@@ -149,6 +160,8 @@ class TwoWells(Surface):
     )
     bounds = ((-2.0, 2.0), (-1.5, 1.5))
     start = (1.8, 1.2)
+    # SGD and Adam settle in the shallow right well; momentum rolls over into the deep one.
+    lesson_hparams = {"sgd": {"lr": 0.02}, "momentum": {"lr": 0.02}, "adam": {"lr": 0.05}}
 
     def setup(self, tilt):
         self.tilt = tilt

@@ -1,7 +1,7 @@
 """The shared simulation engine: batched roll-outs on a torch device."""
 
 from engine.diagnostics import escape_step, first_step_below
-from engine.simulate import (MAX_STEPS, SimulationTooLarge, Trajectory, default_device, estimate_bytes,
+from engine.rollout import (MAX_STEPS, SimulationTooLarge, Trajectory, default_device, estimate_bytes,
                              simulate)
 
 __all__ = ["MAX_STEPS", "SimulationTooLarge", "Trajectory", "default_device", "escape_step",

@@ -266,7 +266,10 @@ def _check_noise(noise) -> float:
 def _start_tensor(surface: Surface, start) -> Tensor:
     if start is None:
         start = surface.start
-    t = torch.as_tensor(start, dtype=torch.float64) if not isinstance(start, Tensor) else start.detach().cpu().double()
+    try:
+        t = torch.as_tensor(start, dtype=torch.float64) if not isinstance(start, Tensor) else start.detach().cpu().double()
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"start must be (x, y) or a (B, 2) array of numbers; got {start!r}") from None
     if t.dim() == 1:
         t = t.view(1, -1)
     if t.dim() != 2 or t.shape[1] != 2 or t.shape[0] < 1:
@@ -277,7 +280,10 @@ def _start_tensor(surface: Surface, start) -> Tensor:
 
 
 def _seed_tensor(seed) -> Tensor:
-    t = torch.as_tensor(seed)
+    try:
+        t = torch.as_tensor(seed)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"seed must be an int or a sequence of B ints; got {seed!r}") from None
     if t.is_floating_point() or t.dtype == torch.bool or t.dim() > 1:
         raise ValueError(f"seed must be an int or a sequence of B ints; got {seed!r}")
     return t.to(torch.int64).reshape(-1)

@@ -67,6 +67,19 @@ class Surface:
         hxx, hxy, hyy = torch.broadcast_tensors(hxx, hxy, hyy)
         return torch.stack((torch.stack((hxx, hxy), -1), torch.stack((hxy, hyy), -1)), -2)
 
+    def f_at(self, point) -> float:
+        """f at one point, as a Python float (float64)."""
+        x, y = (torch.tensor(float(v), dtype=torch.float64) for v in point)
+        return float(self.value_xy(x, y))
+
+    def grid(self, n: int = 160):
+        """(xs, ys, z) as NumPy arrays over the view: z[i, j] = f(xs[j], ys[i]), for contour plots."""
+        (x0, x1), (y0, y1) = self.bounds
+        xs = torch.linspace(x0, x1, n, dtype=torch.float64)
+        ys = torch.linspace(y0, y1, n, dtype=torch.float64)
+        z = self.value_xy(xs.view(1, -1), ys.view(-1, 1))
+        return xs.numpy(), ys.numpy(), z.numpy()
+
     def __call__(self, xy: Tensor) -> Tensor:
         return self.f(xy)
 

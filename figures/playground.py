@@ -1,0 +1,335 @@
+"""The Playground figure: surface, paths and moving heads, with loss, gradient-norm and
+learning-rate panels that share the step axis, all driven by one animation.
+
+Built as a plain dict (far cheaper than go.Figure objects). The surface is drawn once; frames touch
+only the head markers and the step cursors, so the payload stays small (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from figures.palette import color_for
+
+MAX_FRAMES = 120
+MAX_LINE_POINTS = 2000  # per trace in the step panels; the paths keep every point up to 5000
+MAX_PATH_POINTS = 5000
+GRID_CLICK_POINTS = 41  # per side, for click-to-start
+SIG_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the figures need of one run (plain NumPy, no torch)."""
+
+    key: str
+    label: str
+    xy: np.ndarray  # (n, 2)
+    loss: np.ndarray  # (n,)
+    grad_norm: np.ndarray  # (n,)
+    lr: np.ndarray  # (n - 1,)
+    effective_lr: np.ndarray  # (n - 1, 2)
+    effective_kind: str  # "diagonal", "scheduled", "step size" or "inner"
+    diverged_at: int
+    steps: np.ndarray  # (n,)
+
+
+def run_view(traj, label: str, row: int = 0) -> RunView:
+    """One row of an engine Trajectory as a RunView."""
+    spec = traj.optimizer
+    kind = spec.effective_lr_kind
+    if kind == "inner":
+        from optimizers import get_optimizer
+
+        kind = get_optimizer(traj.hparams["inner"]).effective_lr_kind
+    return RunView(
+        key=spec.key, label=label, xy=traj.xy[row].numpy(), loss=traj.loss[row].numpy(),
+        grad_norm=traj.grad[row].norm(dim=-1).numpy(), lr=traj.lr[row].numpy(),
+        effective_lr=traj.effective_lr[row].numpy(), effective_kind=kind,
+        diverged_at=int(traj.diverged_at[row]), steps=traj.steps.numpy(),
+    )
+
+
+def legend_label(name: str, diverged_at: int) -> str:
+    return f"{name} (diverged at step {diverged_at})" if diverged_at >= 0 else name
+
+
+def _r(a, digits: int = SIG_DIGITS) -> list:
+    """Round to `digits` significant digits for a small JSON payload; NaN/inf become None.
+
+    Keeps the shape: a 2-D array becomes a list of rows.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    finite = np.isfinite(a)
+    out = np.zeros_like(a)
+    mag = np.floor(np.log10(np.abs(np.where(finite & (a != 0), a, 1.0))))
+    scale = 10.0 ** (digits - 1 - mag)
+    out[finite] = np.round(a[finite] * scale[finite]) / scale[finite]
+    flat = [float(v) if f else None for v, f in zip(out.ravel().tolist(), finite.ravel().tolist())]
+    if a.ndim == 2:
+        width = a.shape[1]
+        return [flat[i:i + width] for i in range(0, len(flat), width)]
+    return flat
+
+
+def isolines(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, levels: int = 24) -> tuple[list, list]:
+    """Contour lines as one polyline with None breaks (contourpy's marching squares).
+
+    Drawn as a plain scatter trace: plotly.js drops contour traces while frames animate, but
+    leaves scatter traces that no frame touches alone.
+    """
+    import contourpy
+
+    gen = contourpy.contour_generator(xs, ys, values, line_type=contourpy.LineType.Separate)
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    lx, ly = [], []
+    for level in np.linspace(lo, hi, levels + 2)[1:-1]:
+        for seg in gen.lines(level):
+            lx.extend(_r(seg[:, 0], 4) + [None])
+            ly.extend(_r(seg[:, 1], 4) + [None])
+    return lx, ly
+
+
+def _thin(n: int, limit: int) -> np.ndarray:
+    """Indices 0..n-1 thinned to at most `limit`, always keeping the first and the last."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def surface_background(xs: np.ndarray, ys: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Each grid value's rank in [0, 1] (an equalised height): shades and contour lines then spread
+    evenly over the view whether the surface spans 1 or 10⁶ in loss, so flat floors and steep
+    walls both show their structure. Contour lines of the rank are contour lines of the loss."""
+    flat = np.nan_to_num(z, nan=np.nanmax(z)).ravel()
+    ranks = np.empty(flat.size)
+    ranks[np.argsort(flat, kind="stable")] = np.linspace(0.0, 1.0, flat.size)
+    return ranks.reshape(z.shape)
+
+
+_SHADE = np.array([[250, 252, 255], [222, 235, 247], [170, 206, 230]], dtype=np.float64)  # light blues: paths stand out
+
+
+def shaded_png(values: np.ndarray) -> str:
+    """The background as a PNG data URI: low loss light, high loss darker (rows are y, bottom first)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    v = np.nan_to_num(values, nan=np.nanmax(values))
+    t = (v - v.min()) / max(float(v.max() - v.min()), 1e-300)
+    pos = t * (len(_SHADE) - 1)
+    i = np.minimum(pos.astype(int), len(_SHADE) - 2)
+    frac = (pos - i)[..., None]
+    rgb = _SHADE[i] * (1 - frac) + _SHADE[i + 1] * frac
+    img = Image.fromarray(np.flipud(rgb).round().astype(np.uint8), "RGB")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _visible_path(run: RunView, bounds) -> np.ndarray:
+    """Indices of the path to draw. A diverged run stops where it leaves the view for good."""
+    n = len(run.xy)
+    idx = np.arange(n)
+    if run.diverged_at < 0:
+        return idx
+    (x0, x1), (y0, y1) = bounds
+    inside = (run.xy[:, 0] >= x0) & (run.xy[:, 0] <= x1) & (run.xy[:, 1] >= y0) & (run.xy[:, 1] <= y1)
+    last_step = np.searchsorted(run.steps, run.diverged_at)  # held points from here on
+    inside[last_step:] = False
+    if not inside.any():
+        return idx[:1]
+    last_inside = int(np.nonzero(inside)[0][-1])
+    return idx[: min(last_inside + 2, last_step)]  # one more point: the segment that crosses the edge
+
+
+def playground_figure(surface, runs: list[RunView], grid: tuple, *, start=None, frames: int = MAX_FRAMES,
+                      presenter: bool = False, frame_ms: int = 60, log_loss: bool | None = None) -> dict:
+    """The whole Playground figure as a plotly dict."""
+    xs, ys, z = grid
+    (x0, x1), (y0, y1) = surface.bounds
+    font = 20 if presenter else 13
+    line_w = 3.5 if presenter else 2.2
+    minima = list(surface.minima)
+    f_star = float(min(surface.f_at(m) for m in minima)) if minima else None
+    if log_loss is None:
+        log_loss = f_star is not None
+
+    data: list[dict] = []
+    # The surface: a shaded image under the plot and contour lines as a scatter trace. plotly.js
+    # drops heatmap and contour traces while frames animate; images and untouched scatters stay.
+    background = surface_background(xs, ys, z)
+    image = dict(source=shaded_png(background), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
+                 sizing="stretch", layer="below", opacity=1.0)
+    # 0: a hover-less anchor trace, so the axes exist even with no runs.
+    data.append(dict(type="scatter", mode="markers", x=[x0, x1], y=[y0, y1], marker=dict(opacity=0), hoverinfo="skip",
+                     showlegend=False, xaxis="x", yaxis="y", name="surface"))
+    lx, ly = isolines(xs, ys, background)
+    data.append(dict(type="scatter", mode="lines", x=lx, y=ly, hoverinfo="skip", showlegend=False, name="contours",
+                     line=dict(color="rgba(40,60,90,0.35)", width=0.8), xaxis="x", yaxis="y"))
+    # 2: an invisible grid of points: a click on the surface selects one and sets the start.
+    gx = np.linspace(x0, x1, GRID_CLICK_POINTS)
+    gy = np.linspace(y0, y1, GRID_CLICK_POINTS)
+    mx, my = np.meshgrid(gx, gy)
+    data.append(dict(type="scatter", mode="markers", x=_r(mx.ravel()), y=_r(my.ravel()), name="start here",
+                     marker=dict(size=14, opacity=0, color="#000"), showlegend=False, xaxis="x", yaxis="y",
+                     hovertemplate="click to start here<br>(%{x:.2f}, %{y:.2f})<extra></extra>"))
+    # 3: minima; 4: the start.
+    data.append(dict(type="scatter", mode="markers", x=[m[0] for m in minima], y=[m[1] for m in minima],
+                     name="minimum", showlegend=False, xaxis="x", yaxis="y",
+                     marker=dict(symbol="star", size=16 if presenter else 12, color="#ffffff",
+                                 line=dict(color="#000000", width=1.5)),
+                     hovertemplate="minimum (%{x:.3f}, %{y:.3f})<extra></extra>"))
+    start = start if start is not None else (runs[0].xy[0] if runs else surface.start)
+    data.append(dict(type="scatter", mode="markers", x=[float(start[0])], y=[float(start[1])], name="start",
+                     showlegend=False, xaxis="x", yaxis="y",
+                     marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="#333333")),
+                     hovertemplate="start (%{x:.3f}, %{y:.3f})<extra></extra>"))
+
+    head_indices, head_points = [], []
+    n_steps = max((int(r.steps[-1]) for r in runs), default=0)
+    for i, run in enumerate(runs):
+        color = color_for(run.key, i)
+        group = f"run{i}"
+        label = legend_label(run.label, run.diverged_at)
+        idx = _visible_path(run, surface.bounds)
+        idx = idx[_thin(len(idx), MAX_PATH_POINTS)]
+        data.append(dict(type="scatter", mode="lines", x=_r(run.xy[idx, 0]), y=_r(run.xy[idx, 1]), name=label,
+                         legendgroup=group, xaxis="x", yaxis="y", line=dict(color=color, width=line_w),
+                         customdata=np.column_stack([run.steps[idx], _r(run.loss[idx])]).tolist(),
+                         hovertemplate=(f"<b>{run.label}</b><br>step %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})"
+                                        "<br>loss %{customdata[1]:.6g}<extra></extra>")))
+        head_indices.append(len(data))
+        head_points.append(run)
+        data.append(dict(type="scatter", mode="markers", x=[float(run.xy[0, 0])], y=[float(run.xy[0, 1])],
+                         legendgroup=group, showlegend=False, xaxis="x", yaxis="y", name=run.label,
+                         marker=dict(size=15 if presenter else 11, color=color, line=dict(color="#fff", width=1.5)),
+                         hovertemplate=f"<b>{run.label}</b><br>(%{{x:.4f}}, %{{y:.4f}})<extra></extra>"))
+        data.extend(_step_traces(run, color, group, line_w, f_star, log_loss))
+
+    # Step cursors: one vertical line per step panel, moved by the frames.
+    cursor_indices = []
+    for axis in ("2", "3", "4"):
+        cursor_indices.append(len(data))
+        data.append(dict(type="scatter", mode="lines", x=[0, 0], y=[0, 1], xaxis=f"x{axis}", yaxis=f"y{axis}", showlegend=False, hoverinfo="skip",
+                         line=dict(color="rgba(0,0,0,0.45)", width=1.5, dash="dot"), name="step"))
+
+    frame_steps = _frame_steps(n_steps, frames)
+    frame_list = []
+    for s in frame_steps:
+        fdata = []
+        for run in head_points:
+            j = min(int(np.searchsorted(run.steps, s, side="right")) - 1, len(run.steps) - 1)
+            fdata.append(dict(x=[float(run.xy[j, 0])], y=[float(run.xy[j, 1])]))
+        fdata.extend(dict(x=[int(s), int(s)]) for _ in cursor_indices)
+        frame_list.append(dict(name=str(s), data=fdata, traces=head_indices + cursor_indices))
+
+    layout = _layout(surface, font, n_steps, frame_steps, frame_ms, log_loss, f_star, presenter)
+    layout["images"] = [image]
+    _cursor_spans(data, cursor_indices, layout)
+    return dict(data=data, layout=layout, frames=frame_list)
+
+
+def _step_traces(run: RunView, color, group, line_w, f_star, log_loss) -> list[dict]:
+    idx = _thin(len(run.steps), MAX_LINE_POINTS)
+    steps = run.steps[idx].tolist()
+    loss = run.loss[idx] - (f_star if (log_loss and f_star is not None) else 0.0)
+    if log_loss:
+        loss = np.maximum(loss, 1e-16)  # at the minimum to rounding: keep it on the log axis
+    traces = [
+        dict(type="scatter", mode="lines", x=steps, y=_r(loss), xaxis="x2", yaxis="y2", legendgroup=group,
+             showlegend=False, line=dict(color=color, width=line_w * 0.8), name=run.label,
+             hovertemplate=f"{run.label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"),
+        dict(type="scatter", mode="lines", x=steps, y=_r(np.maximum(run.grad_norm[idx], 1e-300)), xaxis="x3",
+             yaxis="y3", legendgroup=group, showlegend=False, line=dict(color=color, width=line_w * 0.8),
+             name=run.label, hovertemplate=f"{run.label}<br>step %{{x}}<br>‖g‖ %{{y:.4g}}<extra></extra>"),
+    ]
+    if len(run.lr):
+        uidx = _thin(len(run.lr), MAX_LINE_POINTS)
+        usteps = run.steps[uidx].tolist()
+        if run.effective_kind in ("diagonal", "step size"):
+            for coord, dash in ((0, "solid"), (1, "dash")):
+                traces.append(dict(type="scatter", mode="lines", x=usteps, y=_r(_positive(run.effective_lr[uidx, coord])),
+                                   xaxis="x4", yaxis="y4", legendgroup=group, showlegend=False, name=run.label,
+                                   line=dict(color=color, width=line_w * 0.7, dash=dash),
+                                   hovertemplate=f"{run.label} {'xy'[coord]}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
+        traces.append(dict(type="scatter", mode="lines", x=usteps, y=_r(_positive(run.lr[uidx])), xaxis="x4",
+                           yaxis="y4", legendgroup=group, showlegend=False, name=run.label,
+                           line=dict(color=color, width=line_w * 0.6, dash="dot"),
+                           hovertemplate=f"{run.label} scheduled η<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
+    return traces
+
+
+def _positive(a: np.ndarray) -> np.ndarray:
+    """Log axes cannot show ≤ 0 (diagonal Newton's factor is negative on concave ground)."""
+    return np.where(a > 0, a, np.nan)
+
+
+def _frame_steps(n_steps: int, frames: int) -> list[int]:
+    if n_steps <= 0:
+        return [0]
+    return sorted(set(np.linspace(0, n_steps, min(frames, n_steps + 1)).round().astype(int).tolist()))
+
+
+def _cursor_spans(data, cursor_indices, layout):
+    """Cursor lines span each panel's data range (log axes need positive ends)."""
+    for ci, axis in zip(cursor_indices, ("2", "3", "4")):
+        ys = [v for t in data if t.get("yaxis") == f"y{axis}" and t.get("name") != "step"
+              for v in t["y"] if v is not None and v > 0]
+        lo, hi = (min(ys), max(ys)) if ys else (1e-3, 1.0)
+        data[ci]["y"] = [lo, hi]
+
+
+def _layout(surface, font, n_steps, frame_steps, frame_ms, log_loss, f_star, presenter) -> dict:
+    (x0, x1), (y0, y1) = surface.bounds
+    axis_style = dict(showgrid=True, gridcolor="rgba(0,0,0,0.08)", zeroline=False, linecolor="#444", mirror=True,
+                      ticks="outside")
+    steps_axis = dict(axis_style, title=dict(text="step"), range=[0, max(n_steps, 1)])
+    slider = dict(
+        active=0, x=0.16, len=0.84, y=0.36, yanchor="top", pad=dict(t=8, b=4),
+        currentvalue=dict(prefix="step ", font=dict(size=font, color="#222"), xanchor="right"), ticklen=0,
+        font=dict(color="rgba(0,0,0,0)"),  # 120 step labels are clutter; the current value says it
+        steps=[dict(method="animate", label=str(s),
+                    args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                         transition=dict(duration=0))]) for s in frame_steps],
+    )
+    play = dict(
+        type="buttons", direction="left", showactive=False, x=0.0, y=0.36, xanchor="left", yanchor="top",
+        pad=dict(t=8, r=8), font=dict(size=font),
+        buttons=[
+            dict(label="▶ Play", method="animate",
+                 args=[None, dict(frame=dict(duration=frame_ms, redraw=False), fromcurrent=True,
+                                  transition=dict(duration=0), mode="immediate")]),
+            dict(label="❚❚ Pause", method="animate",
+                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate",
+                                    transition=dict(duration=0))]),
+        ],
+    )
+    loss_title = "loss − f* (log)" if (log_loss and f_star is not None) else ("loss (log)" if log_loss else "loss")
+    return dict(
+        height=1080 if presenter else 960,
+        margin=dict(l=60, r=20, t=40, b=50),
+        font=dict(size=font),
+        paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=font)),
+        hovermode="closest", dragmode="pan",
+        xaxis=dict(axis_style, domain=[0, 1], range=[x0, x1], title=dict(text="x"), anchor="y", constrain="domain"),
+        yaxis=dict(axis_style, domain=[0.42, 1], range=[y0, y1], title=dict(text="y"), anchor="x",
+                   scaleanchor="x", scaleratio=1, constrain="domain"),
+        xaxis2=dict(steps_axis, domain=[0, 0.3], anchor="y2"),
+        yaxis2=dict(axis_style, domain=[0, 0.25], anchor="x2", type="log" if log_loss else "linear"),
+        xaxis3=dict(steps_axis, domain=[0.35, 0.65], anchor="y3", matches="x2"),
+        yaxis3=dict(axis_style, domain=[0, 0.25], anchor="x3", type="log"),
+        xaxis4=dict(steps_axis, domain=[0.7, 1], anchor="y4", matches="x2"),
+        yaxis4=dict(axis_style, domain=[0, 0.25], anchor="x4", type="log"),
+        annotations=[dict(text=f"<b>{t}</b>", x=x, y=0.265, xref="paper", yref="paper", xanchor="left",
+                          yanchor="bottom", showarrow=False, font=dict(size=font))
+                     for t, x in ((loss_title, 0.0), ("‖gradient‖ (log)", 0.35),
+                                  ("learning rate: η dotted, effective x solid / y dashed (log)", 0.7))],
+        sliders=[slider], updatemenus=[play],
+        uirevision="keep",  # keep zoom and legend toggles across reruns
+    )

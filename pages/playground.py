@@ -1,0 +1,149 @@
+"""Playground: pick a surface and optimizers, move sliders, watch the paths."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from figures.playground import playground_figure
+from figures.small import schedule_preview, surface_3d
+from optimizers import available_optimizers, get_optimizer
+from optimizers.schedules import available_schedules, make_schedule, schedule_class
+from surfaces import available_surfaces, get_surface, surface_class
+from ui import session
+from ui.compute import freeze, run_optimizer, surface_grid
+from ui.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
+from ui.plotly_figure import PrebuiltFigure
+from ui.widgets import fmt_value, param_widget
+
+P = session.P
+CLICK_GRID_TRACE = 2  # figures/playground.py: the invisible grid that turns clicks into points
+
+if P + "surface" not in st.session_state:
+    st.session_state[P + "ui.url_warnings"] = session.load_from_url()
+
+# ---- sidebar: every control ---------------------------------------------------------------
+sb = st.sidebar
+presets = session.presets()
+if presets:
+    names = ["—"] + [p["name"] for p in presets]
+
+    def _apply_preset():
+        chosen = st.session_state[P + "ui.preset"]
+        for p in presets:
+            if p["name"] == chosen:
+                st.session_state[P + "ui.url_warnings"] = session.load_preset(p["query"])
+
+    sb.selectbox("Scene", names, key=P + "ui.preset", on_change=_apply_preset,
+                 help="Ready-made comparisons; each one is also a link.")
+
+sb.selectbox("Surface", available_surfaces(), key=P + "surface", format_func=lambda k: surface_class(k).name,
+             on_change=session.on_surface_change)
+surface_key = st.session_state[P + "surface"]
+cls = surface_class(surface_key)
+for p in cls.params:
+    param_widget(p, P + "s." + p.name, p.default, container=sb)
+lesson = lesson_config(surface_key)
+
+sb.multiselect("Optimizers", available_optimizers(), key=P + "optimizers", max_selections=MAX_OPTIMIZERS,
+               format_func=lambda k: get_optimizer(k).name)
+for key in st.session_state[P + "optimizers"]:
+    spec = get_optimizer(key)
+    with sb.expander(f"{spec.name} settings"):
+        defaults = effective_hparams(lesson, key)
+        for p in session.hparam_specs(key):
+            param_widget(p, f"{P}hp.{key}.{p.name}", defaults.get(p.name, p.default))
+
+with sb.expander("Learning-rate schedule", expanded=st.session_state.get(P + "sched", "constant") != "constant"):
+    choices = [k for k in available_schedules() if k != "warmup"]
+    st.selectbox("Schedule", choices, key=P + "sched", format_func=lambda k: schedule_class(k).name)
+    base = st.session_state[P + "sched"]
+    for p in schedule_class(base).params:
+        param_widget(p, P + "sched." + p.name, p.default)
+    st.toggle("Linear warm-up first", key=P + "warmup", help="Multiplies the schedule by a ramp from start_factor to 1.")
+    if st.session_state[P + "warmup"]:
+        for p in schedule_class("warmup").params:
+            param_widget(p, P + "sched." + p.name, p.default)
+
+sb.select_slider("Steps", STEP_CHOICES, key=P + "steps")
+sb.slider("Gradient noise σ", 0.0, MAX_NOISE, step=0.01, key=P + "noise",
+          help="Gaussian noise added to every gradient, like a minibatch estimate.")
+sb.number_input("Noise seed", 0, 2**31 - 1, step=1, key=P + "seed")
+(x0, x1), (y0, y1) = cls.bounds
+c1, c2 = sb.columns(2)
+c1.number_input("start x", float(x0), float(x1), step=0.1, key=P + "start.x", format="%.3f")
+c2.number_input("start y", float(y0), float(y1), step=0.1, key=P + "start.y", format="%.3f")
+sb.caption("Or click on the surface to start there.")
+sb.toggle("Presenter mode (large text)", key=P + "ui.presenter")
+sb.select_slider("Animation speed", list(SPEEDS), key=P + "ui.speed")
+sb.toggle("3D view", key=P + "ui.show3d")
+
+cfg = session.read_config()
+session.write_url(cfg)
+
+# ---- main area ----------------------------------------------------------------------------
+if cfg.presenter:
+    st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.6rem;}</style>",
+                unsafe_allow_html=True)  # a constant stylesheet, no user text
+surface = get_surface(surface_key, **cfg.surface_params)
+st.title("Playground")
+st.caption(f"**{surface.name}** — {surface.description}")
+for w in st.session_state.pop(P + "ui.url_warnings", []) or []:
+    st.warning(w, icon="⚠️")
+
+t0 = time.perf_counter()
+grid = surface_grid(surface_key, freeze(cfg.surface_params))
+sched_key = cfg.schedule
+sched_params = freeze(cfg.schedule_params)
+runs, errors, compute_s = [], [], 0.0
+for key in cfg.optimizers:
+    hp = effective_hparams(cfg, key)
+    run, error, seconds = run_optimizer(surface_key, freeze(cfg.surface_params), key, freeze(hp), sched_key,
+                                        sched_params, cfg.steps, cfg.start, cfg.noise, cfg.seed)
+    compute_s += seconds
+    if error:
+        errors.append(error)
+    else:
+        runs.append(run)
+for e in errors:
+    st.error(e)
+if not cfg.optimizers:
+    st.info("Choose one or more optimizers in the sidebar.")
+
+start = cfg.start if cfg.start is not None else surface.start
+figure = playground_figure(surface, runs, grid, start=start, presenter=cfg.presenter, frame_ms=SPEEDS[cfg.speed])
+event = st.plotly_chart(PrebuiltFigure(figure), key=P + "ui.chart", on_select="rerun", selection_mode="points",
+                        config={"displaylogo": False, "scrollZoom": False})
+server_ms = (time.perf_counter() - t0) * 1000
+
+points = (event or {}).get("selection", {}).get("points", []) if event else []
+clicked = [p for p in points if p.get("curve_number") == CLICK_GRID_TRACE]
+if clicked:
+    target = (round(float(clicked[0]["x"]), 3), round(float(clicked[0]["y"]), 3))
+    if st.session_state.get(P + "ui.last_click") != target:
+        st.session_state[P + "ui.last_click"] = target
+        st.session_state[P + "start.x"], st.session_state[P + "start.y"] = target
+        st.rerun()
+
+diverged = [r.label for r in runs if r.diverged_at >= 0]
+lines = ["Top: the surface (darker is higher loss, log scale), each path, and a dot per optimizer at the "
+         "animated step. Below, on one step axis: loss, gradient norm, and the learning rates: dotted is the "
+         "scheduled η; solid (x) and dashed (y) are the per-coordinate effective step factor of the adaptive "
+         "methods (for Rprop, its step length)."]
+if diverged:
+    lines.append(f"Diverged: {', '.join(diverged)} — the path stops where it left the view.")
+st.caption(" ".join(lines))
+
+with sb.expander("Schedule preview", expanded=False):
+    schedule = make_schedule(sched_key, **cfg.schedule_params)
+    if schedule.needs_loss:
+        st.caption("Reduce-on-plateau depends on each run's loss: see the learning-rate panel.")
+    else:
+        st.plotly_chart(PrebuiltFigure(schedule_preview(schedule.values(cfg.steps).numpy())),
+                        key=P + "ui.sched_preview", config={"displayModeBar": False})
+
+if st.session_state.get(P + "ui.show3d"):
+    st.plotly_chart(PrebuiltFigure(surface_3d(surface, runs, grid, presenter=cfg.presenter)), key=P + "ui.chart3d")
+
+st.caption(f"Server time {server_ms:.0f} ms (engine {compute_s * 1000:.0f} ms; cached runs cost nothing).")

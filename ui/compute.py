@@ -1,0 +1,47 @@
+"""Cached engine calls for the pages. Arguments are primitives (hashable), results plain data.
+
+One cache entry per optimizer and configuration: moving one optimizer's slider recomputes only
+that optimizer. Nothing here reads widgets or globals.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+import torch
+
+from engine import simulate
+from figures.playground import RunView, run_view
+from optimizers import get_optimizer
+from optimizers.schedules import make_schedule
+from surfaces import get_surface
+
+# The Playground's single runs are latency-bound: a GPU launch per op is slower than the CPU.
+PAGE_DEVICE = "cpu"
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def surface_grid(surface_key: str, surface_params: tuple, n: int = 160):
+    return get_surface(surface_key, **dict(surface_params)).grid(n)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def run_optimizer(surface_key: str, surface_params: tuple, optimizer_key: str, hparams: tuple,
+                  schedule_key: str, schedule_params: tuple, steps: int, start: tuple | None,
+                  noise: float, seed: int) -> tuple[RunView | None, str | None, float]:
+    """(run, error message or None, seconds of compute). Never raises on bad settings."""
+    t0 = time.perf_counter()
+    try:
+        surface = get_surface(surface_key, **dict(surface_params))
+        schedule = make_schedule(schedule_key, **dict(schedule_params))
+        traj = simulate(surface, optimizer_key, start=start, steps=steps, hparams=dict(hparams),
+                        schedule=schedule, noise=noise, seed=seed, device=PAGE_DEVICE, dtype=torch.float64)
+    except ValueError as err:
+        return None, f"{get_optimizer(optimizer_key).name}: {err}", time.perf_counter() - t0
+    return run_view(traj, get_optimizer(optimizer_key).name), None, time.perf_counter() - t0
+
+
+def freeze(d: dict) -> tuple:
+    """A dict as a sorted tuple of pairs: a hashable cache key."""
+    return tuple(sorted(d.items()))

@@ -1,0 +1,132 @@
+"""Session state for the Playground: widget keys <-> Config, URL and presets.
+
+Widgets hold their values in st.session_state under "pg.*" keys. A Config (ui/config.py) is read
+from them on every run and written to the URL, so a copied link restores the same view.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import streamlit as st
+
+from optimizers import get_optimizer
+from optimizers.schedules import schedule_class
+from surfaces import surface_class
+from ui.config import Config, effective_hparams, from_query, lesson_config, to_query
+
+PRESETS_FILE = Path(__file__).resolve().parent.parent / "assets" / "presets.json"
+P = "pg."
+
+
+def presets() -> list[dict]:
+    """[{name, query, description}] from assets/presets.json; each preset is a URL query."""
+    try:
+        return json.loads(PRESETS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+
+
+def seed_widgets(cfg: Config) -> None:
+    """Put a whole configuration into the widget keys (first load, a preset, a new surface)."""
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(P) and not k.startswith(P + "ui.")]:
+        del st.session_state[key]
+    s = st.session_state
+    cls = surface_class(cfg.surface)
+    s[P + "surface"] = cfg.surface
+    for p in cls.params:
+        s[P + "s." + p.name] = float(cfg.surface_params.get(p.name, p.default))
+    s[P + "optimizers"] = list(cfg.optimizers)
+    for key in cfg.optimizers:
+        for name, value in effective_hparams(cfg, key).items():
+            s[f"{P}hp.{key}.{name}"] = value
+    warm = cfg.schedule == "warmup"
+    base = cfg.schedule_params.get("inner", "constant") if warm else cfg.schedule
+    s[P + "sched"] = base
+    s[P + "warmup"] = warm
+    for name, value in cfg.schedule_params.items():
+        if name != "inner":
+            s[P + "sched." + name] = value
+    s[P + "steps"] = cfg.steps
+    s[P + "noise"] = float(cfg.noise)
+    s[P + "seed"] = int(cfg.seed)
+    start = cfg.start if cfg.start is not None else cls.start
+    s[P + "start.x"], s[P + "start.y"] = float(start[0]), float(start[1])
+    s[P + "ui.presenter"] = cfg.presenter
+    s[P + "ui.speed"] = cfg.speed
+
+
+def read_config() -> Config:
+    """The configuration the widgets show now."""
+    s = st.session_state
+    surface = s[P + "surface"]
+    cls = surface_class(surface)
+    surface_params = {p.name: s[P + "s." + p.name] for p in cls.params
+                      if s.get(P + "s." + p.name, p.default) != p.default}
+    optimizers = tuple(s.get(P + "optimizers", ()))
+    hparams = {}
+    for key in optimizers:
+        values = {}
+        for p in _hparam_specs(key):
+            k = f"{P}hp.{key}.{p.name}"
+            if k in s:
+                values[p.name] = s[k]
+        hparams[key] = values
+    base = s.get(P + "sched", "constant")
+    sched_params = {p.name: s[P + "sched." + p.name] for p in schedule_class(base).params if P + "sched." + p.name in s}
+    schedule = base
+    if s.get(P + "warmup"):
+        schedule = "warmup"
+        sched_params["inner"] = base
+        sched_params.update({p.name: s[P + "sched." + p.name] for p in schedule_class("warmup").params
+                             if P + "sched." + p.name in s})
+    start = (s[P + "start.x"], s[P + "start.y"])
+    if tuple(start) == tuple(cls.start):
+        start = None
+    return Config(surface=surface, surface_params=surface_params, optimizers=optimizers, hparams=hparams,
+                  schedule=schedule, schedule_params=sched_params, steps=int(s[P + "steps"]),
+                  noise=float(s[P + "noise"]), seed=int(s[P + "seed"]), start=start,
+                  presenter=bool(s.get(P + "ui.presenter", False)), speed=s.get(P + "ui.speed", "1×"))
+
+
+def _hparam_specs(key: str):
+    spec = get_optimizer(key)
+    specs = list(spec.params)
+    if key == "lookahead":
+        inner = st.session_state.get(f"{P}hp.lookahead.inner", spec.defaults()["inner"])
+        specs += list(get_optimizer(inner).params)
+    return specs
+
+
+def hparam_specs(key: str):
+    return _hparam_specs(key)
+
+
+def load_from_url() -> list[str]:
+    """First run of a session: the URL's configuration, and warnings for what was ignored."""
+    cfg, warnings = from_query(st.query_params.to_dict())
+    seed_widgets(cfg)
+    return warnings
+
+
+def write_url(cfg: Config) -> None:
+    query = to_query(cfg)
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+
+
+def on_surface_change() -> None:
+    """A new surface opens its lesson scene; display settings stay."""
+    keep = {k: st.session_state[k] for k in (P + "ui.presenter", P + "ui.speed") if k in st.session_state}
+    cfg = lesson_config(st.session_state[P + "surface"])
+    cfg = replace(cfg, presenter=keep.get(P + "ui.presenter", False), speed=keep.get(P + "ui.speed", "1×"))
+    seed_widgets(cfg)
+
+
+def load_preset(query: dict) -> list[str]:
+    cfg, warnings = from_query(query)
+    presenter = st.session_state.get(P + "ui.presenter", False)
+    seed_widgets(replace(cfg, presenter=presenter or cfg.presenter))
+    return warnings

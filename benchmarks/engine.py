@@ -12,7 +12,10 @@
 Every row is warmed up once, then timed `repeats` times with time.perf_counter (after
 torch.cuda.synchronize() on CUDA), the repeats of the rows being compared interleaved so that
 load from other processes falls on both sides alike; the tables show medians. The tables are printed as Markdown so
-they can go straight into benchmarks/RESULTS.md. Before timing, the engine's Adam trajectory is
+they can go straight into benchmarks/RESULTS.md. "page faults/step" counts the minor page faults
+of the process (getrusage) per step: fresh memory touched for the first time, which is what
+allocating a new B-sized tensor per operation costs when the allocator hands memory back to the
+OS between operations. Before timing, the engine's Adam trajectory is
 checked bit for bit against torch.optim.Adam's, so both sides do the same work.
 """
 
@@ -66,13 +69,20 @@ def make_timer(device: str):
         for fn in fns.values():
             fn()
         times = {name: [] for name in fns}
+        faults = {name: [] for name in fns}
         for _ in range(repeats):
             for name, fn in fns.items():
+                f0 = _minor_faults()
                 t0 = clock()
                 fn()
                 times[name].append(clock() - t0)
+                faults[name].append(_minor_faults() - f0)
+        last_faults.clear()
+        last_faults.update({name: statistics.median(fs) for name, fs in faults.items()})
         return {name: statistics.median(ts) for name, ts in times.items()}
 
+    last_faults: dict = {}
+    bench.faults = last_faults  # median minor page faults per call of the last bench(), by name
     return bench
 
 
@@ -169,6 +179,15 @@ def machine_line(device: str) -> str:
     if device.startswith("cuda"):
         parts.append(f"GPU {torch.cuda.get_device_name(torch.device(device))}")
     return ", ".join(parts)
+
+
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (fresh memory touched for the first time)."""
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except (ImportError, OSError):
+        return 0
 
 
 def _load() -> float:
@@ -298,12 +317,13 @@ def part_b(surface, device, bench, repeats):
             adam_loop_autograd(surface, opt, p, S)
 
         t = bench({"engine": run_engine, "analytic": run_analytic, "autograd": run_autograd}, repeats)
+        pf = {k: f"{v / S:.0f}" for k, v in bench.faults.items()}
         r_e = B * S / t["engine"]
-        rows.append((name, f"engine, record_every={S} (start and end)", fmt_rate(r_e), "1.00"))
+        rows.append((name, f"engine, record_every={S} (start and end)", fmt_rate(r_e), "1.00", pf["engine"]))
         for what, k in (("analytic `surface.grad`", "analytic"), ("autograd", "autograd")):
             r = B * S / t[k]
             rows.append((name, f"torch.optim.Adam({label}) on one ({B}, 2) param, {what}", fmt_rate(r),
-                         f"{r_e / r:.2f}"))
+                         f"{r_e / r:.2f}", pf[k]))
 
     Bf = PART_B_FULL_RECORD_BATCH
     starts_f = random_starts(surface, Bf, seed=1)
@@ -314,11 +334,13 @@ def part_b(surface, device, bench, repeats):
                                     dtype=dtype, record_every=every)
 
         t = bench({S: run(S), 1: run(1)}, repeats)
+        pf = {k: f"{v / S:.0f}" for k, v in bench.faults.items()}
         rates = {every: Bf * S / secs for every, secs in t.items()}
-        rows.append((name, f"engine, B = {Bf:,}, record_every={S}", fmt_rate(rates[S]), "1.00"))
+        rows.append((name, f"engine, B = {Bf:,}, record_every={S}", fmt_rate(rates[S]), "1.00", pf[S]))
         rows.append((name, f"engine, B = {Bf:,}, record_every=1 (every frame)", fmt_rate(rates[1]),
-                     f"{rates[S] / rates[1]:.2f}"))
-    table(("dtype", "what", "run-steps/s", "engine speed-up over row (engine rate / row rate)"), rows)
+                     f"{rates[S] / rates[1]:.2f}", pf[1]))
+    table(("dtype", "what", "run-steps/s", "engine speed-up over row (engine rate / row rate)",
+           "page faults/step"), rows)
 
 
 def part_c(surface, device, bench, repeats, quick):
@@ -333,8 +355,9 @@ def part_c(surface, device, bench, repeats, quick):
                             dtype=torch.float32, record_every=SCALE_STEPS)
 
         t = bench({B: run}, repeats if B < 1_000_000 else max(1, repeats - 2))[B]
-        rows.append((f"{B:,}", SCALE_STEPS, f"{t * 1e3:.1f}", f"{t / SCALE_STEPS * 1e6:.1f}", fmt_rate(B * SCALE_STEPS / t)))
-    table(("B", "steps", "ms per call", "µs per step", "run-steps/s"), rows)
+        rows.append((f"{B:,}", SCALE_STEPS, f"{t * 1e3:.1f}", f"{t / SCALE_STEPS * 1e6:.1f}",
+                     fmt_rate(B * SCALE_STEPS / t), f"{bench.faults[B] / SCALE_STEPS:.0f}"))
+    table(("B", "steps", "ms per call", "µs per step", "run-steps/s", "page faults/step"), rows)
 
     rows = []
     start = torch.tensor([surface.start], dtype=torch.float64)

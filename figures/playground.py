@@ -147,10 +147,20 @@ def _visible_path(run: RunView, bounds) -> np.ndarray:
     return idx[: min(last_inside + 2, last_step)]  # one more point: the segment that crosses the edge
 
 
-def playground_figure(surface, runs: list[RunView], grid: tuple, *, start=None, frames: int = MAX_FRAMES,
-                      presenter: bool = False, frame_ms: int = 60, log_loss: bool | None = None) -> dict:
-    """The whole Playground figure as a plotly dict."""
+def surface_layers(surface, grid: tuple) -> dict:
+    """The surface's drawing, independent of the runs (the page caches it per surface):
+    a shaded PNG for the layout image and the contour lines."""
     xs, ys, z = grid
+    background = surface_background(xs, ys, z)
+    lx, ly = isolines(xs, ys, background)
+    return {"png": shaded_png(background), "lines_x": lx, "lines_y": ly}
+
+
+def playground_figure(surface, runs: list[RunView], grid: tuple | None = None, *, layers: dict | None = None,
+                      start=None, frames: int = MAX_FRAMES, presenter: bool = False, frame_ms: int = 60,
+                      log_loss: bool | None = None) -> dict:
+    """The whole Playground figure as a plotly dict (pass `layers` or the `grid` to draw them from)."""
+    layers = layers if layers is not None else surface_layers(surface, grid)
     (x0, x1), (y0, y1) = surface.bounds
     font = 20 if presenter else 13
     line_w = 3.5 if presenter else 2.2
@@ -162,14 +172,12 @@ def playground_figure(surface, runs: list[RunView], grid: tuple, *, start=None, 
     data: list[dict] = []
     # The surface: a shaded image under the plot and contour lines as a scatter trace. plotly.js
     # drops heatmap and contour traces while frames animate; images and untouched scatters stay.
-    background = surface_background(xs, ys, z)
-    image = dict(source=shaded_png(background), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
+    image = dict(source=layers["png"], xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
                  sizing="stretch", layer="below", opacity=1.0)
     # 0: a hover-less anchor trace, so the axes exist even with no runs.
     data.append(dict(type="scatter", mode="markers", x=[x0, x1], y=[y0, y1], marker=dict(opacity=0), hoverinfo="skip",
                      showlegend=False, xaxis="x", yaxis="y", name="surface"))
-    lx, ly = isolines(xs, ys, background)
-    data.append(dict(type="scatter", mode="lines", x=lx, y=ly, hoverinfo="skip", showlegend=False, name="contours",
+    data.append(dict(type="scatter", mode="lines", x=layers["lines_x"], y=layers["lines_y"], hoverinfo="skip", showlegend=False, name="contours",
                      line=dict(color="rgba(40,60,90,0.35)", width=0.8), xaxis="x", yaxis="y"))
     # 2: an invisible grid of points: a click on the surface selects one and sets the start.
     gx = np.linspace(x0, x1, GRID_CLICK_POINTS)

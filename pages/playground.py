@@ -12,7 +12,7 @@ from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, make_schedule, schedule_class
 from surfaces import available_surfaces, get_surface, surface_class
 from ui import session
-from ui.compute import freeze, run_optimizer, surface_grid
+from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid
 from ui.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
 from ui.plotly_figure import PrebuiltFigure
 from ui.widgets import fmt_value, param_widget
@@ -112,7 +112,8 @@ if not cfg.optimizers:
     st.info("Choose one or more optimizers in the sidebar.")
 
 start = cfg.start if cfg.start is not None else surface.start
-figure = playground_figure(surface, runs, grid, start=start, presenter=cfg.presenter, frame_ms=SPEEDS[cfg.speed])
+figure = playground_figure(surface, runs, layers=surface_drawing(surface_key, freeze(cfg.surface_params)),
+                           start=start, presenter=cfg.presenter, frame_ms=SPEEDS[cfg.speed])
 event = st.plotly_chart(PrebuiltFigure(figure), key=P + "ui.chart", on_select="rerun", selection_mode="points",
                         config={"displaylogo": False, "scrollZoom": False})
 server_ms = (time.perf_counter() - t0) * 1000

@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 from engine import simulate
-from figures.playground import RunView, run_view
+from figures.playground import RunView, run_view, surface_layers
 from optimizers import get_optimizer
 from optimizers.schedules import make_schedule
 from surfaces import get_surface
@@ -24,6 +24,12 @@ PAGE_DEVICE = "cpu"
 @st.cache_data(max_entries=64, show_spinner=False)
 def surface_grid(surface_key: str, surface_params: tuple, n: int = 160):
     return get_surface(surface_key, **dict(surface_params)).grid(n)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def surface_drawing(surface_key: str, surface_params: tuple) -> dict:
+    """The shaded background and contour lines (the same for every run on this surface)."""
+    return surface_layers(get_surface(surface_key, **dict(surface_params)), surface_grid(surface_key, surface_params))
 
 
 @st.cache_data(max_entries=512, show_spinner=False)

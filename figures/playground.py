@@ -7,13 +7,14 @@ only the head markers and the step cursors, so the payload stays small (see DESI
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from figures.animation import MAX_FRAMES, controls, frame_steps as _frame_steps, position_at
 from figures.palette import color_for
 
-MAX_FRAMES = 120
 MAX_LINE_POINTS = 2000  # per trace in the step panels; the paths keep every point up to 5000
 MAX_PATH_POINTS = 5000
 GRID_CLICK_POINTS = 41  # per side, for click-to-start
@@ -74,21 +75,26 @@ def _r(a, digits: int = SIG_DIGITS) -> list:
     return flat
 
 
-def isolines(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, levels: int = 24) -> tuple[list, list]:
+ISOLINE_POINTS = 6000  # budget for all contour lines together (Rastrigin alone would send ~1 MB)
+
+
+def isolines(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, levels: int = 20) -> tuple[list, list]:
     """Contour lines as one polyline with None breaks (contourpy's marching squares).
 
     Drawn as a plain scatter trace: plotly.js drops contour traces while frames animate, but
-    leaves scatter traces that no frame touches alone.
+    leaves scatter traces that no frame touches alone. Dense lines are thinned to a point budget.
     """
     import contourpy
 
     gen = contourpy.contour_generator(xs, ys, values, line_type=contourpy.LineType.Separate)
     lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    segments = [seg for level in np.linspace(lo, hi, levels + 2)[1:-1] for seg in gen.lines(level) if len(seg) > 1]
+    stride = max(1, math.ceil(sum(len(s) for s in segments) / ISOLINE_POINTS))
     lx, ly = [], []
-    for level in np.linspace(lo, hi, levels + 2)[1:-1]:
-        for seg in gen.lines(level):
-            lx.extend(_r(seg[:, 0], 4) + [None])
-            ly.extend(_r(seg[:, 1], 4) + [None])
+    for seg in segments:
+        keep = np.unique(np.r_[np.arange(0, len(seg), stride), len(seg) - 1])
+        lx.extend(_r(seg[keep, 0], 4) + [None])
+        ly.extend(_r(seg[keep, 1], 4) + [None])
     return lx, ly
 
 
@@ -231,8 +237,8 @@ def playground_figure(surface, runs: list[RunView], grid: tuple | None = None, *
     for s in frame_steps:
         fdata = []
         for run in head_points:
-            j = min(int(np.searchsorted(run.steps, s, side="right")) - 1, len(run.steps) - 1)
-            fdata.append(dict(x=[float(run.xy[j, 0])], y=[float(run.xy[j, 1])]))
+            hx, hy = position_at(run.steps, run.xy, s)
+            fdata.append(dict(x=[hx], y=[hy]))
         fdata.extend(dict(x=[int(s), int(s)]) for _ in cursor_indices)
         frame_list.append(dict(name=str(s), data=fdata, traces=head_indices + cursor_indices))
 
@@ -277,12 +283,6 @@ def _positive(a: np.ndarray) -> np.ndarray:
     return np.where(a > 0, a, np.nan)
 
 
-def _frame_steps(n_steps: int, frames: int) -> list[int]:
-    if n_steps <= 0:
-        return [0]
-    return sorted(set(np.linspace(0, n_steps, min(frames, n_steps + 1)).round().astype(int).tolist()))
-
-
 def _cursor_spans(data, cursor_indices, layout):
     """Cursor lines span each panel's data range (log axes need positive ends)."""
     for ci, axis in zip(cursor_indices, ("2", "3", "4")):
@@ -297,26 +297,7 @@ def _layout(surface, font, n_steps, frame_steps, frame_ms, log_loss, f_star, pre
     axis_style = dict(showgrid=True, gridcolor="rgba(0,0,0,0.08)", zeroline=False, linecolor="#444", mirror=True,
                       ticks="outside")
     steps_axis = dict(axis_style, title=dict(text="step"), range=[0, max(n_steps, 1)])
-    slider = dict(
-        active=0, x=0.16, len=0.84, y=0.36, yanchor="top", pad=dict(t=8, b=4),
-        currentvalue=dict(prefix="step ", font=dict(size=font, color="#222"), xanchor="right"), ticklen=0,
-        font=dict(color="rgba(0,0,0,0)"),  # 120 step labels are clutter; the current value says it
-        steps=[dict(method="animate", label=str(s),
-                    args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                         transition=dict(duration=0))]) for s in frame_steps],
-    )
-    play = dict(
-        type="buttons", direction="left", showactive=False, x=0.0, y=0.36, xanchor="left", yanchor="top",
-        pad=dict(t=8, r=8), font=dict(size=font),
-        buttons=[
-            dict(label="▶ Play", method="animate",
-                 args=[None, dict(frame=dict(duration=frame_ms, redraw=False), fromcurrent=True,
-                                  transition=dict(duration=0), mode="immediate")]),
-            dict(label="❚❚ Pause", method="animate",
-                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate",
-                                    transition=dict(duration=0))]),
-        ],
-    )
+    slider, play = controls(frame_steps, frame_ms, font, y=0.36)
     loss_title = "loss − f* (log)" if (log_loss and f_star is not None) else ("loss (log)" if log_loss else "loss")
     return dict(
         height=1080 if presenter else 960,

@@ -12,11 +12,13 @@ from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, make_schedule, schedule_class
 from surfaces import available_surfaces, get_surface, surface_class
 from ui import session
+from ui.shell import page_setup
 from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid
 from ui.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
 from ui.plotly_figure import PrebuiltFigure
 from ui.widgets import fmt_value, param_widget
 
+page_setup()
 P = session.P
 CLICK_GRID_TRACE = 2  # figures/playground.py: the invisible grid that turns clicks into points
 

@@ -1,0 +1,361 @@
+"""The Playground in a real browser (Debian chromium through Playwright): what the DOM shows.
+
+Run with `python -m pytest tests/browser -q -s`; screenshots go to test-artifacts/browser/.
+The slider test prints `BROWSER_UPDATE_MS=<ms>`: key press to updated chart, measured in the page.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from optimizers import get_optimizer
+from surfaces import surface_class
+
+REPO = Path(__file__).resolve().parents[2]
+CHART_TIMEOUT_MS = 60_000
+MAIN = "[...document.querySelectorAll('.js-plotly-plot')].find(e => e.getBoundingClientRect().height > 500)"
+
+# One JS function that reads the main plot: legend names, paths (lines with a legend entry on the
+# surface axes), head markers, contour trace, background image.
+READ_PLOT = f"""() => {{
+  const gd = {MAIN};
+  if (!gd || !gd._fullData) return null;
+  const fd = gd._fullData;
+  const onSurface = t => (t.xaxis || 'x') === 'x';
+  const paths = fd.filter(t => onSurface(t) && t.mode === 'lines' && t.showlegend);
+  const heads = fd.filter(t => onSurface(t) && t.mode === 'markers' && t.legendgroup && !t.showlegend);
+  const contours = fd.find(t => t.name === 'contours');
+  let contourD = 0;
+  if (contours) {{
+    for (const el of gd.querySelectorAll('.trace' + contours.uid + ' path.js-line'))
+      contourD += (el.getAttribute('d') || '').length;
+  }}
+  const img = gd.querySelector('.layer-below image, image');
+  return {{
+    legend: [...gd.querySelectorAll('.legendtext')].map(e => e.textContent),
+    nTraces: gd.querySelectorAll('.scatterlayer .trace').length,
+    nImages: gd.querySelectorAll('image').length,
+    imageHref: img ? (img.getAttribute('href') || img.getAttribute('xlink:href') || '').slice(0, 22) : null,
+    contourD,
+    fontSize: gd._fullLayout.font.size,
+    paths: paths.map(t => ({{name: t.name, x: Array.from(t.x), y: Array.from(t.y)}})),
+    heads: heads.map(t => [t.name, t.x[0], t.y[0]]),
+  }};
+}}"""
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def wait_for_main_chart(page, timeout: int = CHART_TIMEOUT_MS) -> None:
+    """Until some .js-plotly-plot is taller than 500 px (the first may be a hidden small chart)."""
+    page.wait_for_function(f"() => {{ const gd = {MAIN}; return !!(gd && gd._fullData && gd._fullData.length); }}",
+                           timeout=timeout)
+
+
+def open_app(page, url: str) -> dict:
+    page.goto(url)
+    wait_for_main_chart(page)
+    return read_plot(page)
+
+
+def read_plot(page) -> dict:
+    return page.evaluate(READ_PLOT)
+
+
+def wait_plot(page, predicate_js: str, timeout: int = 30_000):
+    """Wait until `predicate_js` (a JS expression over `p`, the READ_PLOT result) is true."""
+    page.wait_for_function(f"() => {{ const p = ({READ_PLOT})(); return !!p && ({predicate_js}); }}",
+                           timeout=timeout, polling=50)
+    return read_plot(page)
+
+
+def declared_pages() -> list[str]:
+    """The titles of the st.Page(...) entries in app.py."""
+    tree = ast.parse((REPO / "app.py").read_text(encoding="utf-8"))
+    titles = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Page":
+            for kw in node.keywords:
+                if kw.arg == "title" and isinstance(kw.value, ast.Constant):
+                    titles.append(kw.value.value)
+    return titles
+
+
+def nav_items(page) -> list[str]:
+    return page.evaluate("""() => [...document.querySelectorAll(
+        '[data-testid=stSidebarNav] a, [data-testid=stSidebarNavLink], [data-testid=stTopNavLink]')]
+        .map(e => e.innerText.trim()).filter((v, i, a) => v && a.indexOf(v) === i)""")
+
+
+def names(keys) -> list[str]:
+    return [get_optimizer(k).name for k in keys]
+
+
+def exceptions(page) -> list[str]:
+    return page.locator("[data-testid=stException]").all_inner_texts()
+
+
+def surface_select_value(page) -> str:
+    return page.locator("[data-testid=stSelectbox]", has_text="Surface").locator("input").first.input_value()
+
+
+def head_positions(page) -> list:
+    return read_plot(page)["heads"]
+
+
+# ---- page load and navigation ----------------------------------------------------------------
+
+def test_default_page_shows_chart(page, server_url, page_errors):
+    plot = open_app(page, server_url + "/")
+    lesson = names(surface_class("ravine").lesson_optimizers)
+    assert lesson == ["SGD", "Momentum", "Adam"]
+    assert plot["nTraces"] >= len(lesson), plot["nTraces"]
+    assert plot["legend"] == lesson
+    assert [p["name"] for p in plot["paths"]] == lesson
+    assert all(len(p["x"]) > 10 for p in plot["paths"])
+    assert plot["nImages"] >= 1 and plot["imageHref"].startswith("data:image/png")
+    assert plot["contourD"] > 1000, "contour lines are not drawn"
+    assert page.locator("h1", has_text="Playground").count() == 1
+    assert exceptions(page) == []
+    page_errors.assert_none()
+
+
+def test_fresh_server_first_load_navigation(fresh_server, new_page, shot):
+    """A new server process's first script run: the declared navigation, not pages/ auto-discovery."""
+    declared = declared_pages()
+    assert "Playground" in declared
+    with fresh_server("server_first_load") as base:
+        page = new_page()
+        plot = open_app(page, base + "/")
+        shot(page)
+        assert page.locator("h1").first.inner_text().strip() == "Playground"
+        items = nav_items(page)
+        # st.navigation hides the menu when it holds a single page; otherwise it lists exactly the declared pages.
+        if len(declared) == 1:
+            assert items in ([], declared), f"sidebar lists {items}, app.py declares {declared}"
+        else:
+            assert items == declared, f"sidebar lists {items}, app.py declares {declared}"
+        assert plot["legend"] == names(surface_class("ravine").lesson_optimizers)
+        assert exceptions(page) == []
+
+
+def test_fresh_server_deep_link(fresh_server, new_page, shot):
+    with fresh_server("server_deep_link") as base:
+        page = new_page()
+        plot = open_app(page, base + "/playground?surface=saddle")
+        shot(page)
+        assert page.locator("h1").first.inner_text().strip() == "Playground"
+        assert surface_select_value(page) == surface_class("saddle").name
+        assert plot["legend"] == names(surface_class("saddle").lesson_optimizers)
+        (x0, x1), (y0, y1) = surface_class("saddle").bounds
+        xs = [x for p in plot["paths"] for x in p["x"][:1]]
+        assert all(x0 <= x <= x1 for x in xs)
+        assert "surface=saddle" in page.url
+        items = nav_items(page)
+        declared = declared_pages()
+        assert items in ([], declared) if len(declared) == 1 else items == declared
+        assert exceptions(page) == []
+
+
+# ---- animation -------------------------------------------------------------------------------
+
+def test_play_moves_heads_and_pause_stops_them(page, server_url, page_errors, shot):
+    plot = open_app(page, server_url + "/")
+    before = plot["heads"]
+    assert len(before) == 3
+    page.locator(".updatemenu-button", has_text="Play").click()
+    page.wait_for_timeout(1500)
+    mid = read_plot(page)
+    shot(page, "mid_animation")
+    assert mid["heads"] != before, "the head markers did not move after Play"
+    assert mid["nImages"] >= 1, "the background image vanished while animating"
+    assert mid["contourD"] > 1000, "the contour lines vanished while animating"
+    assert [p["name"] for p in mid["paths"]] == [p["name"] for p in plot["paths"]]
+    page.locator(".updatemenu-button", has_text="Pause").click()
+    page.wait_for_timeout(300)
+    paused = head_positions(page)
+    page.wait_for_timeout(800)
+    assert head_positions(page) == paused, "the heads still move after Pause"
+    assert paused != before
+    assert exceptions(page) == []
+    page_errors.assert_none()
+
+
+# ---- widgets ---------------------------------------------------------------------------------
+
+def test_slider_change_updates_chart(page, server_url, page_errors, shot):
+    plot = open_app(page, server_url + "/")
+    adam_before = next(p for p in plot["paths"] if p["name"] == "Adam")
+    sgd_before = next(p for p in plot["paths"] if p["name"] == "SGD")
+    expander = page.locator("[data-testid=stExpander]", has_text="Adam settings")
+    expander.locator("summary").click()
+    slider = expander.locator("[data-testid=stSlider]").first
+    thumb = slider.locator("input[type=range]")
+    thumb.wait_for(state="attached")
+    value_before = slider.locator("[data-testid=stSliderThumbValue]").inner_text()
+    thumb.focus()
+    page.evaluate("""() => { window.__keyAt = null;
+        document.addEventListener('keydown', () => { window.__keyAt = performance.now(); },
+                                  {capture: true, once: true}); }""")
+    signature = json.dumps([adam_before["x"], adam_before["y"]])
+    t0 = time.perf_counter()
+    page.keyboard.press("ArrowLeft")
+    handle = page.wait_for_function(
+        f"""(before) => {{
+            const p = ({READ_PLOT})();
+            if (!p || window.__keyAt === null) return false;
+            const a = p.paths.find(t => t.name === 'Adam');
+            if (!a || JSON.stringify([a.x, a.y]) === before) return false;
+            return performance.now() - window.__keyAt;
+        }}""", arg=signature, polling=20, timeout=30_000)
+    browser_ms = handle.json_value()
+    wall_ms = (time.perf_counter() - t0) * 1000
+    print(f"\nBROWSER_UPDATE_MS={browser_ms:.0f}  (test-side wall time {wall_ms:.0f} ms)")
+    value_after = slider.locator("[data-testid=stSliderThumbValue]").inner_text()
+    assert value_after != value_before, (value_before, value_after)
+    page.wait_for_timeout(300)
+    after = read_plot(page)
+    shot(page, "after_slider")
+    adam_after = next(p for p in after["paths"] if p["name"] == "Adam")
+    sgd_after = next(p for p in after["paths"] if p["name"] == "SGD")
+    assert (adam_after["x"], adam_after["y"]) != (adam_before["x"], adam_before["y"])
+    assert (sgd_after["x"], sgd_after["y"]) == (sgd_before["x"], sgd_before["y"]), "SGD changed with Adam's lr"
+    assert adam_after["x"][0] == adam_before["x"][0] and adam_after["y"][0] == adam_before["y"][0]
+    assert after["legend"] == plot["legend"]
+    assert after["nImages"] >= 1 and after["contourD"] > 1000
+    assert browser_ms < 5000, f"chart took {browser_ms:.0f} ms to update (target 1000 ms)"
+    assert "adam.lr=" in page.url
+    assert exceptions(page) == []
+    page_errors.assert_none()
+
+
+def test_click_on_surface_sets_start(page, server_url, page_errors, shot):
+    plot = open_app(page, server_url + "/")
+    (x0, x1), (y0, y1) = surface_class("ravine").bounds
+    dx, dy = (x1 - x0) / 40, (y1 - y0) / 40  # the 41 x 41 click grid
+    target = (2.5, -2.2)  # lower right: far from the default paths
+    for p in plot["paths"]:
+        assert min(abs(x - target[0]) + abs(y - target[1]) for x, y in zip(p["x"], p["y"])) > 1.0
+    px, py = page.evaluate(f"""([x, y]) => {{
+        const gd = {MAIN}; const r = gd.getBoundingClientRect();
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        return [r.left + xa._offset + xa.d2p(x), r.top + ya._offset + ya.d2p(y)];
+    }}""", list(target))
+    page.mouse.move(px, py)
+    page.wait_for_timeout(150)
+    page.mouse.click(px, py)
+    sx = page.locator("[data-testid=stNumberInput] input[aria-label='start x']")
+    sy = page.locator("[data-testid=stNumberInput] input[aria-label='start y']")
+    page.wait_for_function(
+        """([tx, ty, dx, dy]) => {
+            const x = parseFloat(document.querySelector("input[aria-label='start x']").value);
+            const y = parseFloat(document.querySelector("input[aria-label='start y']").value);
+            return Math.abs(x - tx) <= dx / 2 + 1e-6 && Math.abs(y - ty) <= dy / 2 + 1e-6;
+        }""", arg=[target[0], target[1], dx, dy], timeout=30_000)
+    start = (float(sx.input_value()), float(sy.input_value()))
+    after = wait_plot(page, f"p.paths.length === {len(plot['paths'])} && p.paths.every(t => "
+                            f"Math.abs(t.x[0] - {start[0]}) < 1e-6 && Math.abs(t.y[0] - {start[1]}) < 1e-6)")
+    page.wait_for_timeout(300)
+    shot(page, "after_click")
+    assert abs(start[0] - target[0]) <= dx / 2 + 1e-6 and abs(start[1] - target[1]) <= dy / 2 + 1e-6, start
+    assert after["legend"] == plot["legend"]
+    for name, hx, hy in after["heads"]:
+        assert (hx, hy) == pytest.approx(start), name
+    assert "start=" in page.url
+    assert exceptions(page) == []
+    page_errors.assert_none()
+
+
+# ---- URL state -------------------------------------------------------------------------------
+
+def test_copied_url_restores_configuration(page, server_url, new_page, page_errors, shot):
+    open_app(page, server_url + "/")
+    page.locator("[data-testid=stSelectbox]", has_text="Surface").locator("input").first.click()
+    page.locator("[role=option]", has_text="Rosenbrock").first.click()
+    lesson = names(surface_class("rosenbrock").lesson_optimizers)
+    wait_plot(page, f"JSON.stringify(p.legend) === {json.dumps(json.dumps(lesson))}")
+    page.locator("button[aria-label='Remove Momentum']").first.click()
+    expected = [n for n in lesson if n != "Momentum"]
+    plot = wait_plot(page, f"JSON.stringify(p.legend) === {json.dumps(json.dumps(expected))}")
+    page.wait_for_function("() => location.search.includes('opt=') && location.search.includes('surface=rosenbrock')")
+    url = page.url
+    surface_text = surface_select_value(page)
+    assert surface_text == "Rosenbrock"
+
+    fresh = new_page(page_errors)  # a new browser context: a new Streamlit session
+    try:
+        restored = open_app(fresh, url)
+        restored = wait_plot(fresh, f"p.paths.length === {len(expected)}")
+        shot(fresh, "restored")
+        assert restored["legend"] == plot["legend"] == expected
+        assert surface_select_value(fresh) == surface_text
+        assert [(p["x"][0], p["y"][0]) for p in restored["paths"]] == [(p["x"][0], p["y"][0]) for p in plot["paths"]]
+        assert [(p["x"][-1], p["y"][-1]) for p in restored["paths"]] == [(p["x"][-1], p["y"][-1]) for p in plot["paths"]]
+        assert exceptions(fresh) == []
+    finally:
+        fresh.context.close()
+    page_errors.assert_none()
+
+
+def test_bad_url_parameters_warn(page, server_url, page_errors):
+    dialogs = []
+
+    def on_dialog(d):
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
+    query = "surface=nope&adam.lr=abc&x=" + urllib.parse.quote("<script>alert(1)</script>")
+    open_app(page, server_url + "/?" + query)
+    alerts = page.locator("[data-testid=stAlert]")
+    alerts.first.wait_for()
+    texts = alerts.all_inner_texts()
+    joined = "\n".join(texts)
+    assert "surface" in joined and "nope" in joined, texts
+    assert "adam.lr" in joined and "abc" in joined, texts
+    assert "'x'" in joined, texts
+    assert page.locator("[data-testid=stAlert] script").count() == 0
+    assert exceptions(page) == []
+    page.wait_for_timeout(500)
+    assert dialogs == [], f"a dialog fired: {dialogs}"
+    assert surface_select_value(page) == surface_class("ravine").name
+    page_errors.assert_none()
+
+
+def test_bad_url_value_is_shown_as_text(page, server_url, page_errors):
+    """A value the warning quotes back (here `steps`) appears as literal text, not as HTML."""
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    query = "steps=" + urllib.parse.quote("<script>alert(1)</script>") + "&noise=" + urllib.parse.quote("<b>x</b>")
+    open_app(page, server_url + "/?" + query)
+    alerts = page.locator("[data-testid=stAlert]")
+    alerts.first.wait_for()
+    texts = alerts.all_inner_texts()
+    assert any("<script>alert(1)</script>" in t for t in texts), texts
+    assert any("<b>x</b>" in t for t in texts), texts
+    assert page.locator("[data-testid=stAlert] script, [data-testid=stAlert] b").count() == 0
+    page.wait_for_timeout(500)
+    assert dialogs == []
+    assert exceptions(page) == []
+    page_errors.assert_none()
+
+
+# ---- display ---------------------------------------------------------------------------------
+
+def test_presenter_mode_enlarges_figure_font(page, server_url, page_errors, shot):
+    plot = open_app(page, server_url + "/")
+    size = plot["fontSize"]
+    page.locator("[data-testid=stCheckbox]", has_text="Presenter mode").locator("label").first.click()
+    after = wait_plot(page, f"p.fontSize > {size}")
+    page.wait_for_timeout(300)
+    assert after["fontSize"] >= size * 1.3, (size, after["fontSize"])
+    assert after["legend"] == plot["legend"]
+    assert "presenter=1" in page.url
+    assert exceptions(page) == []
+    page_errors.assert_none()

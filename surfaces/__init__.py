@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from surfaces.base import Surface
 from surfaces.classic import Beale, Himmelblau, Rastrigin, Rosenbrock
+from surfaces.formula import FormulaSurface
 from surfaces.lessons import Plateau, Ravine, Saddle, SaddleUnbounded, TwoWells
 
 # Display order. An explicit tuple: adding a surface is one line here.
 SURFACES: tuple[type[Surface], ...] = (
     Ravine, Saddle, SaddleUnbounded, Rosenbrock, Plateau, Himmelblau, Rastrigin, Beale, TwoWells,
+    FormulaSurface,
 )
 _BY_KEY = {cls.key: cls for cls in SURFACES}
 

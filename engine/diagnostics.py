@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -23,6 +24,32 @@ def escape_step(traj, point: tuple[float, float], radius: float) -> Tensor:
     far = (traj.xy - centre).norm(dim=-1) > radius
     found = _first_true(far, traj.steps, traj.diverged_at)
     return torch.where((found < 0) & (traj.diverged_at >= 0), traj.diverged_at, found)
+
+
+def first_step_below_np(loss: np.ndarray, steps: np.ndarray, tol: float, diverged_at: int = -1) -> int:
+    """One run's first recorded step with loss < tol (NumPy arrays); −1 if never or only after diverging."""
+    limit = len(loss) if diverged_at < 0 else int(np.searchsorted(steps, diverged_at))
+    hits = np.nonzero(loss[:limit] < tol)[0]
+    return int(steps[hits[0]]) if len(hits) else -1
+
+
+NEVER_NEAR = -2
+
+
+def saddle_escape_step(xy: np.ndarray, steps: np.ndarray, point, radius: float, diverged_at: int = -1) -> int:
+    """Steps a run needs to escape a saddle: the first step at which it is farther than `radius`
+    from `point` after having been within it (a start inside the ball counts as within).
+    −1 if it never leaves; NEVER_NEAR (−2) if it never came within `radius`; a run that diverges
+    after coming near escapes when it diverges."""
+    d = np.hypot(xy[:, 0] - point[0], xy[:, 1] - point[1])
+    valid = len(d) if diverged_at < 0 else int(np.searchsorted(steps, diverged_at))
+    inside = np.nonzero(d[:valid] <= radius)[0]
+    if len(inside) == 0:
+        return NEVER_NEAR
+    after = np.nonzero(d[inside[0]:valid] > radius)[0]
+    if len(after):
+        return int(steps[inside[0] + after[0]])
+    return int(diverged_at) if diverged_at >= 0 else -1
 
 
 def _first_true(mask: Tensor, steps: Tensor, diverged_at: Tensor) -> Tensor:

@@ -24,7 +24,7 @@ def small_multiples(surface, runs: list[RunView], layers: dict, *, titles: list[
     controls_px = 90
     height = rows * panel_height + controls_px + 40
     ctrl_frac = controls_px / height
-    gap_x, gap_y = 0.03, 0.06 / rows
+    gap_x, gap_y = 0.07, 0.06 / rows
     data, images, annotations, heads = [], [], [], []
     layout = dict(height=height, margin=dict(l=40, r=10, t=30, b=10), font=dict(size=font), showlegend=False,
                   paper_bgcolor="#fff", plot_bgcolor="#fff", hovermode="closest", uirevision="keep")

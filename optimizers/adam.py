@@ -29,7 +29,7 @@ def _sqrt(x):
     return x.sqrt() if isinstance(x, Tensor) else math.sqrt(x)
 
 
-def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False) -> Rule:
+def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False, bias_correction: bool = True) -> Rule:
     r"""Adam: m ← β₁m + (1 − β₁)g,  v ← β₂v + (1 − β₂)g²,
     w ← w − η · m̂ / (√v̂ + ε) with m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ).
 
@@ -45,8 +45,8 @@ def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False) -> Rule:
         g = grad if decoupled else with_weight_decay(grad, params, wd)
         m = torch.lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
-        step_size = lr / (1 - b1 ** step)
-        bc2_sqrt = (1 - b2 ** step) ** 0.5  # torch.optim: pow, not sqrt (they can differ by an ulp)
+        step_size = lr / (1 - b1 ** step) if bias_correction else lr
+        bc2_sqrt = (1 - b2 ** step) ** 0.5 if bias_correction else 1.0  # torch.optim: pow, not sqrt
         v_max = torch.maximum(state.v_max, v) if amsgrad else state.v_max
         denom = (v_max if amsgrad else v).sqrt() / bc2_sqrt + eps
         if decoupled and not is_zero(wd):
@@ -76,6 +76,16 @@ def adamw_rule(hp: dict) -> Rule:
     torch.optim.AdamW; plain Adam's weight_decay instead adds λw to the gradient.
     """
     return adam_rule(hp, decoupled=True)
+
+
+def adam_uncorrected_rule(hp: dict) -> Rule:
+    r"""Adam without bias correction, for teaching only: w ← w − η m/(√v + ε).
+
+    Kingma & Ba (2015), §3 explains why the correction is needed: m and v start at 0, so early
+    m is too small by (1 − β₁ᵗ) and v by (1 − β₂ᵗ). Not in the registry: the bias-correction
+    page compares it with Adam.
+    """
+    return adam_rule(hp, bias_correction=False)
 
 
 class NAdamState(NamedTuple):
@@ -336,4 +346,14 @@ ADABOUND = OptimizerSpec(
               "reference code Luolc/AdaBound",
     summary="Adam at first, SGD in the end: the per-coordinate step is clipped into a narrowing band.",
     effective_lr_kind="diagonal", effective_lr_note="the clipped step size η̂ (the factor on m)",
+)
+
+# A teaching variant, deliberately not registered (see optimizers/__init__.py): used by the page on
+# Adam's bias correction.
+ADAM_UNCORRECTED = OptimizerSpec(
+    key="adam_uncorrected", name="Adam without bias correction", family="adam", build=adam_uncorrected_rule,
+    params=_adam_params(), latex=r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v_t} + \varepsilon}\, m_t",
+    reference="Kingma & Ba (2015), §3 (what the correction fixes)",
+    summary="Adam with m and v used as they are: tiny first steps when β₂ is close to 1.",
+    effective_lr_kind="diagonal", effective_lr_note="η / (√v + ε)",
 )

@@ -22,8 +22,9 @@ page_setup()
 P = session.P
 CLICK_GRID_TRACE = 2  # figures/playground.py: the invisible grid that turns clicks into points
 
-if P + "surface" not in st.session_state:
-    st.session_state[P + "ui.url_warnings"] = session.load_from_url()
+url_warnings = session.sync_from_url()
+if url_warnings:
+    st.session_state[P + "ui.url_warnings"] = url_warnings
 
 # ---- sidebar: every control ---------------------------------------------------------------
 sb = st.sidebar

@@ -162,7 +162,7 @@ def _char_problem(ch: str) -> str:
     elif name == "GREEK SMALL LETTER PI":
         hint = "; write pi"
     elif ch.isalpha() or ch.isdigit():
-        hint = "; it may look like an ASCII character but is not one: retype it" + hint
+        hint = "; it may look like an ASCII letter or digit but is not one: retype it in plain ASCII"
     return label + " is not allowed" + hint
 
 
@@ -209,7 +209,7 @@ def _tokenize(text: str) -> list[_Token]:
                 while k < n and text[k] in _SPACE:
                     k += 1
                 what = "function" if k < n and text[k] == "(" else "name"
-                hint = f"; did you mean '{name.lower()}'?" if name.lower() in NAMES else ""
+                hint = f" (did you mean '{name.lower()}'?)" if name.lower() in NAMES else ""
                 raise FormulaError(f"unknown {what} '{_short(name)}'{hint}; use {_NAME_LIST}", col)
             tokens.append(_Token("name", name, col))
             i = j
@@ -332,10 +332,10 @@ class _Parser:
             raise FormulaError("')' has no matching '('", tok.col)
         if tok.kind == "op" and tok.text == ",":
             raise FormulaError("',' may only separate the two arguments of min(a, b) or max(a, b)", tok.col)
-        prev = self.tokens[self.i - 1]
-        raise FormulaError(f"missing operator between '{_short(prev.text)}' and '{_short(tok.text)}'; write "
-                           f"{_short(prev.text)}*{_short(tok.text)} (implicit multiplication is not supported)",
-                           tok.col)
+        prev, after = _short(self.tokens[self.i - 1].text), _short(tok.text)
+        example = f"{prev}*{after}" + ("...)" if after == "(" else "")
+        raise FormulaError(f"missing operator between '{prev}' and '{after}'; write {example} "
+                           "(implicit multiplication is not supported)", tok.col)
 
     def sum(self) -> Node:
         left = self.product()
@@ -633,6 +633,7 @@ class Formula:
     fn: Compiled  # a float when the formula does not depend on x or y
     text: str
     latex: str
+    size: int  # number of tree nodes
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         shape = torch.broadcast_shapes(x.shape, y.shape)
@@ -657,8 +658,10 @@ def parse_formula(expr) -> Formula:
 
 @functools.lru_cache(maxsize=512)
 def _parse_cached(expr: str) -> Formula:
-    tree = _Parser(_tokenize(expr)).parse()
-    return Formula(expr=expr, tree=tree, fn=_compile(tree), text=to_text(tree), latex="f(x, y) = " + to_latex(tree))
+    parser = _Parser(_tokenize(expr))
+    tree = parser.parse()
+    return Formula(expr=expr, tree=tree, fn=_compile(tree), text=to_text(tree),
+                   latex="f(x, y) = " + to_latex(tree), size=parser.nodes)
 
 
 # ---- bounds ---------------------------------------------------------------------------------------
@@ -691,14 +694,16 @@ def _check_bounds(bounds) -> tuple[tuple[float, float], tuple[float, float]]:
 
 # ---- derivatives by autograd -------------------------------------------------------------------------
 
-def _fresh(t: Tensor | None, like: Tensor, other: Tensor | None = None) -> Tensor:
-    """A contiguous tensor of `like`'s shape that shares memory with neither input nor `other`."""
+def _fresh(t: Tensor | None, like: Tensor) -> Tensor:
+    """A new buffer of `like`'s shape holding t (zeros for None): never aliases an input or another output.
+
+    Copying also turns autograd's storage-less zero tensors (the second derivative of abs, say)
+    into ordinary ones.
+    """
+    out = torch.empty(like.shape, dtype=like.dtype, device=like.device)
     if t is None:
-        return torch.zeros_like(like)
-    t = t.detach().expand(like.shape).contiguous()
-    if other is not None and t.untyped_storage().data_ptr() == other.untyped_storage().data_ptr():
-        t = t.clone()
-    return t
+        return out.zero_()
+    return out.copy_(t.detach())
 
 
 def _leaves(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -718,17 +723,10 @@ def _derivatives(formula: Formula, x: Tensor, y: Tensor, hessian: bool):
             return tuple(zeros)
         gx, gy = torch.autograd.grad(out.sum(), (xl, yl), create_graph=hessian, allow_unused=True)
         if not hessian:
-            gx = _fresh(gx, xl)
-            return gx, _fresh(gy, xl, gx)
+            return _fresh(gx, xl), _fresh(gy, xl)
         hxx, hxy = _second(gx, xl, yl, retain=True)
         _, hyy = _second(gy, xl, yl, retain=False)
-        gx = _fresh(gx, xl)
-        gy = _fresh(gy, xl, gx)
-        hxx = _fresh(hxx, xl)
-        hxy = _fresh(hxy, xl, hxx)
-        hyy = _fresh(hyy, xl, hxy)
-        if hyy.untyped_storage().data_ptr() == hxx.untyped_storage().data_ptr():
-            hyy = hyy.clone()
+        gx, gy, hxx, hxy, hyy = (_fresh(t, xl) for t in (gx, gy, hxx, hxy, hyy))
         return gx, gy, hxx, hxy, hyy
 
 
@@ -796,8 +794,8 @@ def _estimate_minima(formula: Formula, z: Tensor, xs: Tensor, ys: Tensor, bounds
 
     Grid points lower than their 8 neighbours (not on the border; a tie counts for one of the two
     points) are candidates (the 64 lowest).
-    Each takes up to 100 Newton steps (shifted to a positive-definite matrix where the Hessian is
-    not, and at most two grid cells long). Kept: finite, inside the bounds, |∇f| < 5e-9 and a
+    Each takes up to 40 Newton steps (fewer for large formulas, see `_newton_steps`; shifted to a
+    positive-definite matrix where the Hessian is not, and at most two grid cells long). Kept: finite, inside the bounds, |∇f| < 5e-9 and a
     Hessian with eigenvalues > 1e-9 × the view's typical curvature (so degenerate minima such
     as that of x**4 are not marked); duplicates closer than 1e-6 × the span merged; sorted by f;
     at most 8.
@@ -819,7 +817,7 @@ def _estimate_minima(formula: Formula, z: Tensor, xs: Tensor, ys: Tensor, bounds
 
     cell = min(x1 - x0, y1 - y0) / (GRID - 1)
     max_step = 2.0 * cell
-    for _ in range(100):
+    for _ in range(_newton_steps(formula)):
         gx, gy, hxx, hxy, hyy = _derivatives(formula, px, py, hessian=True)
         lmin, lmax = _eigenvalues(hxx, hxy, hyy)
         shift = torch.where(lmin > 1e-12 * lmax.abs(), torch.zeros_like(lmin),
@@ -859,6 +857,15 @@ def _estimate_minima(formula: Formula, z: Tensor, xs: Tensor, ys: Tensor, bounds
         if len(minima) == MAX_MINIMA:
             break
     return tuple(minima)
+
+
+def _newton_steps(formula: Formula) -> int:
+    """40 Newton steps, fewer for large formulas (each step costs about one pass per tree node).
+
+    Smooth minima converge in a handful of steps from a grid cell away; the cap bounds the time
+    spent on points that never converge (kinks such as abs(...)): about 4000 node-passes in all.
+    """
+    return min(40, max(10, 4000 // max(formula.size, 1)))
 
 
 def _eigenvalues(hxx: Tensor, hxy: Tensor, hyy: Tensor) -> tuple[Tensor, Tensor]:

@@ -51,3 +51,16 @@ def run_optimizer(surface_key: str, surface_params: tuple, optimizer_key: str, h
 def freeze(d: dict) -> tuple:
     """A dict as a sorted tuple of pairs: a hashable cache key."""
     return tuple(sorted(d.items()))
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def step_details(surface_key: str, surface_params: tuple, optimizer_key: str, hparams: tuple, steps: int,
+                 start: tuple | None):
+    """(details, error or None) for the step-by-step page."""
+    from engine.anatomy import anatomy
+
+    try:
+        surface = get_surface(surface_key, **dict(surface_params))
+        return anatomy(surface, optimizer_key, start=start, steps=steps, hparams=dict(hparams)), None
+    except ValueError as err:
+        return [], f"{get_optimizer(optimizer_key).name}: {err}"

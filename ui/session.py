@@ -104,15 +104,23 @@ def hparam_specs(key: str):
     return _hparam_specs(key)
 
 
-def load_from_url() -> list[str]:
-    """First run of a session: the URL's configuration, and warnings for what was ignored."""
-    cfg, warnings = from_query(st.query_params.to_dict())
-    seed_widgets(cfg)
-    return warnings
+def sync_from_url() -> list[str]:
+    """Seed the widgets from the URL when it carries a configuration we did not write ourselves:
+    the session's first load, or arriving through a link (a scene, a pasted URL). An empty URL
+    (moving between pages clears it) keeps the session's settings. Returns the URL's warnings."""
+    query = st.query_params.to_dict()
+    first = P + "surface" not in st.session_state
+    if first or (query and query != st.session_state.get(P + "ui.url_written")):
+        cfg, warnings = from_query(query)
+        keep_presenter = st.session_state.get(P + "ui.presenter", False)
+        seed_widgets(replace(cfg, presenter=cfg.presenter or keep_presenter) if not first else cfg)
+        return warnings
+    return []
 
 
 def write_url(cfg: Config) -> None:
     query = to_query(cfg)
+    st.session_state[P + "ui.url_written"] = query
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
 

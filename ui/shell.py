@@ -16,11 +16,23 @@ import streamlit as st
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _pages() -> list:
-    return [
-        st.Page(str(ROOT / "pages" / "playground.py"), title="Playground", icon="🎯", default=True,
-                url_path="playground"),
-    ]
+def _page(name: str, title: str, icon: str, **kw):
+    return st.Page(str(ROOT / "pages" / f"{name}.py"), title=title, icon=icon, url_path=name, **kw)
+
+
+def _pages() -> dict:
+    # url_path equals the file name, so a first-load deep link resolves in both modes (see above).
+    return {
+        # Material icons ship with Streamlit (no emoji font needed on a lecture-hall machine).
+        "Explore": [_page("playground", "Playground", ":material/explore:", default=True),
+                    _page("gallery", "Scenes", ":material/movie:")],
+        "Lectures": [_page("saddle", "Saddle point, side by side", ":material/landscape:"),
+                     _page("ravine", "The ravine", ":material/water:"),
+                     _page("step_by_step", "Step by step", ":material/footprint:"),
+                     _page("bias_correction", "Adam's bias correction", ":material/balance:"),
+                     _page("schedules", "Schedules", ":material/trending_down:"),
+                     _page("theory", "Theory", ":material/menu_book:")],
+    }
 
 
 def run_app() -> None:

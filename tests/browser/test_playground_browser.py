@@ -76,15 +76,21 @@ def wait_plot(page, predicate_js: str, timeout: int = 30_000):
 
 
 def declared_pages() -> list[str]:
-    """The titles of the st.Page(...) entries in app.py."""
-    tree = ast.parse((REPO / "app.py").read_text(encoding="utf-8"))
+    """The titles of the st.Page(...) entries that the app declares (app.py, or the shell in ui/)."""
     titles = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Page":
-            for kw in node.keywords:
-                if kw.arg == "title" and isinstance(kw.value, ast.Constant):
-                    titles.append(kw.value.value)
+    for path in [REPO / "app.py", *sorted((REPO / "ui").glob("*.py"))]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Page":
+                for kw in node.keywords:
+                    if kw.arg == "title" and isinstance(kw.value, ast.Constant):
+                        titles.append(kw.value.value)
     return titles
+
+
+def js_list(values) -> str:
+    """A JS string literal equal to JSON.stringify(values)."""
+    return json.dumps(json.dumps(values, separators=(",", ":")))
 
 
 def nav_items(page) -> list[str]:
@@ -174,9 +180,11 @@ def test_play_moves_heads_and_pause_stops_them(page, server_url, page_errors, sh
     mid = read_plot(page)
     shot(page, "mid_animation")
     assert mid["heads"] != before, "the head markers did not move after Play"
-    assert mid["nImages"] >= 1, "the background image vanished while animating"
+    assert mid["nImages"] >= 1 and mid["imageHref"].startswith("data:image/png"), "the background vanished"
     assert mid["contourD"] > 1000, "the contour lines vanished while animating"
     assert [p["name"] for p in mid["paths"]] == [p["name"] for p in plot["paths"]]
+    assert mid["nTraces"] == plot["nTraces"]
+    assert page_errors.page == [] and page_errors.console == []
     page.locator(".updatemenu-button", has_text="Pause").click()
     page.wait_for_timeout(300)
     paused = head_positions(page)
@@ -184,6 +192,9 @@ def test_play_moves_heads_and_pause_stops_them(page, server_url, page_errors, sh
     assert head_positions(page) == paused, "the heads still move after Pause"
     assert paused != before
     assert exceptions(page) == []
+    # plotly.js: Pause interrupts Play's Plotly.animate, whose promise the updatemenu never catches,
+    # so the page logs an unhandled rejection with no reason ("undefined"). Harmless; reported.
+    page_errors.page = [e for e in page_errors.page if e != "undefined"]
     page_errors.assert_none()
 
 
@@ -235,41 +246,74 @@ def test_slider_change_updates_chart(page, server_url, page_errors, shot):
     page_errors.assert_none()
 
 
-def test_click_on_surface_sets_start(page, server_url, page_errors, shot):
-    plot = open_app(page, server_url + "/")
-    (x0, x1), (y0, y1) = surface_class("ravine").bounds
-    dx, dy = (x1 - x0) / 40, (y1 - y0) / 40  # the 41 x 41 click grid
-    target = (2.5, -2.2)  # lower right: far from the default paths
-    for p in plot["paths"]:
-        assert min(abs(x - target[0]) + abs(y - target[1]) for x, y in zip(p["x"], p["y"])) > 1.0
+def click_point(page, x: float, y: float) -> None:
+    """Click the main plot at data coordinates (x, y) of the surface axes."""
     px, py = page.evaluate(f"""([x, y]) => {{
         const gd = {MAIN}; const r = gd.getBoundingClientRect();
         const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         return [r.left + xa._offset + xa.d2p(x), r.top + ya._offset + ya.d2p(y)];
-    }}""", list(target))
+    }}""", [x, y])
     page.mouse.move(px, py)
     page.wait_for_timeout(150)
     page.mouse.click(px, py)
-    sx = page.locator("[data-testid=stNumberInput] input[aria-label='start x']")
-    sy = page.locator("[data-testid=stNumberInput] input[aria-label='start y']")
+
+
+START_NEAR = """([tx, ty, dx, dy]) => {
+    const x = parseFloat(document.querySelector("input[aria-label='start x']").value);
+    const y = parseFloat(document.querySelector("input[aria-label='start y']").value);
+    return Math.abs(x - tx) <= dx / 2 + 1e-6 && Math.abs(y - ty) <= dy / 2 + 1e-6;
+}"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "click-to-start: pages/playground.py assigns st.session_state['pg.start.x'] after the 'start x' "
+    "number_input is instantiated -> StreamlitWidgetAlreadyInstantiatedError shown on the page; the start "
+    "does not move"))
+def test_click_on_surface_sets_start(page, server_url, page_errors, shot):
+    plot = open_app(page, server_url + "/")
+    (x0, x1), (y0, y1) = surface_class("ravine").bounds
+    dx, dy = (x1 - x0) / 40, (y1 - y0) / 40  # the 41 x 41 click grid
+    target = (2.5, -2.2)  # lower right: far from the default paths, between grid points
+    for p in plot["paths"]:
+        assert min(abs(x - target[0]) + abs(y - target[1]) for x, y in zip(p["x"], p["y"])) > 1.0
+    click_point(page, *target)
+    # Either the start inputs move to the clicked grid point, or the page shows an exception.
     page.wait_for_function(
-        """([tx, ty, dx, dy]) => {
-            const x = parseFloat(document.querySelector("input[aria-label='start x']").value);
-            const y = parseFloat(document.querySelector("input[aria-label='start y']").value);
-            return Math.abs(x - tx) <= dx / 2 + 1e-6 && Math.abs(y - ty) <= dy / 2 + 1e-6;
-        }""", arg=[target[0], target[1], dx, dy], timeout=30_000)
-    start = (float(sx.input_value()), float(sy.input_value()))
-    after = wait_plot(page, f"p.paths.length === {len(plot['paths'])} && p.paths.every(t => "
-                            f"Math.abs(t.x[0] - {start[0]}) < 1e-6 && Math.abs(t.y[0] - {start[1]}) < 1e-6)")
+        f"(a) => ({START_NEAR})(a) || !!document.querySelector('[data-testid=stException]')",
+        arg=[target[0], target[1], dx, dy], timeout=20_000)
     page.wait_for_timeout(300)
     shot(page, "after_click")
+    assert exceptions(page) == []
+    sx = page.locator("[data-testid=stNumberInput] input[aria-label='start x']")
+    sy = page.locator("[data-testid=stNumberInput] input[aria-label='start y']")
+    start = (float(sx.input_value()), float(sy.input_value()))
     assert abs(start[0] - target[0]) <= dx / 2 + 1e-6 and abs(start[1] - target[1]) <= dy / 2 + 1e-6, start
+    after = wait_plot(page, f"p.paths.length === {len(plot['paths'])} && p.paths.every(t => "
+                            f"Math.abs(t.x[0] - {start[0]}) < 1e-6 && Math.abs(t.y[0] - {start[1]}) < 1e-6)")
     assert after["legend"] == plot["legend"]
     for name, hx, hy in after["heads"]:
         assert (hx, hy) == pytest.approx(start), name
     assert "start=" in page.url
-    assert exceptions(page) == []
     page_errors.assert_none()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "after the animation has played (frames use redraw: False), a click on the surface throws "
+    "\"TypeError: Cannot read properties of undefined (reading 'selectAll')\" in plotly's click-select "
+    "handler and no point is selected, so click-to-start does nothing"))
+def test_click_selects_a_point_after_the_animation_played(page, server_url, page_errors):
+    open_app(page, server_url + "/")
+    page.locator(".updatemenu-button", has_text="Play").click()
+    page.wait_for_timeout(1000)
+    page.locator(".updatemenu-button", has_text="Pause").click()
+    page.wait_for_timeout(300)
+    page_errors.page = [e for e in page_errors.page if e != "undefined"]  # the Pause rejection, see above
+    page.evaluate(f"""() => {{ const gd = {MAIN}; window.__selected = null;
+        gd.on('plotly_selected', d => {{ window.__selected = d && d.points ? d.points.map(p => [p.curveNumber, p.x, p.y]) : []; }}); }}""")
+    click_point(page, 2.4, -2.1)  # a grid point
+    page.wait_for_function("() => window.__selected !== null", timeout=3000) if not page_errors.page else None
+    assert page_errors.page == [], page_errors.page
+    assert [2, 2.4, -2.1] in page.evaluate("() => window.__selected"), "the click selected no grid point"
 
 
 # ---- URL state -------------------------------------------------------------------------------
@@ -279,10 +323,10 @@ def test_copied_url_restores_configuration(page, server_url, new_page, page_erro
     page.locator("[data-testid=stSelectbox]", has_text="Surface").locator("input").first.click()
     page.locator("[role=option]", has_text="Rosenbrock").first.click()
     lesson = names(surface_class("rosenbrock").lesson_optimizers)
-    wait_plot(page, f"JSON.stringify(p.legend) === {json.dumps(json.dumps(lesson))}")
-    page.locator("button[aria-label='Remove Momentum']").first.click()
+    wait_plot(page, f"JSON.stringify(p.legend) === {js_list(lesson)}")
+    page.locator("[data-testid=stMultiSelect] button[aria-label='Remove Momentum']").filter(visible=True).click()
     expected = [n for n in lesson if n != "Momentum"]
-    plot = wait_plot(page, f"JSON.stringify(p.legend) === {json.dumps(json.dumps(expected))}")
+    plot = wait_plot(page, f"JSON.stringify(p.legend) === {js_list(expected)}")
     page.wait_for_function("() => location.search.includes('opt=') && location.search.includes('surface=rosenbrock')")
     url = page.url
     surface_text = surface_select_value(page)

@@ -146,6 +146,17 @@ def test_frames_are_bounded_and_touch_only_heads_and_cursors(rosenbrock_eight):
                 assert d["x"] == [int(frame["name"])] * 2
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # see SUBNORMAL_BUG
+@pytest.mark.parametrize("surface_key", available_surfaces())
+def test_payload_of_eight_runs_of_1000_steps_on_every_surface(surface_key, record_property):
+    s = get_surface(surface_key)
+    fig = build(s, make_runs(s, EIGHT, steps=1000))
+    size = len(json.dumps(fig))
+    record_property("payload_bytes", size)
+    assert size < PAYLOAD_LIMIT, f"{size:,} bytes"
+    assert len(fig["frames"]) <= MAX_FRAMES
+
+
 @pytest.mark.parametrize("surface_key", available_surfaces())
 def test_no_contour_or_heatmap_traces_and_the_background_is_a_png_image(surface_key):
     s = get_surface(surface_key)

@@ -65,9 +65,13 @@ def _r(a, digits: int = SIG_DIGITS) -> list:
     a = np.asarray(a, dtype=np.float64)
     finite = np.isfinite(a)
     out = np.zeros_like(a)
-    mag = np.floor(np.log10(np.abs(np.where(finite & (a != 0), a, 1.0))))
+    # Below ~1e-290 the scale 10^(digits − 1 − mag) overflows: such values are kept as they are.
+    roundable = finite & (np.abs(a) > 1e-290)
+    mag = np.floor(np.log10(np.abs(np.where(roundable, a, 1.0))))
     scale = 10.0 ** (digits - 1 - mag)
-    out[finite] = np.round(a[finite] * scale[finite]) / scale[finite]
+    out[roundable] = np.round(a[roundable] * scale[roundable]) / scale[roundable]
+    tiny = finite & ~roundable
+    out[tiny] = a[tiny]
     flat = [float(v) if f else None for v, f in zip(out.ravel().tolist(), finite.ravel().tolist())]
     if a.ndim == 2:
         width = a.shape[1]

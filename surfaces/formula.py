@@ -757,26 +757,33 @@ def _nice(value: float, low: float = 1e-4, high: float = 10.0) -> float:
 
 @functools.lru_cache(maxsize=256)
 def _analyse(expr: str, bounds) -> _Analysis:
+    """Check a formula over its view and derive what the surface shows (cached by expr and bounds).
+
+    Refused when more than half of a 64 × 64 grid over the view is inf or NaN. Lesson learning
+    rates: Adam's η ≈ 1 % of the mean span (Adam's steps are about η long whatever the gradient);
+    SGD's and momentum's η such that η × (median |∇f| over the grid) ≈ 1 % of the mean span; each
+    rounded to the nearest 1-2-5 value and kept in [1e-4, 10], the sliders' range.
+    """
     formula = parse_formula(expr)
     (x0, x1), (y0, y1) = bounds
     dtype = torch.float64
     xs = torch.linspace(x0, x1, GRID, dtype=dtype)
     ys = torch.linspace(y0, y1, GRID, dtype=dtype)
-    gx_, gy_ = xs.view(1, -1).expand(GRID, GRID), ys.view(-1, 1).expand(GRID, GRID)
+    grid_x, grid_y = xs.view(1, -1).expand(GRID, GRID), ys.view(-1, 1).expand(GRID, GRID)
     try:
-        z = formula(gx_, gy_)
+        z = formula(grid_x, grid_y)
     except (RuntimeError, ArithmeticError) as exc:  # not expected: every operation is elementwise
         raise FormulaError(f"the formula could not be evaluated: {_short(str(exc).splitlines()[0], 80)}") from None
     finite = torch.isfinite(z)
     bad = 1.0 - float(finite.double().mean())
     if bad > MAX_NON_FINITE:
         i = int((~finite).flatten().nonzero()[0])
-        px, py = float(gx_.flatten()[i]), float(gy_.flatten()[i])
+        px, py = float(grid_x.flatten()[i]), float(grid_y.flatten()[i])
         raise FormulaError(f"the formula is not finite (inf or NaN) on {bad:.0%} of a {GRID}×{GRID} grid over the "
                            f"view x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}] (for example at x = {px:.3g}, "
                            f"y = {py:.3g}); change the formula or the bounds")
 
-    g = _derivatives(formula, gx_, gy_, hessian=False)
+    g = _derivatives(formula, grid_x, grid_y, hessian=False)
     gnorm = torch.hypot(*g)
     gnorm = gnorm[torch.isfinite(gnorm)]
     span = 0.5 * ((x1 - x0) + (y1 - y0))
@@ -792,12 +799,12 @@ def _analyse(expr: str, bounds) -> _Analysis:
 def _estimate_minima(formula: Formula, z: Tensor, xs: Tensor, ys: Tensor, bounds) -> tuple:
     """Strict local minima: grid minima polished by damped Newton steps on the autograd Hessian.
 
-    Grid points lower than their 8 neighbours (not on the border; a tie counts for one of the two
-    points) are candidates (the 64 lowest).
-    Each takes up to 40 Newton steps (fewer for large formulas, see `_newton_steps`; shifted to a
-    positive-definite matrix where the Hessian is not, and at most two grid cells long). Kept: finite, inside the bounds, |∇f| < 5e-9 and a
-    Hessian with eigenvalues > 1e-9 × the view's typical curvature (so degenerate minima such
-    as that of x**4 are not marked); duplicates closer than 1e-6 × the span merged; sorted by f;
+    Candidates: grid points lower than their 8 neighbours (not on the border; of two equal
+    neighbours one counts), the 64 lowest. Each takes up to 40 Newton steps (fewer for large
+    formulas, see `_newton_steps`), with the Hessian shifted to positive definite where it is not
+    and every step at most two grid cells long. Kept: finite, inside the bounds, |∇f| < 5e-9 and
+    Hessian eigenvalues > 1e-9 × the view's typical curvature (so a degenerate minimum such as that
+    of x**4 + y**4 is not marked). Duplicates closer than 1e-6 × the span are merged; sorted by f;
     at most 8.
     """
     (x0, x1), (y0, y1) = bounds
@@ -920,7 +927,9 @@ class FormulaSurface(Surface):
     tuples, so surfaces hash and compare by value).
 
     The class attributes describe the default formula (the UI reads some of them from the class);
-    an instance carries its own minima, start, LaTeX and lesson learning rates.
+    an instance carries its own minima, start, LaTeX, plain `text` and lesson learning rates.
+    `grad_xy` and `hess_xy` run autograd inside (also under no_grad or inference mode) and return
+    new, detached tensors of the broadcast shape of x and y.
     """
 
     key = "formula"
@@ -932,7 +941,7 @@ class FormulaSurface(Surface):
     bounds = DEFAULT_BOUNDS
     # For the default formula (tests check that these equal what an instance computes).
     start = (-2.4, 2.4)
-    minima = ()  # filled in by setup; see DEFAULT_MINIMA for the default formula's
+    minima = ()  # each instance estimates its own (the default formula has 8 marked)
     lesson_optimizers = ("sgd", "momentum", "adam")
     lesson_hparams = {"sgd": {"lr": 0.05}, "momentum": {"lr": 0.05}, "adam": {"lr": 0.05}}
     lesson_steps = 300

@@ -45,8 +45,15 @@ def lesson_config(surface_key: str) -> Config:
 
 
 def effective_hparams(cfg: Config, key: str) -> dict:
-    """The hyperparameters an optimizer runs with: spec defaults, then the config's overrides."""
-    return {**get_optimizer(key).defaults(), **cfg.hparams.get(key, {})}
+    """The hyperparameters an optimizer runs with: spec defaults (for Lookahead, its inner
+    optimizer's too), then the config's overrides."""
+    spec = get_optimizer(key)
+    overrides = cfg.hparams.get(key, {})
+    try:
+        defaults = spec.resolve({"inner": overrides["inner"]} if "inner" in overrides else {})
+    except ValueError:
+        defaults = spec.resolve({})
+    return {**defaults, **overrides}
 
 
 # --- URL ------------------------------------------------------------------------------------
@@ -61,13 +68,17 @@ def to_query(cfg: Config) -> dict[str, str]:
     if cfg.optimizers != base.optimizers:
         q["opt"] = ",".join(cfg.optimizers)
     for key in cfg.optimizers:
-        lesson = effective_hparams(base, key)
+        inner = cfg.hparams.get(key, {}).get("inner")
+        lesson = effective_hparams(base if inner is None else replace(base, hparams={key: {"inner": inner}}), key)
+        if inner is not None:  # the inner choice itself is compared with the lesson's; its params with its defaults
+            lesson["inner"] = effective_hparams(base, key).get("inner")
         for name, value in sorted(effective_hparams(cfg, key).items()):
             if value != lesson.get(name):
                 q[f"{key}.{name}"] = _fmt(value)
     if cfg.schedule != "constant":
         q["sched"] = cfg.schedule
-        q.update({f"sched.{k}": _fmt(v) for k, v in sorted(cfg.schedule_params.items())})
+        defaults = {p.name: p.default for p in _schedule_specs(cfg.schedule, cfg.schedule_params.get("inner")).values()}
+        q.update({f"sched.{k}": _fmt(v) for k, v in sorted(cfg.schedule_params.items()) if v != defaults.get(k)})
     for name in ("steps", "noise", "seed", "presenter", "speed"):
         value = getattr(cfg, name)
         if value != getattr(base, name):
@@ -110,13 +121,19 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
         if bad:
             warnings.append(f"unknown optimizer(s) {', '.join(bad)}: ignored")
         keys = list(dict.fromkeys(k for k in keys if k in available_optimizers()))
+        if bad and not keys:
+            warnings.append("opt= named no known optimizer: showing the surface's default set")
+            keys = list(cfg.optimizers)
         if len(keys) > MAX_OPTIMIZERS:
             warnings.append(f"at most {MAX_OPTIMIZERS} optimizers at once: kept the first {MAX_OPTIMIZERS}")
             keys = keys[:MAX_OPTIMIZERS]
         optimizers = tuple(keys)
 
     hparams = {k: dict(v) for k, v in cfg.hparams.items()}
-    for k in [k for k in q if "." in k and k.split(".", 1)[0] in available_optimizers()]:
+    # ".inner" first: Lookahead's other names are checked against the inner optimizer it names.
+    opt_keys = sorted((k for k in q if "." in k and k.split(".", 1)[0] in available_optimizers()),
+                      key=lambda k: (not k.endswith(".inner"), k))
+    for k in opt_keys:
         key, name = k.split(".", 1)
         raw = q.pop(k)
         spec = get_optimizer(key)
@@ -144,8 +161,7 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
         name, raw = k[6:], q.pop(k)
         spec = sched_specs.get(name)
         if spec is None:
-            if schedule != "constant":
-                warnings.append(f"schedule {schedule!r} has no parameter {name!r}: ignored")
+            warnings.append(f"schedule {schedule!r} has no parameter {name!r}: ignored")
             continue
         value, ok = _typed(spec, raw)
         if ok:

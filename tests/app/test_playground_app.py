@@ -271,7 +271,6 @@ def test_lookahead_and_its_inner_optimizer_in_the_page():
     assert at.slider(key="pg.hp.lookahead.momentum").value == 0.9
 
 
-@pytest.mark.xfail(strict=True, reason=LOOKAHEAD_ORDER_BUG)
 def test_a_lookahead_link_written_by_the_page_reloads_without_warnings():
     at = ok(new_app({"steps": "100", "opt": "lookahead"}))
     at.selectbox(key="pg.hp.lookahead.inner").set_value("momentum")
@@ -372,7 +371,6 @@ def test_an_unknown_optimizer_warns_and_never_raises():
     assert "bogus" not in json.dumps(query(at))
 
 
-@pytest.mark.xfail(strict=True, reason=EMPTY_OPT_BUG)
 def test_an_unknown_optimizer_falls_back_to_the_default_optimizers():
     at = ok(new_app({"opt": "bogus"}))
     assert list(paths(main_figure(at))) == names(lesson_config("ravine").optimizers)

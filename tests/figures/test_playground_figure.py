@@ -425,9 +425,9 @@ def test_r_keeps_1d_arrays_flat_and_accepts_lists():
     (1e300, 1e300),
     (1e-300, 1e-300),
     (7, 7.0),
-    pytest.param(1e-305, 1e-305, marks=pytest.mark.xfail(strict=True, reason=SUBNORMAL_BUG), id="1e-305"),
-    pytest.param(5e-324, 5e-324, marks=pytest.mark.xfail(strict=True, reason=SUBNORMAL_BUG), id="5e-324"),
-    pytest.param(-2.5e-310, -2.5e-310, marks=pytest.mark.xfail(strict=True, reason=SUBNORMAL_BUG), id="-2.5e-310"),
+    pytest.param(1e-305, 1e-305, id="1e-305"),
+    pytest.param(5e-324, 5e-324, id="5e-324"),
+    pytest.param(-2.5e-310, -2.5e-310, id="-2.5e-310"),
 ])
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_r_rounds_to_six_significant_digits(value, expected):
@@ -463,7 +463,6 @@ def test_figures_are_strict_json():
     json.dumps(surface_3d(s, runs, s.grid(GRID_N)), allow_nan=False)
 
 
-@pytest.mark.xfail(strict=True, reason=SUBNORMAL_BUG)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_a_path_that_converges_to_exactly_zero_gives_no_nan():
     """Lesson scenes run for 2,000 steps (a Steps choice) converge to the origin through subnormals."""

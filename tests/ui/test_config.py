@@ -148,7 +148,6 @@ def test_roundtrip(cfg):
 
 
 @pytest.mark.parametrize("inner", ["momentum", "rmsprop", "rprop", "adagrad", "newton"])
-@pytest.mark.xfail(strict=True, reason=LOOKAHEAD_ORDER_BUG)
 def test_roundtrip_lookahead_over_an_inner_with_its_own_hyperparameters(inner):
     """What the page writes for Lookahead: every hyperparameter of the inner optimizer too."""
     values = {p.name: _other_value(p) for p in get_optimizer(inner).params}
@@ -253,12 +252,9 @@ MALFORMED = [
     ("optimizer-dot-key", {"adam.": "1"}, scene(R), "Adam"),
     ("mixed", {"surface": "rosenbrock", "adam.lr": "abc", "steps": "500"}, scene("rosenbrock", steps=500),
      "adam.lr"),
-    pytest.param("opt-only-unknown", {"opt": "bogus"}, scene(R), "bogus",
-                 marks=pytest.mark.xfail(strict=True, reason=EMPTY_OPT_BUG)),
-    pytest.param("opt-only-cyrillic", {"opt": CYRILLIC_ADAM}, scene(R), CYRILLIC_ADAM,
-                 marks=pytest.mark.xfail(strict=True, reason=EMPTY_OPT_BUG)),
-    pytest.param("sched-param-without-sched", {"sched.bogus": "1"}, scene(R), "bogus",
-                 marks=pytest.mark.xfail(strict=True, reason=SILENT_SCHED_PARAM)),
+    pytest.param("opt-only-unknown", {"opt": "bogus"}, scene(R), "bogus"),
+    pytest.param("opt-only-cyrillic", {"opt": CYRILLIC_ADAM}, scene(R), CYRILLIC_ADAM),
+    pytest.param("sched-param-without-sched", {"sched.bogus": "1"}, scene(R), "bogus"),
 ]
 
 

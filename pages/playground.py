@@ -16,6 +16,7 @@ from ui.shell import page_setup
 from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid
 from ui.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
 from ui.plotly_figure import PrebuiltFigure
+from ui.text import plain
 from ui.widgets import fmt_value, param_widget
 
 page_setup()
@@ -47,6 +48,13 @@ surface_key = st.session_state[P + "surface"]
 cls = surface_class(surface_key)
 for p in cls.params:
     param_widget(p, P + "s." + p.name, p.default, container=sb)
+if surface_key == "formula":
+    sb.text_area("f(x, y) =", key=P + "f.expr", max_chars=500, on_change=session.apply_formula,
+                 help="Numbers, x, y, + − * / ** (or ^), parentheses, pi, e and sin cos tan exp log log10 log2 "
+                      "sqrt abs tanh sinh cosh atan min max. Press Ctrl+Enter to apply.")
+    sb.text_input("View: xmin, xmax, ymin, ymax", key=P + "f.bounds", on_change=session.apply_formula)
+    if P + "ui.formula_error" in st.session_state:
+        sb.error(plain(st.session_state[P + "ui.formula_error"]) + "  \n(The previous formula stays.)")
 lesson = lesson_config(surface_key)
 
 sb.multiselect("Optimizers", available_optimizers(), key=P + "optimizers", max_selections=MAX_OPTIMIZERS,
@@ -73,7 +81,8 @@ sb.select_slider("Steps", STEP_CHOICES, key=P + "steps")
 sb.slider("Gradient noise σ", 0.0, MAX_NOISE, step=0.01, key=P + "noise",
           help="Gaussian noise added to every gradient, like a minibatch estimate.")
 sb.number_input("Noise seed", 0, 2**31 - 1, step=1, key=P + "seed")
-(x0, x1), (y0, y1) = cls.bounds
+surface_now = session.current_surface(surface_key, session.read_config().surface_params)
+(x0, x1), (y0, y1) = surface_now.bounds
 c1, c2 = sb.columns(2)
 c1.number_input("start x", float(x0), float(x1), step=0.1, key=P + "start.x", format="%.3f")
 c2.number_input("start y", float(y0), float(y1), step=0.1, key=P + "start.y", format="%.3f")
@@ -89,11 +98,11 @@ session.write_url(cfg)
 if cfg.presenter:
     st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.6rem;}</style>",
                 unsafe_allow_html=True)  # a constant stylesheet, no user text
-surface = get_surface(surface_key, **cfg.surface_params)
+surface = session.current_surface(surface_key, cfg.surface_params)
 st.title("Playground")
-st.caption(f"**{surface.name}** — {surface.description}")
+st.caption(f"**{surface.name}** — {plain(surface.description) if surface_key == 'formula' else surface.description}")
 for w in st.session_state.pop(P + "ui.url_warnings", []) or []:
-    st.warning(w, icon="⚠️")
+    st.warning(plain(w), icon="⚠️")  # warnings quote URL text: shown as typed, never as Markdown
 
 t0 = time.perf_counter()
 grid = surface_grid(surface_key, freeze(cfg.surface_params))
@@ -110,7 +119,7 @@ for key in cfg.optimizers:
     else:
         runs.append(run)
 for e in errors:
-    st.error(e)
+    st.error(plain(e))
 if not cfg.optimizers:
     st.info("Choose one or more optimizers in the sidebar.")
 

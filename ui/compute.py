@@ -21,15 +21,22 @@ from surfaces import get_surface
 PAGE_DEVICE = "cpu"
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def surface_object(surface_key: str, surface_params: tuple):
+    """A surface, built once per key and parameters (a formula's analysis takes ~10–300 ms).
+    Raises ValueError for refused parameters, like get_surface."""
+    return get_surface(surface_key, **dict(surface_params))
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def surface_grid(surface_key: str, surface_params: tuple, n: int = 160):
-    return get_surface(surface_key, **dict(surface_params)).grid(n)
+    return surface_object(surface_key, surface_params).grid(n)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def surface_drawing(surface_key: str, surface_params: tuple) -> dict:
     """The shaded background and contour lines (the same for every run on this surface)."""
-    return surface_layers(get_surface(surface_key, **dict(surface_params)), surface_grid(surface_key, surface_params))
+    return surface_layers(surface_object(surface_key, surface_params), surface_grid(surface_key, surface_params))
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -39,7 +46,7 @@ def run_optimizer(surface_key: str, surface_params: tuple, optimizer_key: str, h
     """(run, error message or None, seconds of compute). Never raises on bad settings."""
     t0 = time.perf_counter()
     try:
-        surface = get_surface(surface_key, **dict(surface_params))
+        surface = surface_object(surface_key, surface_params)
         schedule = make_schedule(schedule_key, **dict(schedule_params))
         traj = simulate(surface, optimizer_key, start=start, steps=steps, hparams=dict(hparams),
                         schedule=schedule, noise=noise, seed=seed, device=PAGE_DEVICE, dtype=torch.float64)

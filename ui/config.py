@@ -13,7 +13,9 @@ from typing import Mapping
 
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, schedule_class
-from surfaces import available_surfaces, surface_class
+from surfaces import available_surfaces, get_surface, surface_class
+
+FORMULA = "formula"
 
 MAX_OPTIMIZERS = 20
 STEP_CHOICES = (50, 100, 200, 250, 300, 500, 1000, 2000, 5000, 10000, 20000)
@@ -64,7 +66,14 @@ def effective_hparams(cfg: Config, key: str) -> dict:
 def to_query(cfg: Config) -> dict[str, str]:
     base = lesson_config(cfg.surface)
     q = {"surface": cfg.surface}
-    q.update({f"s.{k}": _fmt(v) for k, v in sorted(cfg.surface_params.items())})
+    if cfg.surface == FORMULA:
+        if "expr" in cfg.surface_params:
+            q["s.expr"] = cfg.surface_params["expr"]
+        if "bounds" in cfg.surface_params:
+            (x0, x1), (y0, y1) = cfg.surface_params["bounds"]
+            q["s.bounds"] = ",".join(_fmt(float(v)) for v in (x0, x1, y0, y1))
+    else:
+        q.update({f"s.{k}": _fmt(v) for k, v in sorted(cfg.surface_params.items())})
     if cfg.optimizers != base.optimizers:
         q["opt"] = ",".join(cfg.optimizers)
     for key in cfg.optimizers:
@@ -101,6 +110,8 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
     cls = surface_class(surface)
 
     surface_params = {}
+    if surface == FORMULA:
+        surface_params = _formula_params(q, warnings)
     specs = {p.name: p for p in cls.params}
     for k in [k for k in q if k.startswith("s.")]:
         name, raw = k[2:], q.pop(k)
@@ -194,7 +205,7 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
     if "start" in q:
         raw = q.pop("start")
         parts = [_number(p) for p in raw.split(",")]
-        (x0, x1), (y0, y1) = cls.bounds
+        (x0, x1), (y0, y1) = get_surface(surface, **surface_params).bounds if surface == FORMULA else cls.bounds
         if len(parts) != 2 or None in parts or not (x0 <= parts[0] <= x1 and y0 <= parts[1] <= y1):
             warnings.append(f"start={raw!r} must be x,y inside the view: using the surface's start")
         else:
@@ -217,6 +228,28 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
     cfg = replace(cfg, surface_params=surface_params, optimizers=optimizers, hparams=hparams,
                   schedule=schedule, schedule_params=schedule_params, **updates)
     return cfg, warnings
+
+
+def _formula_params(q: dict, warnings: list) -> dict:
+    """s.expr and s.bounds of a formula surface, kept only if the formula is accepted."""
+    params = {}
+    if "s.expr" in q:
+        params["expr"] = q.pop("s.expr")
+    if "s.bounds" in q:
+        raw = q.pop("s.bounds")
+        parts = [_number(p) for p in raw.split(",")]
+        if len(parts) == 4 and None not in parts:
+            params["bounds"] = ((parts[0], parts[1]), (parts[2], parts[3]))
+        else:
+            warnings.append(f"s.bounds={raw!r} must be four numbers xmin,xmax,ymin,ymax: using the default view")
+    if not params:
+        return {}
+    try:
+        surface = get_surface(FORMULA, **params)
+    except ValueError as err:
+        warnings.append(f"the formula in the link was refused ({err}): showing the default formula")
+        return {}
+    return {k: surface.values[k] for k in params}
 
 
 def _schedule_specs(schedule: str, inner: str | None) -> dict:

@@ -38,6 +38,11 @@ def seed_widgets(cfg: Config) -> None:
     s[P + "surface"] = cfg.surface
     for p in cls.params:
         s[P + "s." + p.name] = float(cfg.surface_params.get(p.name, p.default))
+    surface = current_surface(cfg.surface, cfg.surface_params)
+    if cfg.surface == "formula":
+        s[P + "f.valid"] = dict(surface.values)
+        s[P + "f.expr"] = surface.values["expr"]
+        s[P + "f.bounds"] = format_bounds(surface.values["bounds"])
     s[P + "optimizers"] = list(cfg.optimizers)
     for key in cfg.optimizers:
         for name, value in effective_hparams(cfg, key).items():
@@ -52,7 +57,7 @@ def seed_widgets(cfg: Config) -> None:
     s[P + "steps"] = cfg.steps
     s[P + "noise"] = float(cfg.noise)
     s[P + "seed"] = int(cfg.seed)
-    start = cfg.start if cfg.start is not None else cls.start
+    start = cfg.start if cfg.start is not None else surface.start
     s[P + "start.x"], s[P + "start.y"] = float(start[0]), float(start[1])
     s[P + "ui.presenter"] = cfg.presenter
     s[P + "ui.speed"] = cfg.speed
@@ -65,6 +70,9 @@ def read_config() -> Config:
     cls = surface_class(surface)
     surface_params = {p.name: s[P + "s." + p.name] for p in cls.params
                       if s.get(P + "s." + p.name, p.default) != p.default}
+    if surface == "formula":
+        defaults = surface_class("formula")().values
+        surface_params = {k: v for k, v in s.get(P + "f.valid", {}).items() if v != defaults[k]}
     optimizers = tuple(s.get(P + "optimizers", ()))
     hparams = {}
     for key in optimizers:
@@ -83,12 +91,50 @@ def read_config() -> Config:
         sched_params.update({p.name: s[P + "sched." + p.name] for p in schedule_class("warmup").params
                              if P + "sched." + p.name in s})
     start = (s[P + "start.x"], s[P + "start.y"])
-    if tuple(start) == tuple(cls.start):
+    if tuple(start) == tuple(current_surface(surface, surface_params).start):
         start = None
     return Config(surface=surface, surface_params=surface_params, optimizers=optimizers, hparams=hparams,
                   schedule=schedule, schedule_params=sched_params, steps=int(s[P + "steps"]),
                   noise=float(s[P + "noise"]), seed=int(s[P + "seed"]), start=start,
                   presenter=bool(s.get(P + "ui.presenter", False)), speed=s.get(P + "ui.speed", "1×"))
+
+
+def current_surface(key: str, params: dict):
+    """The surface object (cached: a formula is analysed once per text and view)."""
+    from ui.compute import freeze, surface_object
+
+    return surface_object(key, freeze(params))
+
+
+def format_bounds(bounds) -> str:
+    (x0, x1), (y0, y1) = bounds
+    return ", ".join(f"{v:g}" for v in (x0, x1, y0, y1))
+
+
+def apply_formula() -> None:
+    """on_change of the formula boxes: keep the new formula if it is accepted, else keep the old
+    one and say why (the message is shown under the box)."""
+    from surfaces.formula import FormulaError  # noqa: F401  (a ValueError)
+
+    expr = st.session_state.get(P + "f.expr", "")
+    raw = st.session_state.get(P + "f.bounds", "")
+    parts = [p.strip() for p in str(raw).split(",")]
+    try:
+        values = [float(p) for p in parts]
+        if len(values) != 4:
+            raise ValueError
+    except ValueError:
+        st.session_state[P + "ui.formula_error"] = "The view must be four numbers: xmin, xmax, ymin, ymax."
+        return
+    params = {"expr": expr, "bounds": ((values[0], values[1]), (values[2], values[3]))}
+    try:
+        surface = current_surface("formula", params)
+    except ValueError as err:
+        st.session_state[P + "ui.formula_error"] = str(err)
+        return
+    st.session_state.pop(P + "ui.formula_error", None)
+    st.session_state[P + "f.valid"] = dict(surface.values)
+    st.session_state[P + "start.x"], st.session_state[P + "start.y"] = surface.start
 
 
 def _hparam_specs(key: str):

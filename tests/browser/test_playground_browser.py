@@ -235,20 +235,24 @@ def test_slider_change_updates_chart(page, server_url, page_errors, shot):
     thumb.wait_for(state="attached")
     value_before = slider.locator("[data-testid=stSliderThumbValue]").inner_text()
     thumb.focus()
-    page.evaluate("""() => { window.__keyAt = null;
-        document.addEventListener('keydown', () => { window.__keyAt = performance.now(); },
-                                  {capture: true, once: true}); }""")
-    signature = json.dumps([adam_before["x"], adam_before["y"]])
+    # The "before" signature is taken in the page, so both sides of the comparison are JSON.stringify's.
+    page.evaluate(f"""() => {{
+        const a = ({READ_PLOT})().paths.find(t => t.name === 'Adam');
+        window.__adamBefore = JSON.stringify([a.x, a.y]);
+        window.__keyAt = null;
+        document.addEventListener('keydown', () => {{ window.__keyAt = performance.now(); }},
+                                  {{capture: true, once: true}});
+    }}""")
     t0 = time.perf_counter()
     page.keyboard.press("ArrowLeft")
     handle = page.wait_for_function(
-        f"""(before) => {{
+        f"""() => {{
+            if (window.__keyAt === null) return false;
             const p = ({READ_PLOT})();
-            if (!p || window.__keyAt === null) return false;
-            const a = p.paths.find(t => t.name === 'Adam');
-            if (!a || JSON.stringify([a.x, a.y]) === before) return false;
+            const a = p && p.paths.find(t => t.name === 'Adam');
+            if (!a || JSON.stringify([a.x, a.y]) === window.__adamBefore) return false;
             return performance.now() - window.__keyAt;
-        }}""", arg=signature, polling=20, timeout=30_000)
+        }}""", polling=20, timeout=30_000)
     browser_ms = handle.json_value()
     wall_ms = (time.perf_counter() - t0) * 1000
     print(f"\nBROWSER_UPDATE_MS={browser_ms:.0f}  (test-side wall time {wall_ms:.0f} ms)")

@@ -7,6 +7,7 @@ The main figure is the plotly chart keyed "pg.ui.chart"; its dict is json.loads(
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -87,7 +88,19 @@ def query(at) -> dict:
 
 
 def warnings(at) -> list[str]:
-    return [w.value for w in at.warning]
+    """Warning texts as the reader sees them: the page escapes every Markdown character of URL text
+    (ui/text.plain), so the Markdown source has a backslash before each; drop those."""
+    return [re.sub(r"\\(.)", r"\1", w.value) for w in at.warning]
+
+
+def test_url_text_in_a_warning_is_escaped_markdown():
+    """A link or a script in a URL parameter must reach the page as literal text, not Markdown."""
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["surface"] = "[click](javascript:alert(1))"
+    at.run()
+    raw = [w.value for w in at.warning]
+    assert raw and all("[click](" not in w for w in raw), raw
+    assert any("\\[click\\]\\(javascript" in w for w in raw), raw
 
 
 def state(at, key):

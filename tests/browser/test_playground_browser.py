@@ -400,18 +400,21 @@ def test_bad_url_parameters_warn(page, server_url, page_errors):
     page_errors.assert_none()
 
 
-def test_bad_url_value_is_shown_as_text(page, server_url, page_errors):
-    """A value the warning quotes back (here `steps`) appears as literal text, not as HTML."""
+def test_bad_url_value_is_shown_as_text(page, server_url, page_errors, shot):
+    """Values a warning quotes back appear as typed: not as HTML, not as Markdown or LaTeX."""
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    query = "steps=" + urllib.parse.quote("<script>alert(1)</script>") + "&noise=" + urllib.parse.quote("<b>x</b>")
+    query = urllib.parse.urlencode({"steps": "<script>alert(1)</script>", "noise": "<b>x</b>",
+                                    "surface": "[click](javascript:alert(2)) **bold** $x^2$"})
     open_app(page, server_url + "/?" + query)
     alerts = page.locator("[data-testid=stAlert]")
     alerts.first.wait_for()
     texts = alerts.all_inner_texts()
+    shot(page, "warnings")
     assert any("<script>alert(1)</script>" in t for t in texts), texts
     assert any("<b>x</b>" in t for t in texts), texts
-    assert page.locator("[data-testid=stAlert] script, [data-testid=stAlert] b").count() == 0
+    assert any("[click](javascript:alert(2)) **bold** $x^2$" in t for t in texts), texts
+    assert page.locator("[data-testid=stAlert] :is(script, b, strong, a, .katex)").count() == 0
     page.wait_for_timeout(500)
     assert dialogs == []
     assert exceptions(page) == []

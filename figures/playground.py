@@ -15,9 +15,9 @@ import numpy as np
 from figures.animation import MAX_FRAMES, controls, frame_steps as _frame_steps, position_at
 from figures.palette import color_for
 
-MAX_LINE_POINTS = 2000  # per trace in the step panels; the paths keep every point up to 5000
+MAX_LINE_POINTS = 2000  # per trace in the step panels; the paths keep up to 5000
 MAX_PATH_POINTS = 5000
-GRID_CLICK_POINTS = 41  # per side, for click-to-start
+GRID_CLICK_POINTS = 25  # per side, for click-to-start
 SIG_DIGITS = 6
 
 
@@ -79,7 +79,7 @@ def _r(a, digits: int = SIG_DIGITS) -> list:
     return flat
 
 
-ISOLINE_POINTS = 6000  # budget for all contour lines together (Rastrigin alone would send ~1 MB)
+ISOLINE_POINTS = 3500  # budget for all contour lines together (Rastrigin alone would send ~1 MB)
 
 
 def isolines(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, levels: int = 20) -> tuple[list, list]:
@@ -262,7 +262,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss) -> list[d
         dict(type="scatter", mode="lines", x=steps, y=_r(loss), xaxis="x2", yaxis="y2", legendgroup=group,
              showlegend=False, line=dict(color=color, width=line_w * 0.8), name=run.label,
              hovertemplate=f"{run.label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"),
-        dict(type="scatter", mode="lines", x=steps, y=_r(np.maximum(run.grad_norm[idx], 1e-300)), xaxis="x3",
+        dict(type="scatter", mode="lines", x=steps, y=_r(_floor(run.grad_norm[idx])), xaxis="x3",
              yaxis="y3", legendgroup=group, showlegend=False, line=dict(color=color, width=line_w * 0.8),
              name=run.label, hovertemplate=f"{run.label}<br>step %{{x}}<br>‖g‖ %{{y:.4g}}<extra></extra>"),
     ]
@@ -280,6 +280,13 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss) -> list[d
                            line=dict(color=color, width=line_w * 0.6, dash="dot"),
                            hovertemplate=f"{run.label} scheduled η<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
     return traces
+
+
+def _floor(a: np.ndarray, decades: float = 12.0) -> np.ndarray:
+    """Keep a log panel readable: values that reach exactly 0 (Newton at the minimum) sit at
+    `decades` below the run's largest value instead of at 1e-300."""
+    top = float(np.nanmax(a)) if len(a) and np.isfinite(a).any() else 1.0
+    return np.maximum(a, max(top, 1e-300) * 10.0 ** -decades)
 
 
 def _positive(a: np.ndarray) -> np.ndarray:
@@ -314,15 +321,14 @@ def _layout(surface, font, n_steps, frame_steps, frame_ms, log_loss, f_star, pre
         yaxis=dict(axis_style, domain=[0.42, 1], range=[y0, y1], title=dict(text="y"), anchor="x",
                    scaleanchor="x", scaleratio=1, constrain="domain"),
         xaxis2=dict(steps_axis, domain=[0, 0.3], anchor="y2"),
-        yaxis2=dict(axis_style, domain=[0, 0.25], anchor="x2", type="log" if log_loss else "linear"),
+        yaxis2=dict(axis_style, domain=[0, 0.235], anchor="x2", type="log" if log_loss else "linear"),
         xaxis3=dict(steps_axis, domain=[0.35, 0.65], anchor="y3", matches="x2"),
-        yaxis3=dict(axis_style, domain=[0, 0.25], anchor="x3", type="log"),
+        yaxis3=dict(axis_style, domain=[0, 0.235], anchor="x3", type="log"),
         xaxis4=dict(steps_axis, domain=[0.7, 1], anchor="y4", matches="x2"),
-        yaxis4=dict(axis_style, domain=[0, 0.25], anchor="x4", type="log"),
-        annotations=[dict(text=f"<b>{t}</b>", x=x, y=0.265, xref="paper", yref="paper", xanchor="left",
+        yaxis4=dict(axis_style, domain=[0, 0.235], anchor="x4", type="log"),
+        annotations=[dict(text=f"<b>{t}</b>", x=x, y=0.25, xref="paper", yref="paper", xanchor="left",
                           yanchor="bottom", showarrow=False, font=dict(size=font))
-                     for t, x in ((loss_title, 0.0), ("‖gradient‖ (log)", 0.35),
-                                  ("learning rate: η dotted, effective x solid / y dashed (log)", 0.7))],
+                     for t, x in ((loss_title, 0.0), ("‖gradient‖ (log)", 0.35), ("learning rates (log)", 0.7))],
         sliders=[slider], updatemenus=[play],
         uirevision="keep",  # keep zoom and legend toggles across reruns
     )

@@ -96,8 +96,9 @@ session.write_url(cfg)
 
 # ---- main area ----------------------------------------------------------------------------
 if cfg.presenter:
-    st.markdown("<style>html, body, [class*='st-'] {font-size: 1.15rem;} h1 {font-size: 2.6rem;}</style>",
-                unsafe_allow_html=True)  # a constant stylesheet, no user text
+    st.markdown("<style>[data-testid=stMarkdownContainer] p, [data-testid=stMarkdownContainer] li, "
+                "[data-testid=stWidgetLabel] p, [data-testid=stCaptionContainer] {font-size: 1.2rem;} "
+                "h1 {font-size: 3rem;}</style>", unsafe_allow_html=True)  # a constant stylesheet, no user text
 surface = session.current_surface(surface_key, cfg.surface_params)
 st.title("Playground")
 st.caption(f"**{surface.name}** — {plain(surface.description) if surface_key == 'formula' else surface.description}")
@@ -126,18 +127,23 @@ if not cfg.optimizers:
 start = cfg.start if cfg.start is not None else surface.start
 figure = playground_figure(surface, runs, layers=surface_drawing(surface_key, freeze(cfg.surface_params)),
                            start=start, presenter=cfg.presenter, frame_ms=SPEEDS[cfg.speed])
-event = st.plotly_chart(PrebuiltFigure(figure), key=P + "ui.chart", on_select="rerun", selection_mode="points",
-                        config={"displaylogo": False, "scrollZoom": False})
+
+
+def _on_click() -> None:
+    """A click on the surface selects a point of the invisible grid: start there. (In a callback,
+    because the start inputs already exist when the chart's event reaches the script.)"""
+    event = st.session_state.get(P + "ui.chart") or {}
+    points = (event.get("selection") or {}).get("points", [])
+    clicked = [p for p in points if p.get("curve_number") == CLICK_GRID_TRACE]
+    if clicked:
+        st.session_state[P + "start.x"] = round(float(clicked[0]["x"]), 3)
+        st.session_state[P + "start.y"] = round(float(clicked[0]["y"]), 3)
+
+
+st.plotly_chart(PrebuiltFigure(figure), key=P + "ui.chart", on_select=_on_click, selection_mode="points",
+                config={"displaylogo": False, "scrollZoom": False})
 server_ms = (time.perf_counter() - t0) * 1000
 
-points = (event or {}).get("selection", {}).get("points", []) if event else []
-clicked = [p for p in points if p.get("curve_number") == CLICK_GRID_TRACE]
-if clicked:
-    target = (round(float(clicked[0]["x"]), 3), round(float(clicked[0]["y"]), 3))
-    if st.session_state.get(P + "ui.last_click") != target:
-        st.session_state[P + "ui.last_click"] = target
-        st.session_state[P + "start.x"], st.session_state[P + "start.y"] = target
-        st.rerun()
 
 diverged = [r.label for r in runs if r.diverged_at >= 0]
 lines = ["Top: the surface (darker is higher loss, log scale), each path, and a dot per optimizer at the "

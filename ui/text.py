@@ -8,4 +8,6 @@ _ACTIVE = set("\\`*_{}[]()#+-.!|<>~$:=&\"'")
 
 
 def plain(text: str) -> str:
-    return "".join("\\" + c if c in _ACTIVE else c for c in str(text))
+    escaped = "".join("\\" + c if c in _ACTIVE else c for c in str(text))
+    # Markdown also turns bare web addresses into links: a zero-width space breaks the pattern.
+    return escaped.replace("\\:/", "\\:\u200b/").replace("www\\.", "www\u200b\\.")

@@ -1,0 +1,336 @@
+"""The `gradscape` command line: render scenes without a browser or a server.
+
+    gradscape render "Saddle: who escapes first" --format gif,csv --out slides/
+    gradscape render "surface=rosenbrock&opt=adam,newton&steps=500" --format mp4 --fps 30
+    gradscape render "http://localhost:8501/playground?surface=ravine&opt=sgd,momentum" -f png -f svg
+    gradscape scenes
+    gradscape snippet "Plateau: AdaGrad stalls" --optimizer rmsprop > rmsprop_run.py
+
+Errors in the arguments print one line and exit with code 2 (as argparse does), never a traceback.
+Also runs as `python -m export.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+FORMATS = ("gif", "mp4", "html", "png", "svg", "csv", "json")
+_BINARY = {"gif", "mp4", "png"}
+
+MAIN_HELP = """\
+gradscape: watch optimizers move on 2D loss surfaces.
+
+The web app runs with `streamlit run app.py`. This command renders its scenes without a browser
+or a server: animated GIF and MP4, a standalone interactive HTML page (works offline), PNG/SVG
+stills, and the trajectories as CSV or JSON.
+"""
+
+MAIN_EPILOG = """\
+examples:
+  gradscape scenes
+  gradscape render "Saddle: who escapes first"                 # saddle-who-escapes-first.gif here
+  gradscape render "Ravine: SGD vs momentum" -f gif,mp4,html --out talk/
+  gradscape render "surface=rosenbrock&opt=adam,newton&steps=500" -f png --step 100
+  gradscape snippet "Ravine: SGD vs momentum" --optimizer momentum > run.py
+
+`gradscape render --help` lists every option.
+"""
+
+RENDER_HELP = """\
+Render a scene to files. SCENE is a preset name (see `gradscape scenes`; case does not matter),
+a surface key (its lesson scene: ravine, saddle, rosenbrock, ...), or a link copied from the app:
+a whole URL or its query string, with or without the leading '?'. Quote it in the shell.
+"""
+
+RENDER_EPILOG = """\
+formats:
+  gif   animated GIF of the surface with growing paths (--fps, default 20; --width, default 800)
+  mp4   the same animation as H.264 video (--fps, default 30; --width, default 800)
+  html  the app's interactive figure, plotly.js inside the file: opens offline
+  png   a still at --step (default: the last step), --width x --height (default 1200 x 900)
+  svg   the same still as SVG
+  csv   one row per optimizer and step: x, y, loss, gradient, lr, effective lr, diverged_at
+  json  the configuration with every hyperparameter, and the arrays per optimizer
+
+  Animations have min(--frames or steps + 1, 200) frames, evenly spread over the steps.
+
+output:
+  --out DIR        files named after the scene inside DIR (created if missing)
+  --out FILE.EXT   EXT one of the formats; with several formats FILE is the stem: FILE.gif, FILE.csv
+  default          the current directory
+
+examples:
+  gradscape render "Saddle: who escapes first" --format gif,csv --out out/
+  gradscape render saddle -f mp4 --fps 24 --width 1280 --out saddle.mp4
+  gradscape render "?surface=ravine&s.condition=200&opt=sgd,momentum,adam" -f gif -f png
+  gradscape render "http://localhost:8501/playground?surface=two_wells&steps=500" -f html
+
+Problems in a copied link (an unknown optimizer, a value out of range) are reported on stderr and
+the default is used, as in the app; --strict turns them into errors.
+"""
+
+
+class UsageError(Exception):
+    """A bad command line: one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage block) and exit with code 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _formats(text: str) -> list[str]:
+    out = []
+    for part in text.replace(" ", ",").split(","):
+        part = part.strip().lower().lstrip(".")
+        if not part:
+            continue
+        if part not in FORMATS:
+            raise argparse.ArgumentTypeError(f"unknown format {part!r}; choose from {', '.join(FORMATS)}")
+        out.append(part)
+    if not out:
+        raise argparse.ArgumentTypeError(f"no format given; choose from {', '.join(FORMATS)}")
+    return out
+
+
+def _positive(name: str, low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number; got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be from {low} to {high}; got {value}")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gradscape", description=MAIN_HELP, epilog=MAIN_EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    render = sub.add_parser("render", help="render a scene to GIF/MP4/HTML/PNG/SVG/CSV/JSON",
+                            description=RENDER_HELP, epilog=RENDER_EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    render.add_argument("scene", metavar="SCENE_OR_QUERY", help="a preset name, a surface key, or a copied URL/query")
+    render.add_argument("-f", "--format", dest="formats", action="append", type=_formats, metavar="FORMATS",
+                        help=f"one or more of {', '.join(FORMATS)} (repeat it or use a comma list; default gif)")
+    render.add_argument("-o", "--out", metavar="PATH", help="a directory, or a file name (see below)")
+    render.add_argument("--fps", type=_positive("--fps", 1, 60), help="frames per second (gif 20, mp4 30)")
+    render.add_argument("--width", type=_positive("--width", 160, 4096),
+                        help="image width in pixels (gif/mp4 800, png/svg 1200)")
+    render.add_argument("--height", type=_positive("--height", 80, 4096), help="png/svg height in pixels (900)")
+    render.add_argument("--frames", type=_positive("--frames", 1, 200), help="animation frames (at most 200)")
+    render.add_argument("--step", type=_positive("--step", 0, 10**9), help="the step a png/svg shows (default: last)")
+    render.add_argument("--full-paths", action="store_true", help="png/svg: draw whole paths, not only up to --step")
+    render.add_argument("--strict", action="store_true", help="treat problems in a copied link as errors")
+    render.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    sub.add_parser("scenes", help="list the preset scenes", description="List the preset scenes.")
+
+    snip = sub.add_parser("snippet", help="print a PyTorch script that reproduces one optimizer's run",
+                          description="Print a self-contained PyTorch script (torch.optim) that reproduces one "
+                                      "optimizer's run of a scene.")
+    snip.add_argument("scene", metavar="SCENE_OR_QUERY", help="a preset name, a surface key, or a copied URL/query")
+    snip.add_argument("--optimizer", "-O", help="which optimizer of the scene (default: the first with a torch.optim class)")
+    return parser
+
+
+# ---- commands -------------------------------------------------------------------------------------
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _progress(label: str, quiet: bool):
+    if quiet:
+        return None
+    tty = sys.stderr.isatty()
+    state = {"last": -1, "t0": time.perf_counter()}
+
+    def report(done: int, total: int) -> None:
+        if tty:
+            end = "\n" if done == total else ""
+            print(f"\r  {label}: frame {done}/{total}", end=end, file=sys.stderr, flush=True)
+            return
+        quarter = 4 * done // total
+        if quarter != state["last"] and (quarter > 0 or done == 1):
+            state["last"] = quarter
+            print(f"  {label}: frame {done}/{total}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _resolve(text: str, strict: bool):
+    from export.scene import resolve_scene
+
+    try:
+        cfg, warnings, title = resolve_scene(text)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    for w in warnings:
+        _err(f"gradscape: warning: {w}")
+    if strict and warnings:
+        raise UsageError(f"{len(warnings)} problem(s) in the query (--strict)")
+    return cfg, title, warnings
+
+
+def _targets(formats: list[str], out: str | None, stem: str) -> dict[str, Path]:
+    if out is None:
+        return {f: Path(f"{stem}.{f}") for f in formats}
+    path = Path(out)
+    suffix = path.suffix.lower().lstrip(".")
+    if path.is_dir() or suffix not in FORMATS or out.endswith(("/", os.sep)):
+        return {f: path / f"{stem}.{f}" for f in formats}
+    if len(formats) == 1:
+        if suffix != formats[0]:
+            raise UsageError(f"--out {out!r} names a .{suffix} file but the format is {formats[0]}")
+        return {formats[0]: path}
+    base = path.with_suffix("")
+    return {f: base.with_name(f"{base.name}.{f}") for f in formats}
+
+
+def cmd_render(args) -> int:
+    formats = list(dict.fromkeys(f for group in (args.formats or [["gif"]]) for f in group))
+    from export.scene import slug
+
+    cfg, title, warnings = _resolve(args.scene, args.strict)
+    targets = _targets(formats, args.out, slug(title))
+    if not args.quiet:
+        _err(f"gradscape: computing {title!r}: {len(cfg.optimizers)} optimizer(s) x {cfg.steps} steps")
+    from export import render
+    from export.scene import compute
+
+    data = compute(cfg, title=title, warnings=warnings)
+    for e in data.errors:
+        _err(f"gradscape: warning: {e}")
+    if args.step is not None and args.step > data.n_steps and {"png", "svg"} & set(formats):
+        raise UsageError(f"--step {args.step} is past the last step ({data.n_steps})")
+
+    stills = [f for f in formats if f in ("png", "svg")]
+    session = render.image_session() if len(stills) > 1 else _null()
+    with session:
+        for fmt, path in targets.items():
+            t0 = time.perf_counter()
+            if not args.quiet:
+                _err(f"gradscape: rendering {fmt} ...")
+            content = _render_one(render, data, fmt, args)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+            if not args.quiet:
+                _err(f"gradscape: wrote {path} ({_size(path.stat().st_size)}, {time.perf_counter() - t0:.1f} s)")
+            print(path)
+    return 0
+
+
+def _render_one(render, data, fmt: str, args):
+    progress = _progress(fmt, args.quiet)
+    if fmt == "gif":
+        return render.gif(data, fps=args.fps or 20, width=args.width or 800, frames=args.frames, progress=progress)
+    if fmt == "mp4":
+        return render.mp4(data, fps=args.fps or 30, width=args.width or 800, frames=args.frames, progress=progress)
+    if fmt == "html":
+        return render.html(data)
+    if fmt == "png":
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = render.png(data, width=args.width or 1200, height=args.height or 900, step=args.step,
+                             full_paths=args.full_paths)
+        for w in caught:
+            _err(f"gradscape: warning: {w.message}")
+        return out
+    if fmt == "svg":
+        return render.svg(data, width=args.width or 1200, height=args.height or 900, step=args.step,
+                          full_paths=args.full_paths)
+    if fmt == "csv":
+        return render.csv(data)
+    return render.json_export(data)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def cmd_scenes(args) -> int:
+    from export.scene import presets, slug
+
+    for p in presets():
+        print(p["name"])
+        print(f"    {p['description']}")
+        query = "&".join(f"{k}={v}" for k, v in p["query"].items())
+        print(f"    slug: {slug(p['name'])}    query: {query}")
+    return 0
+
+
+def cmd_snippet(args) -> int:
+    from export.snippet import SUPPORTED, pytorch_snippet
+
+    cfg, title, _ = _resolve(args.scene, False)
+    key = args.optimizer
+    if key is None:
+        candidates = [k for k in cfg.optimizers if k in SUPPORTED]
+        if not candidates:
+            raise UsageError(f"no optimizer of {title!r} has a torch.optim class; supported: {', '.join(SUPPORTED)}")
+        key = candidates[0]
+    try:
+        print(pytorch_snippet(cfg, key), end="")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `gradscape` command; returns the exit code (0 ok, 1 failure, 2 usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        return {"render": cmd_render, "scenes": cmd_scenes, "snippet": cmd_snippet}[args.command](args)
+    except UsageError as err:
+        _err(f"gradscape: error: {err}")
+        return 2
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else 0
+    except KeyboardInterrupt:
+        _err("gradscape: interrupted")
+        return 130
+    except (OSError, RuntimeError, ValueError) as err:
+        _err(f"gradscape: error: {err}")
+        return 1
+    except Exception as err:  # noqa: BLE001 - never a traceback on the command line
+        if os.environ.get("GRADSCAPE_DEBUG"):
+            raise
+        _err(f"gradscape: internal error: {type(err).__name__}: {err} (set GRADSCAPE_DEBUG=1 for the traceback)")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -128,7 +128,7 @@ def _extras(key: str, hp: dict, d: StepDetail, t: int, hess, surface) -> dict:
         rho_inf = 2 / (1 - b2) - 1
         ex["rho_t"] = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
     if key == "adabound":
-        final = hp["final_lr"] * d.lr / (d.state_after.get("base_lr") or d.lr)
+        final = hp["final_lr"] * d.lr / hp["lr"]
         ex["band"] = (final * (1 - 1 / (hp["gamma"] * t + 1)), final * (1 + 1 / (hp["gamma"] * t)))
     if key in ("lookahead", "ranger"):
         ex["synced"] = t % hp["k"] == 0

@@ -162,6 +162,8 @@ def _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, eve
         if t == steps:
             break
         lr = schedule.lr(sched_state, t)
+        if isinstance(lr, Tensor) and lr.numel() == 1 and lr.device.type == "cpu":
+            lr = float(lr)  # one run: a float lets the rules use torch.optim's fused operations (bit-exact)
         extra = {"hess": _hessian(hess_xy, at)} if needs_hessian else {}
         new_params, state = rule.update(g, state, params, lr, t + 1, **extra)
         if recorded:

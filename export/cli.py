@@ -70,7 +70,8 @@ examples:
   gradscape render "http://localhost:8501/playground?surface=two_wells&steps=500" -f html
 
 Problems in a copied link (an unknown optimizer, a value out of range) are reported on stderr and
-the default is used, as in the app; --strict turns them into errors.
+the default is used, as in the app; --strict turns them into errors. Links are read as browsers
+write them: '+' is a space, so type a plus sign in a formula as %2B (s.expr=x**2%2By**2).
 """
 
 
@@ -177,10 +178,10 @@ def _resolve(text: str, strict: bool):
         cfg, warnings, title = resolve_scene(text)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    if strict and warnings:
+        raise UsageError(f"{len(warnings)} problem(s) in the query (--strict): " + "; ".join(warnings))
     for w in warnings:
         _err(f"gradscape: warning: {w}")
-    if strict and warnings:
-        raise UsageError(f"{len(warnings)} problem(s) in the query (--strict)")
     return cfg, title, warnings
 
 
@@ -278,8 +279,11 @@ def _size(n: int) -> str:
 
 
 def cmd_scenes(args) -> int:
-    from export.scene import presets, slug
+    from export.scene import presets, presets_path, slug
 
+    if not presets():
+        _err(f"gradscape: no presets found ({presets_path()} is missing; set GRADSCAPE_PRESETS to a presets.json)")
+        return 1
     for p in presets():
         print(p["name"])
         print(f"    {p['description']}")

@@ -250,6 +250,8 @@ class FrameRenderer:
 
     def frames(self, progress: Progress | None = None) -> Iterator[Image.Image]:
         """The frames in order (a fresh image each: safe to keep)."""
+        for run in self.runs:
+            run.drawn = 0
         trail = self.background.copy()
         td = ImageDraw.Draw(trail)
         legend_strip = self.background.crop((0, self.map_h, self.width, self.height))
@@ -276,8 +278,6 @@ class FrameRenderer:
             if progress is not None:
                 progress(k + 1, total)
             yield frame
-        for run in self.runs:
-            run.drawn = 0
 
 
 def _frame_ms(fps: int) -> int:
@@ -472,8 +472,8 @@ def png(data, *, width: int = 1200, height: int = 900, step: int | None = None, 
     height = _check_int("height", height, MIN_WIDTH // 2, MAX_WIDTH)
     if engine not in ("auto", "kaleido", "pillow"):
         raise ValueError(f"engine must be 'auto', 'kaleido' or 'pillow'; got {engine!r}")
+    fig = still_figure(data, step, full_paths=full_paths)  # a bad step is a ValueError, not a fallback
     if engine != "pillow":
-        fig = still_figure(data, step, full_paths=full_paths)
         try:
             return _kaleido_image(fig, "png", width, height)
         except Exception as err:  # noqa: BLE001 - kaleido missing, no Chromium, browser crash

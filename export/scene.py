@@ -9,6 +9,7 @@ the page shows.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -57,10 +58,23 @@ class SceneData:
 
 # ---- presets ----------------------------------------------------------------------------------
 
-@lru_cache(maxsize=1)
+def presets_path() -> Path:
+    """assets/presets.json of the source tree (GRADSCAPE_PRESETS overrides it). A non-editable
+    install does not ship assets/: then there are no presets, and queries and surface keys still work."""
+    return Path(os.environ.get("GRADSCAPE_PRESETS") or PRESETS_PATH)
+
+
+@lru_cache(maxsize=4)
+def _read_presets(path: Path) -> tuple:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return tuple(json.load(fh))
+    except FileNotFoundError:
+        return ()
+
+
 def _load_presets() -> tuple:
-    with open(PRESETS_PATH, encoding="utf-8") as fh:
-        return tuple(json.load(fh))
+    return _read_presets(presets_path())
 
 
 def presets() -> list[dict]:
@@ -93,7 +107,8 @@ def scene_from_preset(name: str) -> Config:
     """
     preset = find_preset(name)
     if preset is None:
-        raise ValueError(f"unknown scene {name!r}; presets: " + "; ".join(preset_names()))
+        raise ValueError(f"unknown scene {name!r}; presets: "
+                         + ("; ".join(preset_names()) or f"none found ({presets_path()} is missing)"))
     cfg, _warnings = from_query(preset["query"])  # presets are checked by the tests to give none
     return cfg
 
@@ -157,7 +172,8 @@ def resolve_scene(text: str) -> tuple[Config, list[str], str]:
                              f"parameter it knows ({', '.join(_KNOWN_PARAMS)}, s.*, sched.*, <optimizer>.*)")
         cfg, warnings = from_query(query)
         return cfg, warnings, f"{cfg.surface} ({', '.join(cfg.optimizers) or 'no optimizer'})"
-    raise ValueError(f"unknown scene {_short(text)!r}: not a preset ({'; '.join(preset_names())}), "
+    known = "; ".join(preset_names()) or f"none found: {presets_path()} is missing"
+    raise ValueError(f"unknown scene {_short(text)!r}: not a preset ({known}), "
                      f"not a surface ({', '.join(available_surfaces())}) and not a query string (key=value&...)")
 
 

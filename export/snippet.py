@@ -256,7 +256,9 @@ def _schedule_code(schedule, steps: int, lr: float) -> tuple[list[str], list[str
 
     if isinstance(schedule, Plateau):
         return ([f"scheduler = {plateau_code(schedule)}"], ["scheduler.step(loss.item())  # the loss before this step"])
-    lambda_line = [f"scheduler = {S}.LambdaLR(optimizer, lambda t: {_scale_expr(schedule)})"]
+    def lambda_lines() -> list[str]:
+        return [f"scheduler = {S}.LambdaLR(optimizer, lambda t: {_scale_expr(schedule)})"]
+
     if isinstance(schedule, Warmup):
         inner, s, w = schedule.inner, schedule.start_factor, schedule.warmup_steps
         linear = f"{S}.LinearLR(optimizer, start_factor={_r(s)}, end_factor=1.0, total_iters={w})"
@@ -270,7 +272,7 @@ def _schedule_code(schedule, steps: int, lr: float) -> tuple[list[str], list[str
                      "# optimizer is the same as long as min_lr is 0."],
                     ["warmup.step()", "plateau.step(loss.item())  # the loss before this step"])
         if s <= 0:
-            return ["# LinearLR needs start_factor > 0: the warm-up is written as one LambdaLR."] + lambda_line, \
+            return ["# LinearLR needs start_factor > 0: the warm-up is written as one LambdaLR."] + lambda_lines(), \
                 ["scheduler.step()"]
         if isinstance(inner, Constant):
             return [f"scheduler = {linear}"], ["scheduler.step()"]
@@ -279,14 +281,14 @@ def _schedule_code(schedule, steps: int, lr: float) -> tuple[list[str], list[str
         if chainable:
             return [f"scheduler = {S}.ChainedScheduler([", f"    {linear},", f"    {named},", "])"], \
                 ["scheduler.step()"]
-        return ["# The warm-up times gradscape's closed form, as one LambdaLR (exact)."] + lambda_line, \
+        return ["# The warm-up times gradscape's closed form, as one LambdaLR (exact)."] + lambda_lines(), \
             ["scheduler.step()"]
     named = _named(schedule, steps, lr)
     if named is not None:
         return [f"scheduler = {named}"], ["scheduler.step()"]
     note = {"reciprocal": "# torch has no reciprocal-decay class: LambdaLR with gradscape's formula (exact).",
             "cosine": "# Past T_max torch's CosineAnnealingLR climbs back up; gradscape stays at the minimum: LambdaLR."}
-    return [note.get(schedule.key, "# gradscape's closed form as a LambdaLR.")] + lambda_line, ["scheduler.step()"]
+    return [note.get(schedule.key, "# gradscape's closed form as a LambdaLR.")] + lambda_lines(), ["scheduler.step()"]
 
 
 # ---- noise ----------------------------------------------------------------------------------------

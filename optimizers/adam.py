@@ -214,7 +214,6 @@ class AdaBoundState(NamedTuple):
     m: Tensor
     v: Tensor
     eta: Tensor  # the clipped per-coordinate step size of the last step
-    base_lr: float | Tensor  # η at the first step: the bounds follow a schedule as η_t/η_0
 
 
 def adabound_rule(hp: dict) -> Rule:
@@ -231,25 +230,25 @@ def adabound_rule(hp: dict) -> Rule:
     """
     b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
     final_lr, gamma = hp["final_lr"], hp["gamma"]
+    base = hp["lr"]
 
     def init(params):
         zeros = torch.zeros_like(params)
-        return AdaBoundState(zeros, zeros, torch.ones_like(params), 1.0)
+        return AdaBoundState(zeros, zeros, torch.ones_like(params))
 
     def update(grad, state, params, lr, step):
         g = with_weight_decay(grad, params, wd)
-        base_lr = lr if step == 1 else state.base_lr
         m = torch.lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
         step_size = lr * _sqrt(1 - b2 ** step) / (1 - b1 ** step)
-        final = final_lr * lr / base_lr
+        final = final_lr * lr / base  # η₀ = the unscheduled lr, as the reference code's base_lrs
         lower = final * (1 - 1 / (gamma * step + 1))
         upper = final * (1 + 1 / (gamma * step))
         denom = v.sqrt() + eps
         # A float over a tensor is computed as float·(1/tensor) in torch; divide tensors instead.
         eta = clamp((step_size if isinstance(step_size, Tensor) else denom.new_tensor(step_size)) / denom,
                     lower, upper)
-        return params - eta * m, AdaBoundState(m, v, eta, base_lr)
+        return params - eta * m, AdaBoundState(m, v, eta)
 
     def effective_lr(state, lr, step):
         return state.eta

@@ -37,7 +37,11 @@ hp = hparam_widgets(K, keys, surface_cls.lesson_hparams, container=sb)
 
 params = {"condition": condition, "angle": angle}
 surface = get_surface("ravine", **params)
-runs, errors = run_all("ravine", params, keys, hp, steps)
+# The same start relative to the ravine at every angle (2.5 along the floor, 1.2 up the wall), so
+# that only the rotation changes between angles; it stays inside the view at any angle.
+START_UV = (-2.5, 1.2)
+start = surface.from_ravine_coords(*START_UV)
+runs, errors = run_all("ravine", params, keys, hp, steps, start=start)
 show_errors(errors)
 layers = surface_drawing("ravine", tuple(sorted(params.items())))
 if not keys:
@@ -48,7 +52,7 @@ else:
     st.plotly_chart(PrebuiltFigure(small_multiples(surface, runs, layers, cols=min(3, len(runs)))), key=f"{K}.sbs")
 
 if keys:
-    aligned, _ = run_all("ravine", {"condition": condition, "angle": 0.0}, keys, hp, steps)
+    aligned, _ = run_all("ravine", {"condition": condition, "angle": 0.0}, keys, hp, steps, start=START_UV)
     rows = []
     for r, a in zip(runs, aligned):
         here = first_step_below_np(r.loss, r.steps, TOL, r.diverged_at)

@@ -47,6 +47,11 @@ class Ravine(Surface):
     def _uv(self, x, y):
         return self.c * x + self.s * y, -self.s * x + self.c * y
 
+    def from_ravine_coords(self, u: float, v: float) -> tuple[float, float]:
+        """The point (x, y) whose ravine coordinates are (u along the floor, v across it): the same
+        place relative to the ravine whatever its rotation (used to compare angles fairly)."""
+        return (self.c * u - self.s * v, self.s * u + self.c * v)
+
     def value_xy(self, x, y):
         u, v = self._uv(x, y)
         return 0.5 * (self.k * u * u + v * v)

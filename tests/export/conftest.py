@@ -69,5 +69,5 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subpro
 
 
 @pytest.fixture(scope="session")
-def cli():
+def cli_process():
     return run_cli

@@ -109,3 +109,29 @@ def test_compute_start_and_empty_scene():
     cfg = Config(surface="saddle", optimizers=(), steps=10, start=(0.5, -0.5))
     data = compute(cfg)
     assert data.runs == [] and data.n_steps == 0 and data.start == (0.5, -0.5)
+
+
+def test_no_streamlit_in_export():
+    """export/ is pure: importing it and computing a scene never loads Streamlit."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys\nimport export.scene, export.render, export.snippet, export.cli\n"
+            "from export.scene import compute, scene_from_preset\n"
+            "compute(scene_from_preset('Two wells: momentum rolls over'))\n"
+            "assert not [m for m in sys.modules if m.split('.')[0] == 'streamlit'], 'streamlit imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=str(root), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for path in (root / "export").glob("*.py"):
+        assert "import streamlit" not in path.read_text(), path
+
+
+def test_missing_presets_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRADSCAPE_PRESETS", str(tmp_path / "none.json"))
+    assert presets() == []
+    with pytest.raises(ValueError, match="missing"):
+        scene_from_preset(SADDLE)
+    cfg, _, _ = resolve_scene("surface=saddle&steps=10")  # queries still work
+    assert cfg.steps == 10

@@ -115,10 +115,13 @@ def _extras(key: str, hp: dict, d: StepDetail, t: int, hess, surface) -> dict:
     if hess is not None:
         a, b, c = float(hess[0][0].reshape(-1)[0]), float(hess[0][1].reshape(-1)[0]), float(hess[1][1].reshape(-1)[0])
         ex["hessian"] = ((a, b), (b, c))
-        det = a * c - b * b
         ex["hessian_eigenvalues"] = _eig2(a, b, c)
+        lam = float(hp.get("damping", 0.0)) if key == "newton" else 0.0  # the step solves (H + λI) d = −g
+        ad, cd = a + lam, c + lam
+        ex["damped"] = lam != 0
+        det = ad * cd - b * b
         if det != 0:
-            ex["newton_step"] = (-(c * gx - b * gy) / det, -(a * gy - b * gx) / det)
+            ex["newton_step"] = (-(cd * gx - b * gy) / det, -(ad * gy - b * gx) / det)
     b1, b2 = hp.get("beta1"), hp.get("beta2")
     if b1 is not None and b2 is not None and key in ("adam", "amsgrad", "adamw", "nadam", "radam", "adabound", "ranger",
                                                      "adamax", "lookahead"):
@@ -182,7 +185,11 @@ def explain(key: str, hp: dict, d: StepDetail) -> list[str]:
         if "u" in a:
             s.append(f"Adamax keeps u = max({_v(b2)}·u, |g| + ε) = {_v(a['u'])}.")
         bc1, bc2 = ex.get("bias_correction1"), ex.get("bias_correction2")
-        if bc1 is not None and "u" in a:
+        if inner == "nadam":
+            s.append(f"NAdam's momentum schedule, not 1/(1 − β₁ᵗ), weights m and g; v̂ = v/(1 − β₂ᵗ) = v × {_v(1 / bc2)}.")
+        elif inner == "radam" and ex.get("rho_t", 0.0) <= 5:
+            s.append(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = m × {_v(1 / bc1)} (v is not used yet).")
+        elif bc1 is not None and "u" in a:
             s.append(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = m × {_v(1 / bc1)} (u needs none: a maximum is not biased to 0).")
         elif bc1 is not None:
             s.append(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = m × {_v(1 / bc1)}; v̂ = v/(1 − β₂ᵗ) = v × {_v(1 / bc2)}.")
@@ -207,7 +214,9 @@ def explain(key: str, hp: dict, d: StepDetail) -> list[str]:
             s.append(f"Hessian H = [[{_v(h[0][0])}, {_v(h[0][1])}], [{_v(h[1][0])}, {_v(h[1][1])}]], eigenvalues "
                      f"{_v(lo)} and {_v(hi)}.")
             if "newton_step" in ex:
-                s.append(f"Newton step −H⁻¹g = {_v(ex['newton_step'])}, against the gradient step −g = {_v((-d.grad[0], -d.grad[1]))}.")
+                lam = hp.get("damping", 0.0)
+                what = "−(H + λI)⁻¹g" if lam else "−H⁻¹g"
+                s.append(f"Newton step {what} = {_v(ex['newton_step'])}, against the gradient step −g = {_v((-d.grad[0], -d.grad[1]))}.")
             if lo < 0:
                 s.append("H has a negative eigenvalue: the quadratic model has a saddle, and Newton steps towards it.")
         elif h is not None:

@@ -56,7 +56,7 @@ def step_figure(surface, layers: dict, details: list, t: int, key: str, *, zoom:
         reach += [abs(d.probe[0] - px), abs(d.probe[1] - py)]
     if "newton_step" in d.extras and key == "newton":
         nx, ny = (d.lr * v for v in d.extras["newton_step"])
-        notes += _arrow(px, py, nx, ny, "#882255", "−ηH⁻¹g", presenter)
+        notes += _arrow(px, py, nx, ny, "#882255", "−η(H+λI)⁻¹g" if d.extras.get("damped") else "−ηH⁻¹g", presenter)
         reach += [abs(nx), abs(ny)]
     slow = d.extras.get("slow")
     if slow is not None:

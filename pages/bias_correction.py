@@ -11,6 +11,7 @@ from figures.playground import playground_figure, run_view
 from optimizers.adam import ADAM_UNCORRECTED
 from surfaces import available_surfaces, get_surface, surface_class
 from ui.compute import surface_drawing
+from ui.downloads import figure_exports
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
 
@@ -49,6 +50,7 @@ without = simulate(surface, ADAM_UNCORRECTED, steps=n, hparams=hp, device="cpu")
 runs = [run_view(with_bc, "Adam (corrected)"), run_view(without, "Adam without correction")]
 fig = playground_figure(surface, runs, layers=surface_drawing(surface_key, ()))
 st.plotly_chart(PrebuiltFigure(fig), key=f"{K}.fig")
+figure_exports(fig, key=f"{K}.export", name="gradscape-bias-correction")
 first = [float(np.abs(r.xy[1] - r.xy[0]).max()) for r in runs]
 st.caption(f"First step, largest coordinate: corrected {first[0]:.4g} (≈ η = {lr:g} whatever the gradient's size), "
            f"uncorrected {first[1]:.4g}.")

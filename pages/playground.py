@@ -13,6 +13,7 @@ from optimizers.schedules import available_schedules, make_schedule, schedule_cl
 from surfaces import available_surfaces, get_surface, surface_class
 from ui import session
 from ui.shell import page_setup
+from ui.downloads import scene_exports
 from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid
 from ui.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
 from ui.plotly_figure import PrebuiltFigure
@@ -144,6 +145,8 @@ st.plotly_chart(PrebuiltFigure(figure), key=P + "ui.chart", on_select=_on_click,
                 config={"displaylogo": False, "scrollZoom": False})
 server_ms = (time.perf_counter() - t0) * 1000
 
+
+scene_exports(cfg, key=P + "ui.export", name=f"gradscape-{surface_key}")
 
 diverged = [r.label for r in runs if r.diverged_at >= 0]
 lines = ["Top: the surface (darker is higher loss, log scale), each path, and a dot per optimizer at the "

@@ -10,6 +10,8 @@ from figures.playground import playground_figure
 from optimizers import available_optimizers, get_optimizer
 from surfaces import get_surface
 from ui.compute import surface_drawing
+from ui.config import Config
+from ui.downloads import scene_exports
 from ui.lecture import hparam_widgets, run_all, show_errors
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
@@ -19,10 +21,11 @@ K = "rv"
 TOL = 1e-3
 
 st.title("The ravine: SGD, momentum and Adam on a quadratic form")
-st.caption("An ill-conditioned quadratic: steep across, shallow along. Gradient descent zig-zags or crawls; momentum "
-           "builds speed along the floor and damps the zig-zag; Adam rescales each coordinate. Rotate the ravine: the "
-           "per-coordinate rescaling of Adam and the other diagonal methods helps only while the ravine is aligned "
-           "with the axes.")
+st.caption("An ill-conditioned quadratic: steep across, shallow along. With a step small enough for the steep "
+           "walls, gradient descent crawls along the flat floor (raise its learning rate towards 2 and it zig-zags "
+           "across instead); momentum builds up speed along the floor, at the price of swinging across the ravine "
+           "before it settles; Adam rescales each coordinate. Rotate the ravine: the per-coordinate rescaling of Adam "
+           "and the other diagonal methods helps only while the ravine is aligned with the axes.")
 
 sb = st.sidebar
 condition = sb.select_slider("Condition number κ", [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0],
@@ -52,6 +55,8 @@ else:
     st.plotly_chart(PrebuiltFigure(small_multiples(surface, runs, layers, cols=min(3, len(runs)))), key=f"{K}.sbs")
 
 if keys:
+    scene_exports(Config(surface="ravine", surface_params=params, optimizers=tuple(keys), hparams=hp, steps=steps,
+                         start=start), key=f"{K}.export", name="gradscape-ravine")
     aligned, _ = run_all("ravine", {"condition": condition, "angle": 0.0}, keys, hp, steps, start=START_UV)
     rows = []
     for r, a in zip(runs, aligned):

@@ -10,6 +10,8 @@ from figures.small import surface_3d
 from optimizers import available_optimizers, get_optimizer
 from surfaces import get_surface
 from ui.compute import surface_drawing, surface_grid
+from ui.config import Config
+from ui.downloads import scene_exports
 from ui.lecture import hparam_widgets, run_all, show_errors
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
@@ -61,5 +63,7 @@ else:
     st.caption(f"Steps to escape: the first step at which a run is farther than r = {radius:g} from the saddle, "
                f"having been within r of it. Empty: it has not escaped within {steps} steps, or (start farther "
                "than r) never came near.")
+    scene_exports(Config(surface="saddle", optimizers=tuple(keys), hparams=hp, steps=steps, start=start,
+                         noise=float(noise), seed=int(seed)), key=f"{K}.export", name="gradscape-saddle")
     if show_3d:
         st.plotly_chart(PrebuiltFigure(surface_3d(surface, runs, surface_grid("saddle", ()))), key=f"{K}.3dchart")

@@ -10,6 +10,7 @@ from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, make_schedule, schedule_class
 from surfaces import available_surfaces, get_surface, surface_class
 from ui.compute import surface_drawing
+from ui.downloads import figure_exports
 from ui.lecture import run_all
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
@@ -68,6 +69,7 @@ if plain and scheduled:
     surface = get_surface(surface_key)
     fig = playground_figure(surface, runs, layers=surface_drawing(surface_key, ()))
     st.plotly_chart(PrebuiltFigure(fig), key=f"{K}.fig")
+    figure_exports(fig, key=f"{K}.export", name="gradscape-schedule")
     st.caption("Two runs of the same optimizer from the same start: constant η against the schedule. The "
                "learning-rate panel shows both schedules (dotted) and, for adaptive methods, the effective steps. "
                "The default scene: Adam with η = 1 on Rastrigin hops from dimple to dimple and out of the view "

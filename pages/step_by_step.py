@@ -8,6 +8,7 @@ from figures.anatomy import state_bars, step_figure
 from optimizers import available_optimizers, get_optimizer
 from surfaces import available_surfaces, get_surface, surface_class
 from ui.compute import freeze, step_details, surface_drawing
+from ui.downloads import figure_exports
 from ui.lecture import hparam_widgets
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
@@ -57,7 +58,9 @@ if len(details) < n_steps:
 left, right = st.columns([3, 2])
 with left:
     layers = surface_drawing(surface_key, ())
-    st.plotly_chart(PrebuiltFigure(step_figure(surface, layers, details, t, key, zoom=zoom)), key=f"{K}.fig")
+    fig = step_figure(surface, layers, details, t, key, zoom=zoom)
+    st.plotly_chart(PrebuiltFigure(fig), key=f"{K}.fig")
+    figure_exports(fig, key=f"{K}.export", name=f"gradscape-{key}-update-{t}")
 with right:
     st.markdown(f"**Update {t}** of {get_optimizer(key).name}, learning rate {d.lr:.4g}")
     for sentence in d.sentences:

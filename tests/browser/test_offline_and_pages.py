@@ -1,0 +1,67 @@
+"""The app offline (every request that is not to the local server is blocked), every page in a real
+browser, and a real download from the export panel."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import urlparse
+
+import pytest
+from PIL import Image
+
+MAIN = "[...document.querySelectorAll('.js-plotly-plot')].find(e => e.getBoundingClientRect().height > 250)"
+PAGES = ["", "gallery", "saddle", "ravine", "step_by_step", "bias_correction", "schedules", "theory"]
+
+
+def block_the_internet(page) -> list[str]:
+    """Abort every request whose host is not the local server; return the list of what was tried."""
+    blocked: list[str] = []
+
+    def route(r):
+        host = urlparse(r.request.url).hostname
+        if host in ("127.0.0.1", "localhost") or r.request.url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return blocked
+
+
+def real_errors(page_errors) -> list:
+    """Console errors, less one known Streamlit probe: on a sub-page address the frontend first asks
+    /<page>/_stcore/host-config (and health) in case the app lives under that path, gets 404, then
+    uses the root; it is harmless and not ours."""
+    probe = "Failed to load resource: the server responded with a status of 404"
+    return [e for e in page_errors.console if probe not in e] + list(page_errors.page)
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p or "playground" for p in PAGES])
+def test_every_page_works_offline(page, server_url, page_errors, path, shot):
+    blocked = block_the_internet(page)
+    page.goto(f"{server_url}/{path}")
+    page.wait_for_selector("[data-testid=stMain] h1", timeout=60_000)
+    if path not in ("theory", "gallery"):
+        page.wait_for_function(f"() => !!({MAIN})", timeout=60_000)
+        assert page.evaluate(f"() => ({MAIN})._fullData.length") > 0
+    page.wait_for_timeout(1500)
+    shot(page, "offline")
+    assert blocked == [], f"the page tried to reach the internet: {blocked}"
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.locator("[role=dialog]:has-text('Page not found')").count() == 0
+    assert real_errors(page_errors) == []
+
+
+def test_gif_download_from_the_export_panel(page, server_url):
+    block_the_internet(page)
+    page.goto(f"{server_url}/?surface=saddle&opt=sgd,adam&steps=100")
+    page.wait_for_function(f"() => !!({MAIN})", timeout=60_000)
+    page.get_by_text("Export: animation, still, data, link, PyTorch code").click()
+    with page.expect_download(timeout=60_000) as info:
+        page.locator("[data-testid=stDownloadButton] button", has_text="GIF").click()
+    data = open(info.value.path(), "rb").read()
+    img = Image.open(io.BytesIO(data))
+    assert img.format == "GIF" and img.n_frames > 10
+    assert img.size[0] == 800
+    assert info.value.suggested_filename.endswith(".gif")

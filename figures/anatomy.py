@@ -50,6 +50,12 @@ def step_figure(surface, layers: dict, details: list, t: int, key: str, *, zoom:
     gx, gy = d.extras["gradient_step"]
     notes = _arrow(px, py, gx, gy, "#555555", "−ηg", presenter) + _arrow(px, py, sx, sy, color, "step", presenter)
     reach = [abs(sx), abs(sy), abs(gx), abs(gy)]
+    m = d.state_after.get("m", d.state_after.get("inner.m"))
+    bc1 = d.extras.get("bias_correction1")
+    if isinstance(m, tuple) and bc1:  # Adam's family: the first moment, as the direction it pushes
+        mx, my = (-d.lr * v / bc1 for v in m)
+        notes += _arrow(px, py, mx, my, "#117733", "−ηm̂", presenter)
+        reach += [abs(mx), abs(my)]
     if d.probe != d.position:
         data.append(dict(type="scatter", mode="markers", x=[d.probe[0]], y=[d.probe[1]], name="look-ahead point",
                          marker=dict(size=13, symbol="circle-open", color=color, line=dict(width=3))))

@@ -4,6 +4,7 @@ browser, and a real download from the export panel."""
 from __future__ import annotations
 
 import io
+import json
 from urllib.parse import urlparse
 
 import pytest
@@ -53,15 +54,28 @@ def test_every_page_works_offline(page, server_url, page_errors, path, shot):
     assert real_errors(page_errors) == []
 
 
-def test_gif_download_from_the_export_panel(page, server_url):
+def test_every_format_downloads_from_the_export_panel(page, server_url):
+    """The page's export buttons (deferred downloads) in a real browser, offline: each file opens."""
     block_the_internet(page)
     page.goto(f"{server_url}/?surface=saddle&opt=sgd,adam&steps=100")
     page.wait_for_function(f"() => !!({MAIN})", timeout=60_000)
     page.get_by_text("Export: animation, still, data, link, PyTorch code").click()
-    with page.expect_download(timeout=60_000) as info:
-        page.locator("[data-testid=stDownloadButton] button", has_text="GIF").click()
-    data = open(info.value.path(), "rb").read()
-    img = Image.open(io.BytesIO(data))
-    assert img.format == "GIF" and img.n_frames > 10
-    assert img.size[0] == 800
-    assert info.value.suggested_filename.endswith(".gif")
+    files = {}
+    for label, ext in (("GIF", "gif"), ("MP4", "mp4"), ("HTML", "html"), ("PNG", "png"), ("SVG", "svg"),
+                       ("CSV", "csv"), ("JSON", "json")):
+        with page.expect_download(timeout=90_000) as info:
+            page.locator("[data-testid=stDownloadButton] button", has_text=label).first.click()
+        assert info.value.suggested_filename.endswith("." + ext)
+        files[ext] = open(info.value.path(), "rb").read()
+    gif = Image.open(io.BytesIO(files["gif"]))
+    assert gif.format == "GIF" and gif.n_frames > 10 and gif.size[0] == 800
+    assert files["mp4"][4:8] == b"ftyp" and len(files["mp4"]) > 1000
+    html = files["html"].decode()
+    assert "Plotly.newPlot" in html and "Plotly.addFrames" in html  # plotly.js inside, with the animation
+    assert "cdn.plot.ly" not in html
+    png = Image.open(io.BytesIO(files["png"]))
+    assert png.format == "PNG" and png.size[0] >= 800
+    assert b"<svg" in files["svg"][:2000] and b"<image" in files["svg"]
+    rows = files["csv"].decode().strip().splitlines()
+    assert rows[0].startswith("optimizer,step,x,y,loss") and len(rows) == 1 + 2 * 101
+    assert json.loads(files["json"])

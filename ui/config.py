@@ -307,5 +307,7 @@ def _fmt(v) -> str:
     if isinstance(v, bool):
         return "1" if v else "0"
     if isinstance(v, float):
-        return f"{v:.10g}"
+        # The shortest text that reads back as the same float (links restore exactly), without ".0".
+        text = repr(v)
+        return text[:-2] if text.endswith(".0") else text
     return str(v)

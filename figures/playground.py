@@ -17,6 +17,10 @@ from figures.palette import color_for
 
 MAX_LINE_POINTS = 2000  # per trace in the step panels; the paths keep up to 5000
 MAX_PATH_POINTS = 5000
+# Budgets for all runs together, so 20 optimizers × 20,000 steps stay a few MB: each run gets
+# min(its per-trace cap, budget / runs) points (8 runs × 1,000 steps are never thinned).
+TOTAL_PATH_POINTS = 30_000
+TOTAL_LINE_POINTS = 12_000
 GRID_CLICK_POINTS = 25  # per side, for click-to-start
 SIG_DIGITS = 6
 
@@ -215,7 +219,7 @@ def playground_figure(surface, runs: list[RunView], grid: tuple | None = None, *
         group = f"run{i}"
         label = legend_label(run.label, run.diverged_at)
         idx = _visible_path(run, surface.bounds)
-        idx = idx[_thin(len(idx), MAX_PATH_POINTS)]
+        idx = idx[_thin(len(idx), _budget(MAX_PATH_POINTS, TOTAL_PATH_POINTS, len(runs)))]
         data.append(dict(type="scatter", mode="lines", x=_r(run.xy[idx, 0]), y=_r(run.xy[idx, 1]), name=label,
                          legendgroup=group, xaxis="x", yaxis="y", line=dict(color=color, width=line_w),
                          customdata=np.column_stack([run.steps[idx], _r(run.loss[idx])]).tolist(),
@@ -227,7 +231,8 @@ def playground_figure(surface, runs: list[RunView], grid: tuple | None = None, *
                          legendgroup=group, showlegend=False, xaxis="x", yaxis="y", name=run.label,
                          marker=dict(size=15 if presenter else 11, color=color, line=dict(color="#fff", width=1.5)),
                          hovertemplate=f"<b>{run.label}</b><br>(%{{x:.4f}}, %{{y:.4f}})<extra></extra>"))
-        data.extend(_step_traces(run, color, group, line_w, f_star, log_loss))
+        data.extend(_step_traces(run, color, group, line_w, f_star, log_loss,
+                                 _budget(MAX_LINE_POINTS, TOTAL_LINE_POINTS, len(runs))))
 
     # Step cursors: one vertical line per step panel, moved by the frames.
     cursor_indices = []
@@ -252,8 +257,12 @@ def playground_figure(surface, runs: list[RunView], grid: tuple | None = None, *
     return dict(data=data, layout=layout, frames=frame_list)
 
 
-def _step_traces(run: RunView, color, group, line_w, f_star, log_loss) -> list[dict]:
-    idx = _thin(len(run.steps), MAX_LINE_POINTS)
+def _budget(per_trace: int, total: int, runs: int) -> int:
+    return max(300, min(per_trace, total // max(runs, 1)))
+
+
+def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: int = MAX_LINE_POINTS) -> list[dict]:
+    idx = _thin(len(run.steps), limit)
     steps = run.steps[idx].tolist()
     loss = run.loss[idx] - (f_star if (log_loss and f_star is not None) else 0.0)
     if log_loss:
@@ -267,7 +276,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss) -> list[d
              name=run.label, hovertemplate=f"{run.label}<br>step %{{x}}<br>‖g‖ %{{y:.4g}}<extra></extra>"),
     ]
     if len(run.lr):
-        uidx = _thin(len(run.lr), MAX_LINE_POINTS)
+        uidx = _thin(len(run.lr), limit)
         usteps = run.steps[uidx].tolist()
         if run.effective_kind in ("diagonal", "step size"):
             for coord, dash in ((0, "solid"), (1, "dash")):

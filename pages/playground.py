@@ -22,7 +22,6 @@ from ui.widgets import fmt_value, param_widget
 
 page_setup()
 P = session.P
-CLICK_GRID_TRACE = 2  # figures/playground.py: the invisible grid that turns clicks into points
 
 url_warnings = session.sync_from_url()
 if url_warnings:
@@ -129,19 +128,7 @@ start = cfg.start if cfg.start is not None else surface.start
 figure = playground_figure(surface, runs, layers=surface_drawing(surface_key, freeze(cfg.surface_params)),
                            start=start, presenter=cfg.presenter, frame_ms=SPEEDS[cfg.speed])
 
-
-def _on_click() -> None:
-    """A click on the surface selects a point of the invisible grid: start there. (In a callback,
-    because the start inputs already exist when the chart's event reaches the script.)"""
-    event = st.session_state.get(P + "ui.chart") or {}
-    points = (event.get("selection") or {}).get("points", [])
-    clicked = [p for p in points if p.get("curve_number") == CLICK_GRID_TRACE]
-    if clicked:
-        st.session_state[P + "start.x"] = round(float(clicked[0]["x"]), 3)
-        st.session_state[P + "start.y"] = round(float(clicked[0]["y"]), 3)
-
-
-st.plotly_chart(PrebuiltFigure(figure), key=P + "ui.chart", on_select=_on_click, selection_mode="points",
+st.plotly_chart(PrebuiltFigure(figure), key=P + "ui.chart", on_select=session.on_chart_click, selection_mode="points",
                 config={"displaylogo": False, "scrollZoom": False})
 server_ms = (time.perf_counter() - t0) * 1000
 

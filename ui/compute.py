@@ -71,3 +71,73 @@ def step_details(surface_key: str, surface_params: tuple, optimizer_key: str, hp
         return anatomy(surface, optimizer_key, start=start, steps=steps, hparams=dict(hparams)), None
     except ValueError as err:
         return [], f"{get_optimizer(optimizer_key).name}: {err}"
+
+
+# --- sweeps (pages/hyperparameter_map.py, fair_comparison.py, basins.py, noisy_clouds.py) -------------
+# One simulate call per optimizer with B runs (engine/sweeps.py); one cache entry per optimizer, so a
+# page with several optimizers recomputes only the one whose settings changed. Results are plain
+# dataclasses of NumPy arrays; a refused size (SimulationTooLarge) or a bad value comes back as the
+# error message. Big batches run on the GPU when there is one (sweeps are throughput-bound).
+
+
+def _sweep_device() -> str:
+    from engine import default_device
+
+    return default_device()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def hparam_map(surface_key: str, surface_params: tuple, optimizer_key: str, name_x: str, name_y: str,
+               range_x: tuple, range_y: tuple, n_x: int, n_y: int, steps: int, start: tuple | None,
+               base_hparams: tuple, tol: float):
+    """(Sweep2D or None, error or None): a 2-D hyperparameter map in one batch."""
+    from engine.sweeps import hparam_grid, sweep_2d
+
+    try:
+        surface = surface_object(surface_key, surface_params)
+        vx, vy = hparam_grid(optimizer_key, name_x, name_y, n_x, n_y, {name_x: range_x, name_y: range_y})
+        return sweep_2d(surface, optimizer_key, name_x, name_y, vx, vy, steps, start, dict(base_hparams), tol,
+                        device=_sweep_device()), None
+    except ValueError as err:  # SimulationTooLarge is a ValueError
+        return None, f"{get_optimizer(optimizer_key).name}: {err}"
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def lr_sweep(surface_key: str, surface_params: tuple, optimizer_key: str, n_lrs: int, steps: int,
+             start: tuple | None, base_hparams: tuple, tol: float, objective: str = "final_loss"):
+    """(LRSweep or None, error or None): one optimizer over n_lrs geometric values of its lr range
+    (tune_lr: read the tuned value with .best_lr())."""
+    from engine.sweeps import lr_values, tune_lr
+
+    try:
+        surface = surface_object(surface_key, surface_params)
+        return tune_lr(surface, optimizer_key, steps, start, objective, lrs=lr_values(optimizer_key, n_lrs),
+                       base_hparams=dict(base_hparams), tol=tol, device=_sweep_device()), None
+    except ValueError as err:
+        return None, f"{get_optimizer(optimizer_key).name}: {err}"
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def basin_map(surface_key: str, surface_params: tuple, optimizer_key: str, hparams: tuple, n: int, steps: int):
+    """(BasinMap or None, error or None): an n × n grid of starts, one batch."""
+    from engine.sweeps import basins
+
+    try:
+        surface = surface_object(surface_key, surface_params)
+        return basins(surface, optimizer_key, dict(hparams), n, steps, device=_sweep_device()), None
+    except ValueError as err:
+        return None, f"{get_optimizer(optimizer_key).name}: {err}"
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def noise_cloud(surface_key: str, surface_params: tuple, optimizer_key: str, hparams: tuple, n_runs: int,
+                steps: int, noise: float, seed0: int, start: tuple | None):
+    """(Cloud or None, error or None): n_runs seeds seed0 .. seed0 + n_runs − 1, one batch."""
+    from engine.sweeps import noisy_cloud
+
+    try:
+        surface = surface_object(surface_key, surface_params)
+        return noisy_cloud(surface, optimizer_key, dict(hparams), n_runs, steps, noise, seed0, start,
+                           device=PAGE_DEVICE), None
+    except ValueError as err:
+        return None, f"{get_optimizer(optimizer_key).name}: {err}"

@@ -137,6 +137,22 @@ def apply_formula() -> None:
     st.session_state[P + "start.x"], st.session_state[P + "start.y"] = surface.start
 
 
+CLICK_GRID_TRACE = 2  # figures/playground.py: the invisible grid that turns clicks into points
+
+
+def on_chart_click() -> None:
+    """A click on the surface selects a point of the invisible grid: start there. A callback, because
+    the start inputs already exist when the chart's event reaches the script; and a module function,
+    not one defined in the page: Streamlit keeps every stale chart widget's callback, and a page-level
+    function would keep that run's whole namespace (figures included) alive with it."""
+    event = st.session_state.get(P + "ui.chart") or {}
+    points = (event.get("selection") or {}).get("points", [])
+    clicked = [p for p in points if p.get("curve_number") == CLICK_GRID_TRACE]
+    if clicked:
+        st.session_state[P + "start.x"] = round(float(clicked[0]["x"]), 3)
+        st.session_state[P + "start.y"] = round(float(clicked[0]["y"]), 3)
+
+
 def _hparam_specs(key: str):
     spec = get_optimizer(key)
     specs = list(spec.params)

@@ -32,6 +32,10 @@ def _pages() -> dict:
                      _page("bias_correction", "Adam's bias correction", ":material/balance:"),
                      _page("schedules", "Schedules", ":material/trending_down:"),
                      _page("theory", "Theory", ":material/menu_book:")],
+        "Sweeps": [_page("hyperparameter_map", "Hyperparameter map", ":material/grid_on:"),
+                   _page("fair_comparison", "Fair comparison", ":material/leaderboard:"),
+                   _page("basins", "Basins of attraction", ":material/blur_on:"),
+                   _page("noisy_clouds", "Noisy clouds", ":material/cloud:")],
     }
 
 

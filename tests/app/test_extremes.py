@@ -33,24 +33,6 @@ ALL = available_optimizers()
 RUN_LIMIT_S = 120.0
 PAYLOAD_LIMIT = 3_000_000  # bytes of the main chart's JSON spec
 
-PAYLOAD_BUG = (
-    "figures/playground.py playground_figure (MAX_PATH_POINTS = 5000, line 18; MAX_LINE_POINTS = 2000, line 17): "
-    "the point budgets are per trace and do not shrink with the number of runs, so 19 optimizers × 20,000 steps "
-    "(?opt=<all 19>&steps=20000 on the ravine) send a 6.7 MB chart spec (expected < 3 MB): each run's path "
-    "trace carries 5,000 points plus a 5,000 × 2 customdata array (about 60% of the bytes), and its five "
-    "step-panel traces 2,000 points each (most of the rest)")
-
-RERUN_LEAK_BUG = (
-    "pages/playground.py line 133 (`_on_click`, the main chart's on_select callback, defined in the page script) "
-    "with Streamlit 1.67: st.plotly_chart's element id hashes the figure spec (key_as_main_identity=False), so "
-    "every rerun that changes the figure registers a new widget id; Streamlit prunes stale widget *states* but "
-    "never their WidgetMetadata (WStates.remove_stale_widgets), and each stale metadata holds `_on_click`, whose "
-    "__globals__ is that run's page namespace (figure dict, runs, grid). A session keeps every figure it ever drew "
-    "until it ends: after 20 reruns that change the noise seed, 20 more Playground figure dicts are alive "
-    "(expected <= 2); on the live server +1.3 MB RSS per rerun, 361 -> 1008 MB over 500 reruns of one session, "
-    "no levelling (benchmarks/load.py)")
-
-
 @pytest.fixture(autouse=True)
 def _repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
@@ -203,6 +185,8 @@ def test_twenty_thousand_steps_with_every_optimizer_keeps_the_page_working(bigge
 
 
 def test_twenty_thousand_steps_with_every_optimizer_payload_under_3_mb(biggest_scene):
+    """Regression: the point budgets were per trace only (5,000 path points with customdata, 2,000 per
+    step-panel trace), so 19 optimizers × 20,000 steps sent a 6.7 MB chart spec."""
     at, _, _ = biggest_scene
     size = len(main_spec(at))
     assert size < PAYLOAD_LIMIT, f"main chart spec is {size / 1e6:.2f} MB"
@@ -300,7 +284,12 @@ def _figure_dicts_alive() -> int:
 
 def test_reruns_do_not_keep_old_figures_alive():
     """Memory of a session must not grow with its reruns beyond the caches' bounds: once a rerun has
-    drawn its figure, the previous figure must be garbage."""
+    drawn its figure, the previous figure must be garbage.
+
+    Regression: st.plotly_chart's element id hashes the figure, so every new figure registers a new widget
+    id, and Streamlit 1.67 keeps every stale WidgetMetadata (it prunes only the states). The chart's
+    on_select callback used to be defined in pages/playground.py, so each stale entry kept that run's page
+    namespace alive (figure, runs, grid): +1.3 MB of server memory per rerun, 361 -> 1008 MB over 500."""
     at = new_app({"noise": "0.05"})
     run_clean(at, "noise on")
     before = _figure_dicts_alive()

@@ -8,7 +8,6 @@ keeps the previous surface, and has no side effect on the server (no file is cre
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 from pathlib import Path
 

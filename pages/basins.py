@@ -10,11 +10,10 @@ from engine.sweeps import MAX_GRID, basin_size, default_radius, record_every_for
 from figures.maps import HOVER_MAX, attractor_names, basin_map
 from optimizers import available_optimizers, get_optimizer
 from surfaces import surface_class
-from ui.compute import basin_map as basin_run, freeze, surface_drawing, surface_object
-from ui.lecture import hparam_widgets
+from ui.compute import basin_map as basin_run, freeze, surface_drawing
+from ui.lecture import hparam_widgets, surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
-from ui.widgets import param_widget
 
 page_setup()
 K = "bs"
@@ -25,9 +24,7 @@ STEPS = [50, 100, 200, 300, 500, 1000, 2000]
 sb = st.sidebar
 surface_key = sb.selectbox("Surface", SURFACES, key=f"{K}.surface", format_func=lambda k: surface_class(k).name)
 cls = surface_class(surface_key)
-surface_values = {p.name: param_widget(p, f"{K}.s.{surface_key}.{p.name}", p.default, container=sb) for p in cls.params}
-surface_params = {k: v for k, v in surface_values.items() if v != next(p.default for p in cls.params if p.name == k)}
-surface = surface_object(surface_key, freeze(surface_params))
+surface_params, surface = surface_params_widgets(K, surface_key, container=sb)
 keys = sb.multiselect("Optimizers", available_optimizers(), default=list(cls.lesson_optimizers),
                       key=f"{K}.{surface_key}.opt", format_func=lambda k: get_optimizer(k).name)
 n = sb.select_slider("Starts per side", GRID_SIZES, value=128, key=f"{K}.n",

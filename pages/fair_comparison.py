@@ -10,11 +10,12 @@ from figures.maps import fmt, lr_curves
 from figures.playground import playground_figure
 from optimizers import available_optimizers, get_optimizer
 from surfaces import available_surfaces, surface_class
-from ui.compute import freeze, lr_sweep, run_optimizer, surface_drawing, surface_object
+from ui.compute import freeze, lr_sweep, run_optimizer, surface_drawing
 from ui.config import Config, to_query
+from ui.lecture import surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
-from ui.widgets import fmt_value, param_widget
+from ui.widgets import fmt_value
 
 page_setup()
 K = "fc"
@@ -29,9 +30,7 @@ sb = st.sidebar
 surface_key = sb.selectbox("Surface", SURFACES, index=SURFACES.index("rosenbrock"), key=f"{K}.surface",
                            format_func=lambda k: surface_class(k).name)
 cls = surface_class(surface_key)
-surface_values = {p.name: param_widget(p, f"{K}.s.{surface_key}.{p.name}", p.default, container=sb) for p in cls.params}
-surface_params = {k: v for k, v in surface_values.items() if v != next(p.default for p in cls.params if p.name == k)}
-surface = surface_object(surface_key, freeze(surface_params))
+surface_params, surface = surface_params_widgets(K, surface_key, container=sb)
 keys = sb.multiselect("Optimizers", available_optimizers(), default=DEFAULT, key=f"{K}.opt",
                       format_func=lambda k: get_optimizer(k).name)
 steps = sb.select_slider("Step budget (the same for all)", STEPS, value=500, key=f"{K}.steps")

@@ -8,12 +8,11 @@ import streamlit as st
 from figures.maps import cloud_figure
 from optimizers import available_optimizers, get_optimizer
 from surfaces import available_surfaces, surface_class
-from ui.compute import freeze, noise_cloud, surface_drawing, surface_object
+from ui.compute import freeze, noise_cloud, surface_drawing
 from ui.config import MAX_NOISE, Config, to_query
-from ui.lecture import hparam_widgets
+from ui.lecture import hparam_widgets, surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
-from ui.widgets import param_widget
 
 page_setup()
 K = "nc"
@@ -25,9 +24,7 @@ sb = st.sidebar
 surface_key = sb.selectbox("Surface", SURFACES, index=SURFACES.index("ravine"), key=f"{K}.surface",
                            format_func=lambda k: surface_class(k).name)
 cls = surface_class(surface_key)
-surface_values = {p.name: param_widget(p, f"{K}.s.{surface_key}.{p.name}", p.default, container=sb) for p in cls.params}
-surface_params = {k: v for k, v in surface_values.items() if v != next(p.default for p in cls.params if p.name == k)}
-surface = surface_object(surface_key, freeze(surface_params))
+surface_params, surface = surface_params_widgets(K, surface_key, container=sb)
 keys = sb.multiselect("Optimizers", available_optimizers(), default=["sgd", "adam"], key=f"{K}.opt",
                       format_func=lambda k: get_optimizer(k).name)
 noise = sb.slider("Gradient noise σ", 0.0, MAX_NOISE, 0.5, 0.01, key=f"{K}.noise",

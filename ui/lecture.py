@@ -43,3 +43,16 @@ def hparam_widgets(prefix: str, keys, defaults: dict, container=None) -> dict:
 def show_errors(errors) -> None:
     for e in errors:
         st.error(e)
+
+
+def surface_params_widgets(prefix: str, surface_key: str, container=None):
+    """Sliders for a surface's own parameters; returns (non-default params, the surface object)."""
+    from surfaces import surface_class
+    from ui.compute import surface_object
+
+    params = {}
+    for p in surface_class(surface_key).params:
+        value = param_widget(p, f"{prefix}.s.{surface_key}.{p.name}", p.default, container=container)
+        if value != p.default:
+            params[p.name] = value
+    return params, surface_object(surface_key, freeze(params))

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from engine import fused
 from engine.noise import gaussian
 from optimizers import OptimizerSpec, get_optimizer
 from optimizers.schedules import CONSTANT
@@ -17,6 +18,7 @@ from surfaces import Surface, get_surface
 MAX_STEPS = 20_000
 # A run is "far outside the view" (diverged) beyond the view widened by this many spans per side.
 FAR_SPANS = 10.0
+ENGINES = ("eager", "fused", "auto")
 _NOISE_CHUNK = 256  # steps of noise drawn at once: cheap for small B, bounded memory for large B
 
 
@@ -98,13 +100,16 @@ def _count_records(steps: int, record_every: int) -> int:
 def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None, steps: int = 500,
              hparams: Mapping[str, Any] | None = None, schedule=None, noise: float = 0.0,
              seed: int | Sequence[int] | Tensor = 0, device: str | None = None,
-             dtype: torch.dtype = torch.float64, record_every: int = 1) -> Trajectory:
+             dtype: torch.dtype = torch.float64, record_every: int = 1, engine: str = "eager") -> Trajectory:
     """Run `optimizer` on `surface` from `start` for `steps` updates; see DESIGN.md for the API.
 
     start: (x, y), a (B, 2) tensor/sequence, or None for the surface's default start.
     hparams: floats, or (B,) tensors to sweep; missing ones take the spec's defaults.
     seed: one int shared by every run (same noise for each), or B ints (independent noise).
     record_every: keep every r-th point only (sweeps); the last step is always kept.
+    engine: "eager" (the reference, bit-exact to torch.optim), "fused" (compiled chunks of steps,
+    compiling first if needed: engine/fused.py) or "auto" (fused once its graph is compiled, else
+    eager while a background thread compiles it). traj.meta["engine"] says which one ran.
     Divergence never raises: see Trajectory.diverged_at.
     """
     surface = get_surface(surface) if isinstance(surface, str) else surface
@@ -113,6 +118,8 @@ def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None,
     device = default_device() if device is None else str(device)
     _check_steps(steps, record_every)
     noise = _check_noise(noise)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
 
     resolved = spec.resolve(hparams)
     start_xy = _start_tensor(surface, start)
@@ -132,9 +139,62 @@ def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None,
     base_lr = hp["lr"] if "lr" in hp else 1.0
 
     with torch.no_grad():
-        rec = _roll_out(surface, spec.build(hp), params, steps, schedule, base_lr, noise, seeds, record_every)
+        rule = spec.build(hp)
+        rec, used = None, "eager"
+        if engine != "eager":
+            rec, used = _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedule, base_lr,
+                                   noise, seeds, record_every, start_xy, seed, dtype, device)
+        if rec is None:
+            rec = _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, record_every)
 
-    return _finish(rec, surface, spec, resolved, schedule, noise, seed, device, dtype, batch)
+    traj = _finish(rec, surface, spec, resolved, schedule, noise, seed, device, dtype, batch)
+    traj.meta["engine"] = used
+    return traj
+
+
+def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedule, base_lr, noise, seeds, every,
+               start_xy, seed, dtype, device):
+    """Roll out on the fused path if this run can take it: (records, "fused"), else (None, why not)."""
+    reason = fused.unsupported_reason(surface, rule, schedule)
+    if reason is not None:
+        return None, f"eager ({reason})"
+    k = fused.chunk_length(resolved)
+    batch = params.shape[1]
+    swept_lr = isinstance(base_lr, Tensor) and base_lr.numel() > 1
+    key = fused.graph_key(surface, spec.key, hp, batch, dtype, device, every, bool(noise), k, swept_lr)
+    args = (surface, spec, resolved, hp, params, steps, schedule, base_lr, noise, seeds, every)
+    if engine == "fused":
+        with fused._LOCK:
+            runner = fused.compiling_runner(key, surface, spec, every == 1, k)
+            return fused.roll_out_fused(*args, on_device=runner), "fused"
+    if fused.is_ready(key) and fused._LOCK.acquire(blocking=False):
+        try:
+            runner = fused.compiled_runner(key, surface, spec, every == 1, k)
+            return fused.roll_out_fused(*args, on_device=runner), "fused"
+        except Exception:  # noqa: BLE001 - guards did not hold (or a compile would be needed): run eagerly
+            fused._READY.discard(key)
+        finally:
+            fused._LOCK.release()
+    fused.request_warm_up(key, _warm_up_job(surface, spec, resolved, start_xy, batch, dtype, device, every,
+                                            noise, k, schedule))
+    return None, "eager (fused graph not compiled yet)"
+
+
+def _warm_up_job(surface, spec, resolved, start_xy, batch, dtype, device, every, noise, k, schedule):
+    """A small simulation whose graph is the one this run needs (same shapes class, same flags)."""
+    small = 2  # a single run is rolled out as two identical rows: the same graph as any batch
+    hparams = {n: (v.reshape(-1)[:1].expand(small).clone() if isinstance(v, Tensor) and v.numel() > 1 else v)
+               for n, v in resolved.items()}
+    start = start_xy[:1].expand(small, 2).clone()
+    steps = 1 + k
+    record_every = 1 if every == 1 else steps
+
+    def job():
+        simulate(surface, spec, start=start, steps=steps, hparams=hparams, schedule=schedule, noise=noise,
+                 seed=[0, 1], device=device, dtype=dtype,
+                 record_every=record_every, engine="fused")
+
+    return job
 
 
 def _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, every):
@@ -182,13 +242,16 @@ def _hessian(hess_xy, at):
 
 def _finish(rec, surface, spec, resolved, schedule, noise, seed, device, dtype, batch) -> Trajectory:
     ts, xs, gs, lrs, effs = rec
-    n = len(xs)
-    xy = torch.stack(xs)  # (n, 2, B)
-    grad = torch.stack(gs)
+    n = len(ts)
+    xy = _rows(xs)  # (n, 2, B)
+    grad = _rows(gs)
     step_index = torch.tensor(ts, dtype=torch.int64)
     lr = _stack_lr(lrs, batch, xy)
-    eff = torch.stack([(e if e is not None else l.view(1, -1)).expand(2, batch)
-                       for e, l in zip(effs, lr)]) if effs else xy[:0]
+    if isinstance(effs, Tensor):  # the fused engine hands over its blocks already stacked
+        eff = effs
+    else:
+        eff = torch.stack([(e if e is not None else l.view(1, -1)).expand(2, batch)
+                           for e, l in zip(effs, lr)]) if effs else xy[:0]
     loss = surface.value_xy(xy[:, 0], xy[:, 1])  # (n, B), one vectorised call
 
     # Divergence: the first recorded point that is non-finite (position, loss or gradient) or far
@@ -224,6 +287,11 @@ def _finish(rec, surface, spec, resolved, schedule, noise, seed, device, dtype, 
         surface=surface, optimizer=spec, hparams=resolved, schedule=schedule, noise=noise, seed=seed,
         device=device, dtype=xy.dtype,
     )
+
+
+def _rows(items) -> Tensor:
+    """(n, 2, B) from a list of (2, B) points, or of (k, 2, B) blocks (the fused engine's chunks)."""
+    return torch.cat(items) if items[0].dim() == 3 else torch.stack(items)
 
 
 def _take(a: Tensor, rows: Tensor) -> Tensor:

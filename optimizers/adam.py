@@ -41,12 +41,16 @@ def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False, bias_cor
     """
     b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
 
-    def update(grad, state, params, lr, step):
+    def scalars(lr, step):
+        if not bias_correction:
+            return lr, 1.0
+        return lr / (1 - b1 ** step), (1 - b2 ** step) ** 0.5  # torch.optim: pow, not sqrt
+
+    def update(grad, state, params, lr, step, pre=None):
+        step_size, bc2_sqrt = scalars(lr, step) if pre is None else pre
         g = grad if decoupled else with_weight_decay(grad, params, wd)
         m = torch.lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
-        step_size = lr / (1 - b1 ** step) if bias_correction else lr
-        bc2_sqrt = (1 - b2 ** step) ** 0.5 if bias_correction else 1.0  # torch.optim: pow, not sqrt
         v_max = torch.maximum(state.v_max, v) if amsgrad else state.v_max
         denom = (v_max if amsgrad else v).sqrt() / bc2_sqrt + eps
         if decoupled and not is_zero(wd):
@@ -56,7 +60,7 @@ def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False, bias_cor
     def effective_lr(state, lr, step):
         return lr / state.denom
 
-    return Rule(_moments, update, effective_lr=effective_lr)
+    return Rule(_moments, update, effective_lr=effective_lr, scalars=scalars)
 
 
 def amsgrad_rule(hp: dict) -> Rule:
@@ -108,11 +112,15 @@ def nadam_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return NAdamState(zeros, zeros, 1.0, torch.ones_like(params))
 
-    def update(grad, state, params, lr, step):
-        g = with_weight_decay(grad, params, wd)
+    def scalars(lr, step):
         bias_correction2 = 1 - b2 ** step
         mu = b1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
         mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
+        return bias_correction2, mu, mu_next
+
+    def update(grad, state, params, lr, step, pre=None):
+        bias_correction2, mu, mu_next = scalars(lr, step) if pre is None else pre
+        g = with_weight_decay(grad, params, wd)
         mu_product = state.mu_product * mu
         m = torch.lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
@@ -125,7 +133,7 @@ def nadam_rule(hp: dict) -> Rule:
     def effective_lr(state, lr, step):
         return lr / state.denom
 
-    return Rule(init, update, effective_lr=effective_lr)
+    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
 
 
 class AdamaxState(NamedTuple):
@@ -145,17 +153,20 @@ def adamax_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return AdamaxState(zeros, zeros)
 
-    def update(grad, state, params, lr, step):
+    def scalars(lr, step):
+        return (lr / (1 - b1 ** step),)
+
+    def update(grad, state, params, lr, step, pre=None):
+        (clr,) = scalars(lr, step) if pre is None else pre
         g = with_weight_decay(grad, params, wd)
         m = torch.lerp(state.m, g, 1 - b1)
         u = torch.maximum(state.u * b2, g.abs() + eps)
-        clr = lr / (1 - b1 ** step)
         return add_ratio(params, m, u, -clr), AdamaxState(m, u)
 
     def effective_lr(state, lr, step):
         return lr / state.u
 
-    return Rule(init, update, effective_lr=effective_lr)
+    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
 
 
 class RAdamState(NamedTuple):
@@ -180,15 +191,18 @@ def radam_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return RAdamState(zeros, zeros, torch.ones_like(params))
 
-    def update(grad, state, params, lr, step):
+    def scalars(lr, step):
+        bias_correction2 = 1 - b2 ** step
+        rho_t = 2 / (1 - b2) - 1 - 2 * step * (b2 ** step) / bias_correction2
+        return 1 - b1 ** step, bias_correction2, rho_t
+
+    def update(grad, state, params, lr, step, pre=None):
+        bias_correction1, bias_correction2, rho_t = scalars(lr, step) if pre is None else pre
         g = with_weight_decay(grad, params, wd)
         m = torch.lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
-        bias_correction1 = 1 - b1 ** step
-        bias_correction2 = 1 - b2 ** step
         m_hat = m / bias_correction1
         rho_inf = 2 / (1 - b2) - 1
-        rho_t = rho_inf - 2 * step * (b2 ** step) / bias_correction2
         adaptive = (bias_correction2 ** 0.5) / (v.sqrt() + eps)
         if isinstance(rho_t, Tensor):  # β₂ swept over runs: choose per run
             safe = torch.clamp(rho_t, min=5.0)
@@ -207,7 +221,7 @@ def radam_rule(hp: dict) -> Rule:
     def effective_lr(state, lr, step):
         return lr * state.factor
 
-    return Rule(init, update, effective_lr=effective_lr)
+    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
 
 
 class AdaBoundState(NamedTuple):
@@ -236,14 +250,16 @@ def adabound_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return AdaBoundState(zeros, zeros, torch.ones_like(params))
 
-    def update(grad, state, params, lr, step):
+    def scalars(lr, step):
+        step_size = lr * _sqrt(1 - b2 ** step) / (1 - b1 ** step)
+        final = final_lr * lr / base  # η₀ = the unscheduled lr, as the reference code's base_lrs
+        return step_size, final * (1 - 1 / (gamma * step + 1)), final * (1 + 1 / (gamma * step))
+
+    def update(grad, state, params, lr, step, pre=None):
+        step_size, lower, upper = scalars(lr, step) if pre is None else pre
         g = with_weight_decay(grad, params, wd)
         m = torch.lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
-        step_size = lr * _sqrt(1 - b2 ** step) / (1 - b1 ** step)
-        final = final_lr * lr / base  # η₀ = the unscheduled lr, as the reference code's base_lrs
-        lower = final * (1 - 1 / (gamma * step + 1))
-        upper = final * (1 + 1 / (gamma * step))
         denom = v.sqrt() + eps
         # A float over a tensor is computed as float·(1/tensor) in torch; divide tensors instead.
         eta = clamp((step_size if isinstance(step_size, Tensor) else denom.new_tensor(step_size)) / denom,
@@ -253,7 +269,7 @@ def adabound_rule(hp: dict) -> Rule:
     def effective_lr(state, lr, step):
         return state.eta
 
-    return Rule(init, update, effective_lr=effective_lr)
+    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
 
 
 _BETA1 = dict(label="β₁ (first moment)", help="Memory of the gradient average (momentum).", latex=r"\beta_1")

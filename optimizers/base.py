@@ -35,6 +35,10 @@ class Rule(NamedTuple):
     effective_lr: Callable[[Any, Any, int], Tensor] | None = None
     # Newton-type rules receive hess as a keyword of update: hess[i][j] is ∂²f/∂wᵢ∂wⱼ per run.
     needs_hessian: bool = False
+    # scalars(lr, step) -> tuple: the step's powers and bias corrections (β₁ᵗ, …) in float arithmetic.
+    # update computes them itself unless given them as update(..., pre=scalars): the fused engine
+    # computes them once per step on the host, instead of once per run inside a compiled kernel.
+    scalars: Callable[[Any, int], tuple] | None = None
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ def lookahead(inner: Rule, k: int, alpha) -> Rule:
         def effective_lr(state, lr, step):
             return inner.effective_lr(state.inner, lr, step)
 
-    return Rule(init, update, probe=probe, effective_lr=effective_lr, needs_hessian=inner.needs_hessian)
+    return Rule(init, update, probe=probe, effective_lr=effective_lr, needs_hessian=inner.needs_hessian,
+                scalars=inner.scalars)
 
 
 _K = Param("k", 5, 1, 20, label="sync period k", kind="int",

@@ -55,8 +55,9 @@ def unsupported_reason(surface, rule, schedule) -> str | None:
     return None
 
 
-def chunk_length(rule_hp: dict, base: int = CHUNK) -> int:
+def chunk_length(rule_hp: dict, base: int | None = None) -> int:
     """K: a multiple of Lookahead's k, so every chunk starts at the same phase of its cycle."""
+    base = CHUNK if base is None else base
     k = rule_hp.get("k")
     if isinstance(k, int) and not isinstance(k, bool) and k > 0:
         return k * max(1, round(base / k))
@@ -121,8 +122,10 @@ if hasattr(torch._dynamo.config, "accumulated_recompile_limit"):
 def _graph(key: tuple, surface, build, k: int, record_all: bool) -> Callable:
     fn = _GRAPHS.get(key)
     if fn is None:
+        # A C++ wrapper halves the cost of a call (what matters for one run recorded every step)
+        # but doubles the compile time; large batches do not need it.
         fn = torch.compile(_make_advance(surface, build, k, record_all), dynamic=True,
-                           options={"cpp_wrapper": True})
+                           options={"cpp_wrapper": record_all})
         _GRAPHS[key] = fn
     return fn
 
@@ -301,7 +304,7 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
 
 def compiled_runner(key: tuple, surface, spec, record_all: bool, k: int) -> Callable:
     """The compiled graph for `key`, wrapped to never compile on the caller's thread: when its
-    guards do not hold it raises RecompileNeeded instead (the caller then runs eagerly)."""
+    guards do not hold it raises (set_stance "fail_on_recompile") and the caller runs eagerly."""
     graph = _graph(key, surface, spec.build, k, record_all)
 
     def run(*args):

@@ -1,0 +1,139 @@
+"""The fused engine (engine/fused.py) against the eager reference.
+
+Two layers: the fused roll-out run *without* compiling (the same traced function, executed
+eagerly) must equal the eager engine to rounding for every supported optimizer: that checks the
+per-coordinate split, the host-side step scalars, the chunking, padding and records. Then a few
+compiled graphs (chunks of 5 steps here, to keep compile time down) must agree with eager:
+float64 to 1e-10 relative, float32 to 1e-5, and hyperparameter changes must not recompile.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine import fused
+from engine.rollout import simulate
+from optimizers import available_optimizers, get_optimizer
+from optimizers.schedules import make_schedule
+
+STARTS = [[-1.0, 1.5], [0.5, -0.3], [1.2, 1.1]]
+NOT_FUSABLE = {"newton", "diag_newton"}
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(fused, "CHUNK", 5)
+
+
+@pytest.fixture
+def uncompiled(monkeypatch):
+    """Full chunks run through the traced function itself, eagerly (no compile)."""
+    def plain_runner(key, surface, spec, record_all, k):
+        return fused._make_advance(surface, spec.build, k, record_all)
+    monkeypatch.setattr(fused, "compiling_runner", plain_runner)
+
+
+def _close(a, b, rtol, floor=1e-3):
+    """Relative to |value| + floor: near 0 a float32 path's few ulps are not a 1e-5 error."""
+    scale = floor + a.xy.abs()
+    assert a.xy.shape == b.xy.shape
+    assert torch.equal(a.steps, b.steps)
+    assert torch.equal(a.diverged_at, b.diverged_at)
+    assert float(((a.xy - b.xy).abs() / scale).max()) <= rtol
+    assert float(((a.grad - b.grad).abs() / (1e-3 + a.grad.abs())).max()) <= rtol * 1e3
+    assert float(((a.effective_lr - b.effective_lr).abs() / (1e-12 + a.effective_lr.abs())).max()) <= rtol * 1e3
+    assert torch.allclose(a.lr, b.lr, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("key", [k for k in available_optimizers() if k not in NOT_FUSABLE])
+@pytest.mark.parametrize("every", [1, 7])
+def test_traced_function_equals_eager_for_every_optimizer(key, every, uncompiled, small_chunks):
+    kw = dict(steps=23, start=STARTS, record_every=every, noise=0.1, seed=[1, 2, 3],
+              schedule=make_schedule("cosine", T_max=20))
+    eager = simulate("rosenbrock", key, **kw)
+    fast = simulate("rosenbrock", key, engine="fused", **kw)
+    assert fast.meta["engine"] == "fused"
+    _close(eager, fast, 1e-13)
+
+
+@pytest.mark.parametrize("key", ["newton", "diag_newton"])
+def test_newton_type_rules_run_eagerly(key):
+    traj = simulate("ravine", key, steps=5, engine="fused")
+    assert traj.meta["engine"].startswith("eager (Newton-type")
+    assert torch.equal(traj.xy, simulate("ravine", key, steps=5).xy)
+
+
+def test_formula_surfaces_and_plateau_schedules_run_eagerly():
+    from surfaces import get_surface
+    surface = get_surface("formula", expr="x**2 + 3*y**2", bounds=(-2, 2, -2, 2))
+    assert simulate(surface, "adam", steps=5, engine="fused").meta["engine"].startswith("eager (the surface")
+    plateau = make_schedule("plateau")
+    assert simulate("ravine", "adam", steps=5, schedule=plateau, engine="fused").meta["engine"] \
+        .startswith("eager (the schedule")
+
+
+def test_eager_is_the_default_and_bad_engine_names_are_refused():
+    assert simulate("ravine", "sgd", steps=3).meta["engine"] == "eager"
+    with pytest.raises(ValueError, match="engine must be one of"):
+        simulate("ravine", "sgd", steps=3, engine="turbo")
+
+
+def test_compiled_adam_agrees_in_float64_and_float32_and_does_not_recompile(small_chunks):
+    g = torch.Generator().manual_seed(0)
+    starts = (torch.rand(64, 2, generator=g, dtype=torch.float64) * 2 - 1) * 2
+    kw = dict(steps=60, start=starts, record_every=60)
+    hp = {"lr": 0.05}
+    _close(simulate("ravine", "adam", hparams=hp, **kw),
+           simulate("ravine", "adam", hparams=hp, engine="fused", **kw), 1e-10)
+    f32 = dict(kw, dtype=torch.float32)
+    _close(simulate("ravine", "adam", hparams=hp, **f32),
+           simulate("ravine", "adam", hparams=hp, engine="fused", **f32), 1e-5, floor=1e-2)
+
+    # New hyperparameter values enter as tensors: the graph that ran above serves them ("auto"
+    # only runs a graph whose guards hold, and never compiles on the caller's thread).
+    hp2 = {"lr": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6}
+    auto = simulate("ravine", "adam", hparams=hp2, engine="auto", **kw)
+    assert auto.meta["engine"] == "fused"
+    _close(simulate("ravine", "adam", hparams=hp2, **kw), auto, 1e-10)
+
+
+def test_compiled_single_run_recorded_every_step_with_noise_schedule_and_padding(small_chunks):
+    # 23 steps: four full chunks and a short last one, run padded to a full chunk.
+    kw = dict(steps=23, hparams={"lr": 0.02, "dampening": 0.1}, noise=0.3, seed=5,
+              schedule=make_schedule("step", step_size=7, gamma=0.5))
+    eager = simulate("ravine", "momentum", **kw)
+    fast = simulate("ravine", "momentum", engine="fused", **kw)
+    assert fast.meta["engine"] == "fused"
+    assert fast.xy.shape == (1, 24, 2)
+    _close(eager, fast, 1e-10)
+
+
+def test_compiled_lookahead_keeps_its_period_across_chunks(small_chunks):
+    hp = {"k": 3, "inner": "sgd", "lr": 0.05, "slow_alpha": 0.5}
+    assert fused.chunk_length(get_optimizer("lookahead").resolve(hp)) == 6  # a multiple of k
+    kw = dict(steps=36, start=STARTS, hparams=hp, record_every=36)
+    _close(simulate("ravine", "lookahead", **kw), simulate("ravine", "lookahead", engine="fused", **kw), 1e-10)
+
+
+def test_compiled_divergence_is_flagged_at_the_same_step(small_chunks):
+    kw = dict(steps=20, start=STARTS, hparams={"lr": 5.0}, record_every=20)
+    eager = simulate("rosenbrock", "sgd", **kw)
+    fast = simulate("rosenbrock", "sgd", engine="fused", **kw)
+    assert (eager.diverged_at >= 0).all()
+    assert torch.equal(eager.diverged_at, fast.diverged_at)
+    assert torch.isfinite(fast.xy).all() and torch.isfinite(fast.loss).all()
+
+
+def test_auto_runs_eagerly_until_the_background_compiler_is_done(small_chunks, monkeypatch):
+    kw = dict(steps=10, start=STARTS, hparams={"lr": 0.01}, record_every=10)
+    first = simulate("himmelblau", "rmsprop", engine="auto", **kw)
+    assert first.meta["engine"] == "eager (fused graph not compiled yet)"  # background compiler off in tests
+
+    monkeypatch.setenv("GRADSCAPE_BACKGROUND_COMPILE", "1")
+    simulate("himmelblau", "rmsprop", engine="auto", **kw)  # queues the compile, answers eagerly
+    assert fused.wait_for_background(timeout=300)
+    assert not fused.status()["failed"]
+    ready = simulate("himmelblau", "rmsprop", engine="auto", **kw)
+    assert ready.meta["engine"] == "fused"
+    _close(first, ready, 1e-10)

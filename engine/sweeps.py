@@ -50,6 +50,8 @@ from optimizers import get_optimizer
 from optimizers.hparams import Param
 from surfaces import Surface, get_surface
 
+# Sweeps take the fused engine once its graph is compiled (engine/fused.py), the eager one until then.
+ENGINE = "auto"
 RECORD_BUDGET = 1 << 21  # recorded (run, point) pairs per simulate call
 LOSS_FLOOR = 1e-12  # final gaps below this count as "at the minimum" when ranking
 OBJECTIVES = ("final_loss", "steps_to_tol")
@@ -213,7 +215,7 @@ def _run_batch(surface: Surface, key: str, hparams: dict, start, steps: int, tol
     t0 = time.perf_counter()
     with cpu_threads(device):
         traj = simulate(surface, key, start=start, steps=steps, hparams=hparams, device=device, dtype=dtype,
-                        record_every=every, **kw)
+                        record_every=every, engine=ENGINE, **kw)
     fs = f_star(surface)
     final = traj.final_loss.double().numpy().copy()
     gap = final - fs if fs is not None else final
@@ -536,7 +538,7 @@ def basins(surface, key: str, hparams: Mapping | None = None, n: int = 128, step
     t0 = time.perf_counter()
     with cpu_threads(device):
         traj = simulate(surface, spec.key, start=start, steps=steps, hparams=dict(hparams or {}), device=device,
-                        dtype=dtype, record_every=every)
+                        dtype=dtype, record_every=every, engine=ENGINE)
     xy = traj.xy.double()  # (B, n_rec, 2)
     final = xy[:, -1]
     diverged_at = traj.diverged_at.numpy().astype(np.int64)
@@ -618,7 +620,7 @@ def noisy_cloud(surface, key: str, hparams: Mapping | None = None, n_runs: int =
     with cpu_threads(device):
         traj = simulate(surface, spec.key, start=start, steps=steps, hparams=dict(hparams or {}), noise=noise,
                         seed=list(range(int(seed0), int(seed0) + n_runs)), device=device, dtype=dtype,
-                        record_every=every)
+                        record_every=every, engine=ENGINE)
     xy = traj.xy.double().numpy()
     loss = traj.loss.double().numpy()
     return Cloud(surface=surface.key, optimizer=spec.key, hparams=dict(hparams or {}), xy=xy, loss=loss,

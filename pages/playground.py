@@ -14,7 +14,7 @@ from surfaces import available_surfaces, get_surface, surface_class
 from ui import session
 from ui.shell import page_setup
 from ui.downloads import scene_exports
-from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid
+from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid, warm_up_playground
 from ui.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
 from ui.plotly_figure import PrebuiltFigure
 from ui.text import plain
@@ -106,6 +106,8 @@ for w in st.session_state.pop(P + "ui.url_warnings", []) or []:
     st.warning(plain(w), icon="⚠️")  # warnings quote URL text: shown as typed, never as Markdown
 
 t0 = time.perf_counter()
+if surface_key != "formula":
+    warm_up_playground(surface_key)  # background compiles for this surface's lesson scene (once)
 grid = surface_grid(surface_key, freeze(cfg.surface_params))
 sched_key = cfg.schedule
 sched_params = freeze(cfg.schedule_params)
@@ -113,7 +115,7 @@ runs, errors, compute_s = [], [], 0.0
 for key in cfg.optimizers:
     hp = effective_hparams(cfg, key)
     run, error, seconds = run_optimizer(surface_key, freeze(cfg.surface_params), key, freeze(hp), sched_key,
-                                        sched_params, cfg.steps, cfg.start, cfg.noise, cfg.seed)
+                                        sched_params, cfg.steps, cfg.start, cfg.noise, cfg.seed, engine="auto")
     compute_s += seconds
     if error:
         errors.append(error)

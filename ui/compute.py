@@ -42,17 +42,38 @@ def surface_drawing(surface_key: str, surface_params: tuple) -> dict:
 @st.cache_data(max_entries=512, show_spinner=False)
 def run_optimizer(surface_key: str, surface_params: tuple, optimizer_key: str, hparams: tuple,
                   schedule_key: str, schedule_params: tuple, steps: int, start: tuple | None,
-                  noise: float, seed: int) -> tuple[RunView | None, str | None, float]:
-    """(run, error message or None, seconds of compute). Never raises on bad settings."""
+                  noise: float, seed: int, engine: str = "eager") -> tuple[RunView | None, str | None, float]:
+    """(run, error message or None, seconds of compute). Never raises on bad settings.
+
+    engine: the Playground passes "auto" (fused once compiled: engine/fused.py); the lecture pages
+    keep the eager reference, whose paths equal torch.optim's bit for bit."""
     t0 = time.perf_counter()
     try:
         surface = surface_object(surface_key, surface_params)
         schedule = make_schedule(schedule_key, **dict(schedule_params))
         traj = simulate(surface, optimizer_key, start=start, steps=steps, hparams=dict(hparams),
-                        schedule=schedule, noise=noise, seed=seed, device=PAGE_DEVICE, dtype=torch.float64)
+                        schedule=schedule, noise=noise, seed=seed, device=PAGE_DEVICE, dtype=torch.float64,
+                        engine=engine)
     except ValueError as err:
         return None, f"{get_optimizer(optimizer_key).name}: {err}", time.perf_counter() - t0
     return run_view(traj, get_optimizer(optimizer_key).name), None, time.perf_counter() - t0
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_playground(surface_key: str) -> bool:
+    """Once per server and surface: queue the fused graphs of that surface's lesson scene for the
+    background compiler (tiny eager runs with engine="auto" do the queueing; nothing waits)."""
+    from ui.config import effective_hparams, lesson_config
+
+    cfg = lesson_config(surface_key)
+    surface = surface_object(surface_key, ())
+    for key in cfg.optimizers:
+        try:
+            simulate(surface, key, steps=1, hparams=effective_hparams(cfg, key), device=PAGE_DEVICE,
+                     dtype=torch.float64, engine="auto")
+        except ValueError:
+            pass  # a lesson whose settings this optimizer refuses: nothing to warm
+    return True
 
 
 def freeze(d: dict) -> tuple:

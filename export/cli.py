@@ -36,6 +36,7 @@ examples:
   gradscape render "Ravine: SGD vs momentum" -f gif,mp4,html --out talk/
   gradscape render "surface=rosenbrock&opt=adam,newton&steps=500" -f png --step 100
   gradscape snippet "Ravine: SGD vs momentum" --optimizer momentum > run.py
+  gradscape warm --surface ravine        # compile the Playground's fused graphs before a lecture
 
 `gradscape render --help` lists every option.
 """
@@ -143,6 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
                                       "optimizer's run of a scene.")
     snip.add_argument("scene", metavar="SCENE_OR_QUERY", help="a preset name, a surface key, or a copied URL/query")
     snip.add_argument("--optimizer", "-O", help="which optimizer of the scene (default: the first with a torch.optim class)")
+
+    warm = sub.add_parser("warm", help="compile the fused engine's Playground graphs ahead of a lecture",
+                          description="Compile the fused engine's graphs for the Playground's lesson scenes (or "
+                                      "the surfaces and optimizers given) and keep them in the disk cache, so "
+                                      "the app uses them from its first page. Takes 10-30 s a graph once.")
+    warm.add_argument("--surface", "-s", dest="surfaces", action="append", metavar="KEY",
+                      help="a surface key (repeat it; default: every built-in surface)")
+    warm.add_argument("--optimizer", "-O", dest="optimizers", action="append", metavar="KEY",
+                      help="an optimizer key (repeat it; default: each surface's lesson optimizers)")
     return parser
 
 
@@ -309,6 +319,32 @@ def cmd_snippet(args) -> int:
     return 0
 
 
+def cmd_warm(args) -> int:
+    import time
+
+    import torch
+
+    from engine.rollout import simulate
+    from optimizers import get_optimizer
+    from surfaces import available_surfaces, get_surface
+    from ui.config import effective_hparams, lesson_config
+
+    surfaces = args.surfaces or [k for k in available_surfaces() if k != "formula"]
+    failed = 0
+    for surface_key in surfaces:
+        cfg = lesson_config(surface_key)
+        surface = get_surface(surface_key)
+        for key in args.optimizers or cfg.optimizers:
+            get_optimizer(key)  # an unknown key is a usage error (ValueError -> exit 1 with the list)
+            t0 = time.perf_counter()
+            traj = simulate(surface, key, steps=2, hparams=effective_hparams(cfg, key), device="cpu",
+                            dtype=torch.float64, engine="fused")
+            used = traj.meta["engine"]
+            failed += used != "fused" and not used.startswith("eager (")
+            print(f"{surface_key:16s} {key:12s} {time.perf_counter() - t0:6.1f} s  {used}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `gradscape` command; returns the exit code (0 ok, 1 failure, 2 usage)."""
     parser = build_parser()
@@ -317,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 0
-        return {"render": cmd_render, "scenes": cmd_scenes, "snippet": cmd_snippet}[args.command](args)
+        return {"render": cmd_render, "scenes": cmd_scenes, "snippet": cmd_snippet,
+                "warm": cmd_warm}[args.command](args)
     except UsageError as err:
         _err(f"gradscape: error: {err}")
         return 2

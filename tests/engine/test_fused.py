@@ -137,3 +137,15 @@ def test_auto_runs_eagerly_until_the_background_compiler_is_done(small_chunks, m
     ready = simulate("himmelblau", "rmsprop", engine="auto", **kw)
     assert ready.meta["engine"] == "fused"
     _close(first, ready, 1e-10)
+
+
+def test_cli_warm_compiles_what_the_playground_then_uses(small_chunks, capsys):
+    from export.cli import main
+    from ui.config import effective_hparams, lesson_config
+
+    assert main(["warm", "--surface", "saddle", "--optimizer", "nesterov"]) == 0
+    assert "saddle" in capsys.readouterr().out
+    cfg = lesson_config("saddle")
+    run = simulate("saddle", "nesterov", steps=12, hparams=effective_hparams(cfg, "nesterov"), engine="auto")
+    assert run.meta["engine"] == "fused"
+    assert main(["warm", "--surface", "saddle", "--optimizer", "no_such_optimizer"]) == 1

@@ -45,6 +45,7 @@ import torch
 
 from engine import rollout
 from engine.diagnostics import first_step_below
+from engine import fused
 from engine.rollout import SimulationTooLarge, estimate_bytes, simulate
 from optimizers import get_optimizer
 from optimizers.hparams import Param
@@ -110,7 +111,10 @@ def record_every_for(batch: int, steps: int, budget: int = RECORD_BUDGET) -> int
             hi = mid
         else:
             lo = mid + 1
-    return lo
+    # A multiple of the fused engine's chunk: its compiled chunks then run between two records
+    # (otherwise every interval is shorter than a chunk and runs eagerly). Fewer points: still fits.
+    chunk = fused.CHUNK
+    return min(steps, -(-lo // chunk) * chunk)
 
 
 def check_size(batch: int, steps: int, record_every: int = 1, dtype=torch.float64, device: str = "cpu",

@@ -69,8 +69,12 @@ def test_record_every_for_keeps_records_under_the_budget(batch, steps):
     k = S.record_every_for(batch, steps)
     assert 1 <= k <= max(steps, 1)
     assert batch * rollout._count_records(steps, k) <= S.RECORD_BUDGET or k == steps
-    if k > 1:  # the next finer granularity would not fit
-        assert batch * rollout._count_records(steps, k - 1) > S.RECORD_BUDGET
+    if 1 < k < steps:  # a multiple of the fused chunk, and one chunk finer would not fit
+        assert k % S.fused.CHUNK == 0
+        if k > S.fused.CHUNK:
+            assert batch * rollout._count_records(steps, k - S.fused.CHUNK) > S.RECORD_BUDGET
+        else:  # every step would not fit
+            assert batch * rollout._count_records(steps, 1) > S.RECORD_BUDGET
 
 
 # --- 2-D maps equal single runs ------------------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""The Playground on the fused engine: the page queues its lesson scene for the background
+compiler, answers eagerly meanwhile, and uses the compiled graphs once they are ready (AppTest).
+
+Chunks of 5 steps keep the compile time of the three graphs (SGD, momentum, Adam) short.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine import fused, simulate
+from tests.app.test_playground_app import main_figure, new_app, ok, paths, xy
+from ui import compute
+from ui.config import effective_hparams, lesson_config
+
+
+@pytest.fixture
+def background(monkeypatch):
+    monkeypatch.setenv("GRADSCAPE_BACKGROUND_COMPILE", "1")
+    monkeypatch.setattr(fused, "CHUNK", 5)
+    compute.warm_up_playground.clear()  # other tests ran it with the compiler off
+    calls = []
+    real = fused.roll_out_fused
+
+    def counting(*args, **kw):
+        calls.append(args[1].key)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(fused, "roll_out_fused", counting)
+    yield calls
+    compute.warm_up_playground.clear()
+
+
+def test_the_page_compiles_in_the_background_then_runs_fused(background):
+    at = ok(new_app({"steps": "50"}))
+    assert set(paths(main_figure(at))) == {"SGD", "Momentum", "Adam"}
+    assert fused.wait_for_background(timeout=600)
+    assert not fused.status()["failed"]
+    compiled = len(background)  # the background jobs themselves
+
+    at.select_slider(key="pg.hp.adam.lr").set_value(0.02)  # a new run: not in the page's cache
+    ok(at)
+    assert background[compiled:] == ["adam"]  # the page's own run took the fused path
+
+    cfg = lesson_config("ravine")
+    hp = dict(effective_hparams(cfg, "adam"), lr=0.02)
+    eager = simulate("ravine", "adam", steps=50, hparams=hp).xy[0]
+    page = torch.tensor(xy(paths(main_figure(at))["Adam"]), dtype=torch.float64)
+    assert page.shape == eager.shape
+    assert torch.allclose(page, eager, rtol=1e-5, atol=1e-6)  # the page rounds to 6 digits

@@ -93,9 +93,10 @@ def _make_advance(surface, build: Callable, steps_per_call: int | None, record_a
                     ex, ey = rule.effective_lr(sx, lr, step), rule.effective_lr(sy, lr, step)
                 else:
                     ex = ey = lr * torch.ones_like(x)
-                rec.append(torch.stack(torch.broadcast_tensors(x, y, gx, gy, ex, ey)))
+                rec.extend(torch.broadcast_tensors(x, y, gx, gy, ex, ey))
             x, y = nx, ny
-        return x, y, sx, sy, torch.stack(rec)  # (n recorded, 6, B): x, y, gx, gy, eff x, eff y
+        # One flat stack (nested stacks made inductor allocate a buffer per step): (n recorded, 6, B)
+        return x, y, sx, sy, torch.stack(rec).view(-1, 6, x.shape[0])
 
     return advance
 

@@ -149,3 +149,16 @@ def test_cli_warm_compiles_what_the_playground_then_uses(small_chunks, capsys):
     run = simulate("saddle", "nesterov", steps=12, hparams=effective_hparams(cfg, "nesterov"), engine="auto")
     assert run.meta["engine"] == "fused"
     assert main(["warm", "--surface", "saddle", "--optimizer", "no_such_optimizer"]) == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+@pytest.mark.parametrize("every", [1, 30])
+def test_compiled_on_cuda_agrees_with_eager_on_cuda(small_chunks, every):
+    g = torch.Generator().manual_seed(1)
+    starts = (torch.rand(256, 2, generator=g, dtype=torch.float64) * 2 - 1) * 2
+    kw = dict(steps=30, start=starts, hparams={"lr": 0.05}, record_every=every, device="cuda", noise=0.1,
+              seed=list(range(256)))
+    eager = simulate("ravine", "nadam", **kw)
+    fast = simulate("ravine", "nadam", engine="fused", **kw)
+    assert fast.meta["engine"] == "fused"
+    _close(eager, fast, 1e-10)

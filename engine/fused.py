@@ -111,13 +111,11 @@ _QUEUE: "queue.Queue[tuple[tuple, Callable]]" = queue.Queue()
 _PENDING: set[tuple] = set()
 _WORKER: threading.Thread | None = None
 
-for _name in ("cache_size_limit", "recompile_limit"):  # one code object serves every graph
-    if hasattr(torch._dynamo.config, _name):
-        setattr(torch._dynamo.config, _name, 512)
-if hasattr(torch._dynamo.config, "accumulated_cache_size_limit"):
-    torch._dynamo.config.accumulated_cache_size_limit = 4096
-if hasattr(torch._dynamo.config, "accumulated_recompile_limit"):
-    torch._dynamo.config.accumulated_recompile_limit = 4096
+# One code object (`advance`) serves every graph, so dynamo's default of 8 entries a code object
+# would send the 9th optimizer back to eager. torch's config is per thread here: it is set around
+# every call (the background compiler and Streamlit's script threads are not the main thread).
+_LIMITS = {name: value for name, value in (("recompile_limit", 512), ("accumulated_recompile_limit", 4096))
+           if hasattr(torch._dynamo.config, name)}
 
 
 def _graph(key: tuple, surface, build, k: int, record_all: bool) -> Callable:
@@ -309,7 +307,7 @@ def compiled_runner(key: tuple, surface, spec, record_all: bool, k: int) -> Call
     graph = _graph(key, surface, spec.build, k, record_all)
 
     def run(*args):
-        with torch.compiler.set_stance("fail_on_recompile"):
+        with torch._dynamo.config.patch(**_LIMITS), torch.compiler.set_stance("fail_on_recompile"):
             return graph(*args)
 
     return run
@@ -320,7 +318,9 @@ def compiling_runner(key: tuple, surface, spec, record_all: bool, k: int) -> Cal
     graph = _graph(key, surface, spec.build, k, record_all)
 
     def run(*args):
-        out = graph(*args)
+        # Past the limit dynamo would quietly run the function eagerly: make that an error instead.
+        with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True, **_LIMITS):
+            out = graph(*args)
         _READY.add(key)
         return out
 

@@ -162,3 +162,30 @@ def test_compiled_on_cuda_agrees_with_eager_on_cuda(small_chunks, every):
     fast = simulate("ravine", "nadam", engine="fused", **kw)
     assert fast.meta["engine"] == "fused"
     _close(eager, fast, 1e-10)
+
+
+def test_more_graphs_than_dynamos_default_limit_from_a_worker_thread(monkeypatch):
+    """torch's dynamo config is per thread, and its default allows 8 graphs of one code object for
+    the same surface: the 9th optimizer compiled off the main thread ran eagerly without a word."""
+    import threading
+
+    from surfaces import get_surface
+
+    monkeypatch.setattr(fused, "CHUNK", 2)
+    surface = get_surface("ravine", condition=7.0)
+    keys = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "amsgrad", "adamw", "nadam"]
+    used = {}
+    from torch._dynamo.utils import counters
+    graphs_before = counters["stats"]["unique_graphs"]
+
+    def work():
+        for key in keys:
+            used[key] = simulate(surface, key, steps=4, record_every=4, engine="fused").meta["engine"]
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(timeout=900)
+    assert used == {k: "fused" for k in keys}
+    assert counters["stats"]["unique_graphs"] - graphs_before >= len(keys)  # each one compiled, none ran eagerly
+    for key in keys:  # and each graph serves "auto" afterwards, without compiling
+        assert simulate(surface, key, steps=4, record_every=4, engine="auto").meta["engine"] == "fused", key

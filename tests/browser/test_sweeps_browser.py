@@ -125,12 +125,16 @@ def read_chart(page, key: str) -> dict:
 
 
 def read_table(page, n_rows: int | None = None) -> list[dict]:
-    """The table's rows; with n_rows, first give the grid (drawn on a canvas, its accessible table
-    following a frame or so behind) a few seconds to show that many."""
-    if n_rows is not None:
-        with contextlib.suppress(Exception):
-            page.wait_for_function(f"() => {{ const r = ({READ_TABLE})(); return r && r.length === {n_rows}; }}",
-                                   timeout=5_000, polling=100)
+    """The table's rows. The grid is drawn on a canvas and its accessible table follows a frame or
+    more behind (longer on a loaded machine, and only once the grid is in view): scroll it into view,
+    then give it a few seconds to show `n_rows` rows (any rows when n_rows is None)."""
+    frame = page.locator("[data-testid=stMain] [data-testid=stDataFrame]").first
+    with contextlib.suppress(Exception):
+        frame.scroll_into_view_if_needed(timeout=5_000)
+    want = "r.length > 0" if n_rows is None else f"r.length === {n_rows}"
+    with contextlib.suppress(Exception):
+        page.wait_for_function(f"() => {{ const r = ({READ_TABLE})(); return r && {want}; }}",
+                               timeout=15_000, polling=100)
     rows = page.evaluate(READ_TABLE)
     assert rows is not None, "no st.dataframe on the page"
     return rows
@@ -392,5 +396,5 @@ def test_noisy_clouds_draws_one_faint_path_per_run(page, sweep_server, page_erro
         assert len(median["x"]) == 51 and median["drawn"] > 0
         np.testing.assert_allclose(median["x"], cloud.median[:, 0], rtol=1e-5, atol=1e-9)
         np.testing.assert_allclose(median["y"], cloud.median[:, 1], rtol=1e-5, atol=1e-9)
-    assert [r["optimizer"] for r in read_table(page)] == [get_optimizer(k).name for k in keys]
+    assert [r["optimizer"] for r in read_table(page, len(keys))] == [get_optimizer(k).name for k in keys]
     assert_clean(page, page_errors)

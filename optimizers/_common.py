@@ -13,11 +13,43 @@ def is_zero(value) -> bool:
     return not isinstance(value, Tensor) and value == 0
 
 
+# Eager torch.add(a, b, alpha=s), torch.addcmul and torch.lerp each round once where they multiply
+# and add: ATen's CPU kernels are built to fuse that multiply-add (fma). The fused engine traces
+# these rules with the hyperparameters as 0-dim tensors, and inductor's CPU lowerings of the same
+# ops round twice; so under torch.compile they are spelt with inductor's fma primitive (std::fma /
+# fmadd in the generated C++), as ATen computes them: the compiled roll-out then equals the eager
+# one to the last bit wherever the two engines' square roots agree (see engine/fused.py).
+def _fma(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+    """a·b + c, rounded once (only under torch.compile: engine/fused.py registers the primitive)."""
+    return torch.ops.prims.fma(a, b, c)
+
+
 def axpy(a: Tensor, b: Tensor, alpha) -> Tensor:
     """a + alpha·b, with torch's own fused op when alpha is a number (as torch.optim does)."""
     if isinstance(alpha, Tensor):
+        if torch.compiler.is_compiling():
+            return _fma(b, alpha.to(b.dtype), a)
         return a + alpha * b
     return torch.add(a, b, alpha=alpha)
+
+
+def addcmul(a: Tensor, t1: Tensor, t2: Tensor, value) -> Tensor:
+    """a + value·t1·t2 as ATen's torch.addcmul rounds it: fma(value·t1, t2, a)."""
+    if torch.compiler.is_compiling():
+        return _fma(value * t1, t2, a)
+    if isinstance(value, Tensor):
+        return a + value * t1 * t2
+    return torch.addcmul(a, t1, t2, value=value)
+
+
+def lerp(start: Tensor, end: Tensor, weight) -> Tensor:
+    """torch.lerp (start + w·(end − start)), as ATen computes it also when compiled: for |w| < 0.5
+    fma(w, end − start, start), else fma(w − 1, end − start, end)."""
+    if isinstance(weight, Tensor) and torch.compiler.is_compiling():
+        weight = weight.to(start.dtype)
+        small = weight.abs() < 0.5
+        return _fma(torch.where(small, weight, weight - 1), end - start, torch.where(small, start, end))
+    return torch.lerp(start, end, weight)
 
 
 def add_scaled(p: Tensor, t: Tensor, alpha) -> Tensor:
@@ -42,9 +74,7 @@ def clamp(x: Tensor, low, high) -> Tensor:
 
 def ema_sq(avg: Tensor, grad: Tensor, decay) -> Tensor:
     """decay·avg + (1 − decay)·grad², in torch.optim's operation order."""
-    if isinstance(decay, Tensor):
-        return avg * decay + (1 - decay) * grad * grad
-    return torch.addcmul(avg * decay, grad, grad, value=1 - decay)
+    return addcmul(avg * decay, grad, grad, 1 - decay)
 
 
 def with_weight_decay(grad: Tensor, params: Tensor, weight_decay) -> Tensor:

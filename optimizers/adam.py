@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_ratio, add_scaled, beta_param, clamp, ema_sq, is_zero, with_weight_decay
+from optimizers._common import add_ratio, add_scaled, beta_param, clamp, ema_sq, is_zero, lerp, with_weight_decay
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
 
@@ -49,7 +49,7 @@ def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False, bias_cor
     def update(grad, state, params, lr, step, pre=None):
         step_size, bc2_sqrt = scalars(lr, step) if pre is None else pre
         g = grad if decoupled else with_weight_decay(grad, params, wd)
-        m = torch.lerp(state.m, g, 1 - b1)
+        m = lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
         v_max = torch.maximum(state.v_max, v) if amsgrad else state.v_max
         denom = (v_max if amsgrad else v).sqrt() / bc2_sqrt + eps
@@ -58,7 +58,7 @@ def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False, bias_cor
         return add_ratio(params, m, denom, -step_size), Moments(m, v, v_max, denom)
 
     def effective_lr(state, lr, step):
-        return lr / state.denom
+        return lr * state.denom.reciprocal()
 
     return Rule(_moments, update, effective_lr=effective_lr, scalars=scalars)
 
@@ -122,7 +122,7 @@ def nadam_rule(hp: dict) -> Rule:
         bias_correction2, mu, mu_next = scalars(lr, step) if pre is None else pre
         g = with_weight_decay(grad, params, wd)
         mu_product = state.mu_product * mu
-        m = torch.lerp(state.m, g, 1 - b1)
+        m = lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
         denom = (v / bias_correction2).sqrt() + eps
         mu_product_next = mu_product * mu_next
@@ -131,7 +131,7 @@ def nadam_rule(hp: dict) -> Rule:
         return new, NAdamState(m, v, mu_product, denom)
 
     def effective_lr(state, lr, step):
-        return lr / state.denom
+        return lr * state.denom.reciprocal()
 
     return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
 
@@ -159,12 +159,12 @@ def adamax_rule(hp: dict) -> Rule:
     def update(grad, state, params, lr, step, pre=None):
         (clr,) = scalars(lr, step) if pre is None else pre
         g = with_weight_decay(grad, params, wd)
-        m = torch.lerp(state.m, g, 1 - b1)
+        m = lerp(state.m, g, 1 - b1)
         u = torch.maximum(state.u * b2, g.abs() + eps)
         return add_ratio(params, m, u, -clr), AdamaxState(m, u)
 
     def effective_lr(state, lr, step):
-        return lr / state.u
+        return lr * state.u.reciprocal()
 
     return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
 
@@ -199,7 +199,7 @@ def radam_rule(hp: dict) -> Rule:
     def update(grad, state, params, lr, step, pre=None):
         bias_correction1, bias_correction2, rho_t = scalars(lr, step) if pre is None else pre
         g = with_weight_decay(grad, params, wd)
-        m = torch.lerp(state.m, g, 1 - b1)
+        m = lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
         m_hat = m / bias_correction1
         rho_inf = 2 / (1 - b2) - 1
@@ -258,7 +258,7 @@ def adabound_rule(hp: dict) -> Rule:
     def update(grad, state, params, lr, step, pre=None):
         step_size, lower, upper = scalars(lr, step) if pre is None else pre
         g = with_weight_decay(grad, params, wd)
-        m = torch.lerp(state.m, g, 1 - b1)
+        m = lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
         denom = v.sqrt() + eps
         # A float over a tensor is computed as float·(1/tensor) in torch; divide tensors instead.

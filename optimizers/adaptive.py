@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_ratio, add_scaled, beta_param, ema_sq, is_zero, momentum_param, with_weight_decay
+from optimizers._common import add_ratio, add_scaled, addcmul, beta_param, ema_sq, is_zero, lerp, momentum_param, with_weight_decay
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
 
@@ -32,12 +32,12 @@ def adagrad_rule(hp: dict) -> Rule:
 
     def update(grad, state, params, lr, step):
         g = with_weight_decay(grad, params, wd)
-        sum_sq = torch.addcmul(state.sum_sq, g, g, value=1)
+        sum_sq = addcmul(state.sum_sq, g, g, 1)
         std = sum_sq.sqrt() + eps
         return add_ratio(params, g, std, -clr(lr, step)), AdaGradState(sum_sq, std)
 
     def effective_lr(state, lr, step):
-        return clr(lr, step) / state.std
+        return clr(lr, step) * state.std.reciprocal()
 
     return Rule(init, update, effective_lr=effective_lr)
 
@@ -67,8 +67,8 @@ def rmsprop_rule(hp: dict) -> Rule:
         square_avg = ema_sq(state.square_avg, g, alpha)
         grad_avg = state.grad_avg
         if centered:
-            grad_avg = torch.lerp(grad_avg, g, 1 - alpha)
-            avg = torch.addcmul(square_avg, grad_avg, grad_avg, value=-1).sqrt()
+            grad_avg = lerp(grad_avg, g, 1 - alpha)
+            avg = addcmul(square_avg, grad_avg, grad_avg, -1).sqrt()
         else:
             avg = square_avg.sqrt()
         avg = avg + eps
@@ -81,7 +81,7 @@ def rmsprop_rule(hp: dict) -> Rule:
         return new, RMSpropState(square_avg, grad_avg, buf, avg)
 
     def effective_lr(state, lr, step):
-        return lr / state.avg
+        return lr * state.avg.reciprocal()
 
     return Rule(init, update, effective_lr=effective_lr)
 

@@ -31,7 +31,9 @@ class Rule(NamedTuple):
     # Where the gradient is taken (Nesterov's look-ahead); None means at params.
     probe: Callable[[Tensor, Any], Tensor] | None = None
     # Per-coordinate factor that multiplies the gradient in the step just taken, from the new
-    # state; None means the scheduled lr itself (see OptimizerSpec.effective_lr_kind).
+    # state; None means the scheduled lr itself (see OptimizerSpec.effective_lr_kind). Written
+    # lr * d.reciprocal(), not lr / d: torch computes float / tensor that way, so the eager engine
+    # (lr a float) and the fused one (lr a tensor) then round alike.
     effective_lr: Callable[[Any, Any, int], Tensor] | None = None
     # Newton-type rules receive hess as a keyword of update: hess[i][j] is ∂²f/∂wᵢ∂wⱼ per run.
     needs_hessian: bool = False

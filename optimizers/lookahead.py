@@ -7,6 +7,7 @@ from typing import Any, Mapping, NamedTuple
 import torch
 from torch import Tensor
 
+from optimizers._common import lerp
 from optimizers.adam import _adam_params, radam_rule
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param, resolve_params
@@ -38,7 +39,7 @@ def lookahead(inner: Rule, k: int, alpha) -> Rule:
         fast, inner_state = inner.update(grad, state.inner, params, lr, step, **extra)
         if step % k:
             return fast, LookaheadState(inner_state, state.slow)
-        slow = torch.lerp(fast, state.slow, 1 - alpha)  # φ + α(θ − φ), as pytorch-optimizer computes it
+        slow = lerp(fast, state.slow, 1 - alpha)  # φ + α(θ − φ), as pytorch-optimizer computes it
         return slow, LookaheadState(inner_state, slow)
 
     probe = None

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_scaled, beta_param, clamp, is_zero
+from optimizers._common import add_scaled, addcmul, beta_param, clamp, is_zero, lerp
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param, lr_param, weight_decay_param
 
@@ -38,7 +38,7 @@ def rprop_rule(hp: dict) -> Rule:
         factor = torch.where(sign > 0, one * eta_plus, torch.where(sign < 0, one * eta_minus, one))
         step_size = clamp(step_size * factor, s_min, s_max)
         g = torch.where(factor == eta_minus, 0.0, grad)  # after a sign flip: no step, forget g
-        return torch.addcmul(params, g.sign(), step_size, value=-1), RpropState(g, step_size)
+        return addcmul(params, g.sign(), step_size, -1), RpropState(g, step_size)
 
     def effective_lr(state, lr, step):
         return state.step_size
@@ -62,8 +62,8 @@ def lion_rule(hp: dict) -> Rule:
         return LionState(torch.zeros_like(params))
 
     def update(grad, state, params, lr, step):
-        direction = torch.lerp(state.m, grad, 1 - b1).sign()
-        m = torch.lerp(state.m, grad, 1 - b2)
+        direction = lerp(state.m, grad, 1 - b1).sign()
+        m = lerp(state.m, grad, 1 - b2)
         if not is_zero(wd):
             params = params * (1 - wd * lr)
         return add_scaled(params, direction, -lr), LionState(m)

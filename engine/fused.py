@@ -33,6 +33,7 @@ waits on a compile.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -48,6 +49,9 @@ os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR",
                       os.path.join(os.path.expanduser("~"), ".cache", "gradscape", "inductor"))
 
 CHUNK = int(os.environ.get("GRADSCAPE_CHUNK", "25"))  # steps per compiled call (amortises the call; compile time grows with it)
+# A run recorded at every step (the Playground's single runs) is call-bound, not compute-bound:
+# chunks twice as long make it ~16% faster for ~55% more compile time, paid in the background.
+RECORD_ALL_FACTOR = 2
 _BACKGROUND_ENV = "GRADSCAPE_BACKGROUND_COMPILE"  # "0" turns the background compiler off (tests do)
 
 
@@ -62,9 +66,10 @@ def unsupported_reason(surface, rule, schedule) -> str | None:
     return None
 
 
-def chunk_length(rule_hp: dict, base: int | None = None) -> int:
-    """K: a multiple of Lookahead's k, so every chunk starts at the same phase of its cycle."""
-    base = CHUNK if base is None else base
+def chunk_length(rule_hp: dict, record_all: bool = False) -> int:
+    """K: CHUNK steps (RECORD_ALL_FACTOR × CHUNK when every step is recorded), rounded to a
+    multiple of Lookahead's k, so every chunk starts at the same phase of its cycle."""
+    base = CHUNK * (RECORD_ALL_FACTOR if record_all else 1)
     k = rule_hp.get("k")
     if isinstance(k, int) and not isinstance(k, bool) and k > 0:
         return k * max(1, round(base / k))
@@ -231,11 +236,17 @@ def _table(values: list, device: str, like: Tensor) -> Tensor:
                         for v in values])
 
 
+def _step_tables(host_rule, schedule, sched_state, t0: int, n: int, device: str, like: Tensor):
+    """(lrs as floats or tensors, their table, rule.scalars' table) for steps t0 .. t0+n-1."""
+    step_lrs = [schedule.lr(sched_state, t0 + i) for i in range(n)]
+    return step_lrs, _table(step_lrs, device, like), _pre_table(host_rule, step_lrs, t0, device, like)
+
+
 def _pre_table(host_rule, lrs: list, t0: int, device: str, like: Tensor) -> Tensor | None:
     if host_rule.scalars is None:
         return None
     rows = [host_rule.scalars(lr, t0 + 1 + i) for i, lr in enumerate(lrs)]
-    if not any(isinstance(v, Tensor) for row in rows for v in row):
+    if not any(isinstance(v, Tensor) for v in rows[0]):  # every row has the same kinds as the first
         return torch.tensor(rows, dtype=torch.float64, device=device)  # (n, m)
     columns = [_table([row[j] for row in rows], device, like) for j in range(len(rows[0]))]
     if any(c.dim() == 2 for c in columns):
@@ -257,7 +268,7 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
         params = params.expand(2, 2)
         seeds = seeds.expand(2) if seeds is not None else None
     host_rule = spec.build(hp_device)
-    k = chunk_length(resolved)
+    k = chunk_length(resolved, every == 1)
     hp_in = _tensor_hparams(hp_device, device)
     x, y = params[0].clone(), params[1].clone()
     sx, sy = _tensor_state(host_rule.init(x), device), _tensor_state(host_rule.init(y), device)
@@ -266,31 +277,43 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
     plain = _make_advance(surface, spec.build, None, record_all)
     full = on_device if on_device is not None else plain
 
+    # The schedule's lrs and the rule's step scalars as tables for the whole run, sliced per chunk
+    # (building them per chunk cost a Playground run ~15%); per chunk only when they are (n, B).
+    total = -(-steps // k) * k if record_all and compiled else steps
+    lr0 = schedule.lr(sched_state, 0)
+    per_run = [lr0, *(host_rule.scalars(lr0, 1) if host_rule.scalars is not None else ())]
+    swept = any(isinstance(v, Tensor) and v.numel() > 1 for v in per_run)
+    whole = None if swept else _step_tables(host_rule, schedule, sched_state, 0, total, device, x)
+
     ts, xs, gs, lrs, effs = [], [], [], [], []
     t, last_recorded = 0, False
-    while t < steps:
-        limit = steps if record_all else min(steps, (t // every + 1) * every)
-        n = min(k, limit - t)
-        # When recording every step, a short last chunk runs as a full one: the extra steps past
-        # the end are computed and dropped, and their first record is the final point itself.
-        padded = record_all and compiled and n < k
-        width = k if padded else n
-        step_lrs = [schedule.lr(sched_state, t + i) for i in range(width)]
-        lr_in = _table(step_lrs, device, x)
-        pre = _pre_table(host_rule, step_lrs, t, device, x)
-        noise_in = gaussian(seeds, t, width, x.dtype) * noise if noise else None
-        fn = full if (compiled and width == k) else plain
-        x, y, sx, sy, out = fn(x, y, sx, sy, t + 1, lr_in, pre, noise_in, hp_in)
-        kept = n if record_all else (1 if t % every == 0 else 0)
-        if kept:
-            block = out[:kept + padded].view(kept + padded, 3, 2, -1)  # (kept, quantity, coordinate, B)
-            ts.extend(range(t, t + kept + padded))
-            xs.append(block[:, 0])
-            gs.append(block[:, 1])
-            effs.append(block[:kept, 2])
-            lrs.extend(step_lrs[:kept])
-        last_recorded = padded
-        t += n
+    settings = on_device.settings() if isinstance(on_device, Runner) else contextlib.nullcontext()
+    with settings:  # dynamo's settings, once for the whole roll-out
+        while t < steps:
+            limit = steps if record_all else min(steps, (t // every + 1) * every)
+            n = min(k, limit - t)
+            # When recording every step, a short last chunk runs as a full one: the extra steps past
+            # the end are computed and dropped, and their first record is the final point itself.
+            padded = record_all and compiled and n < k
+            width = k if padded else n
+            if whole is not None:  # copies: a view's storage offset would be a new guard, a new graph
+                step_lrs, lr_in = whole[0][t:t + width], whole[1][t:t + width].clone()
+                pre = None if whole[2] is None else whole[2][t:t + width].clone()
+            else:
+                step_lrs, lr_in, pre = _step_tables(host_rule, schedule, sched_state, t, width, device, x)
+            noise_in = gaussian(seeds, t, width, x.dtype) * noise if noise else None
+            fn = full if (compiled and width == k) else plain
+            x, y, sx, sy, out = fn(x, y, sx, sy, t + 1, lr_in, pre, noise_in, hp_in)
+            kept = n if record_all else (1 if t % every == 0 else 0)
+            if kept:
+                block = out[:kept + padded].view(kept + padded, 3, 2, -1)  # (kept, quantity, coordinate, B)
+                ts.extend(range(t, t + kept + padded))
+                xs.append(block[:, 0])
+                gs.append(block[:, 1])
+                effs.append(block[:kept, 2])
+                lrs.extend(step_lrs[:kept])
+            last_recorded = padded
+            t += n
 
     if not last_recorded:
         # The last point: its gradient as the eager loop computes it (look-ahead, noise), no update.
@@ -308,27 +331,37 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
     return ts, xs, gs, lrs, effs
 
 
-def compiled_runner(key: tuple, surface, spec, record_all: bool, k: int) -> Callable:
-    """The compiled graph for `key`, wrapped to never compile on the caller's thread: when its
-    guards do not hold it raises (set_stance "fail_on_recompile") and the caller runs eagerly."""
-    graph = _graph(key, surface, spec.build, k, record_all)
+class Runner:
+    """One compiled graph, and the dynamo settings it runs under: `settings()` is entered once
+    around a whole roll-out (entering it for each chunk cost ~30 µs a call)."""
 
-    def run(*args):
-        with torch._dynamo.config.patch(**_LIMITS), torch.compiler.set_stance("fail_on_recompile"):
-            return graph(*args)
+    def __init__(self, graph: Callable, settings: Callable[[], Any], on_call: Callable[[], None] | None = None):
+        self.graph, self.settings, self.on_call = graph, settings, on_call
 
-    return run
-
-
-def compiling_runner(key: tuple, surface, spec, record_all: bool, k: int) -> Callable:
-    """The compiled graph for `key`, compiling on first use (blocking); marks the key ready."""
-    graph = _graph(key, surface, spec.build, k, record_all)
-
-    def run(*args):
-        # Past the limit dynamo would quietly run the function eagerly: make that an error instead.
-        with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True, **_LIMITS):
-            out = graph(*args)
-        _READY.add(key)
+    def __call__(self, *args):
+        out = self.graph(*args)
+        if self.on_call is not None:
+            self.on_call()
         return out
 
-    return run
+
+def compiled_runner(key: tuple, surface, spec, record_all: bool, k: int) -> Runner:
+    """The compiled graph for `key`, set to never compile on the caller's thread: when its guards
+    do not hold it raises (set_stance "fail_on_recompile") and the caller runs eagerly."""
+    @contextlib.contextmanager
+    def settings():
+        with torch._dynamo.config.patch(**_LIMITS), torch.compiler.set_stance("fail_on_recompile"):
+            yield
+
+    return Runner(_graph(key, surface, spec.build, k, record_all), settings)
+
+
+def compiling_runner(key: tuple, surface, spec, record_all: bool, k: int) -> Runner:
+    """The compiled graph for `key`, compiling on first use (blocking); marks the key ready."""
+    @contextlib.contextmanager
+    def settings():
+        # Past the limit dynamo would quietly run the function eagerly: make that an error instead.
+        with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True, **_LIMITS):
+            yield
+
+    return Runner(_graph(key, surface, spec.build, k, record_all), settings, on_call=lambda: _READY.add(key))

@@ -158,7 +158,7 @@ def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedul
     reason = fused.unsupported_reason(surface, rule, schedule)
     if reason is not None:
         return None, f"eager ({reason})"
-    k = fused.chunk_length(resolved)
+    k = fused.chunk_length(resolved, every == 1)
     batch = params.shape[1]
     swept_lr = isinstance(base_lr, Tensor) and base_lr.numel() > 1
     key = fused.graph_key(surface, spec.key, hp, batch, dtype, device, every, bool(noise), k, swept_lr)

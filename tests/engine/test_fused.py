@@ -127,7 +127,7 @@ def test_compiled_adam_agrees_in_float64_and_float32_and_does_not_recompile(smal
 
 
 def test_compiled_single_run_recorded_every_step_with_noise_schedule_and_padding(small_chunks):
-    # 23 steps: four full chunks and a short last one, run padded to a full chunk.
+    # 23 steps, recorded every step (chunks of 2 × 5): two full chunks and a short last one, run padded.
     kw = dict(steps=23, hparams={"lr": 0.02, "dampening": 0.1}, noise=0.3, seed=5,
               schedule=make_schedule("step", step_size=7, gamma=0.5))
     eager = simulate("ravine", "momentum", **kw)
@@ -140,6 +140,7 @@ def test_compiled_single_run_recorded_every_step_with_noise_schedule_and_padding
 def test_compiled_lookahead_keeps_its_period_across_chunks(small_chunks):
     hp = {"k": 3, "inner": "sgd", "lr": 0.05, "slow_alpha": 0.5}
     assert fused.chunk_length(get_optimizer("lookahead").resolve(hp)) == 6  # a multiple of k
+    assert fused.chunk_length(get_optimizer("lookahead").resolve(hp), record_all=True) == 9  # of 2 × 5, too
     kw = dict(steps=36, start=STARTS, hparams=hp, record_every=36)
     _same(simulate("ravine", "lookahead", **kw), simulate("ravine", "lookahead", engine="fused", **kw))
 

@@ -14,7 +14,7 @@ from ui.compute import freeze, lr_sweep, run_optimizer, surface_drawing
 from ui.config import Config, to_query
 from ui.lecture import surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
-from ui.shell import page_setup
+from ui.shell import page_setup, playground_link
 from ui.widgets import fmt_value
 
 page_setup()
@@ -100,8 +100,7 @@ cfg = Config(surface=surface_key, surface_params=surface_params, optimizers=tupl
              hparams={k: {"lr": tuned[k]} for k in sweeps if tuned[k]}, steps=steps,
              start=None if start == tuple(surface.start) else start)
 if cfg.optimizers:
-    st.page_link("pages/playground.py", label="Open this comparison in the Playground", icon=":material/open_in_new:",
-                 query_params=to_query(cfg))
+    playground_link("Open this comparison in the Playground", to_query(cfg))
 with st.expander("How sensitive is each optimizer to its learning rate?", expanded=False):
     if sweeps:
         st.plotly_chart(PrebuiltFigure(lr_curves(sweeps, objective, names={k: get_optimizer(k).name for k in sweeps})),

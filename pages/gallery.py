@@ -7,7 +7,7 @@ import urllib.parse
 import streamlit as st
 
 from ui.session import presets
-from ui.shell import page_setup
+from ui.shell import page_setup, playground_link
 
 page_setup()
 st.title("Scenes")
@@ -20,5 +20,5 @@ for i, preset in enumerate(items):
     with cols[i % 2].container(border=True):
         st.markdown(f"#### {preset['name']}")
         st.write(preset.get("description", ""))
-        st.page_link("pages/playground.py", label="Open in the Playground", icon=":material/play_arrow:", query_params=preset["query"])
+        playground_link("Open in the Playground", preset["query"], icon=":material/play_arrow:")
         st.code("?" + urllib.parse.urlencode(preset["query"]), language=None)

@@ -13,7 +13,7 @@ from ui.compute import freeze, hparam_map, lr_sweep
 from ui.config import Config, to_query
 from ui.lecture import surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
-from ui.shell import page_setup
+from ui.shell import page_setup, playground_link
 from ui.widgets import fmt_value, param_widget
 
 page_setup()
@@ -86,10 +86,10 @@ start = (float(sx), float(sy))
 link_start = None if start == tuple(surface.start) else start
 
 
-def playground_link(hparams_by_key: dict, label: str) -> None:
+def link_to_playground(hparams_by_key: dict, label: str) -> None:
     cfg = Config(surface=surface_key, surface_params=surface_params, optimizers=tuple(hparams_by_key),
                  hparams=hparams_by_key, steps=steps, start=link_start)
-    st.page_link("pages/playground.py", label=label, icon=":material/open_in_new:", query_params=to_query(cfg))
+    playground_link(label, to_query(cfg))
 
 
 # ---- main area -------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ else:
             r, c = best
             st.markdown(f"**Best cell** ({OBJECTIVE_LABELS[objective]}): {px.label} = {fmt(result.values_x[c])}, "
                         f"{py.label} = {fmt(result.values_y[r])} — {result.outcome(r, c)}.")
-            playground_link({key: result.hparams_at(r, c)}, "Open the best cell in the Playground")
+            link_to_playground({key: result.hparams_at(r, c)}, "Open the best cell in the Playground")
     with c2:
         points = [p for p in (event.selection.points if event else []) if p.get("curve_number") == cells_trace
                   and 0 <= round(p["x"]) < n and 0 <= round(p["y"]) < n]  # a selection from a larger grid is stale
@@ -134,7 +134,7 @@ else:
             c, r = int(round(points[0]["x"])), int(round(points[0]["y"]))
             st.markdown(f"**Selected cell**: {px.label} = {fmt(result.values_x[c])}, {py.label} = "
                         f"{fmt(result.values_y[r])} — {result.outcome(r, c)}.")
-            playground_link({key: result.hparams_at(r, c)}, "Open the selected cell in the Playground")
+            link_to_playground({key: result.hparams_at(r, c)}, "Open the selected cell in the Playground")
         else:
             st.caption("Click a cell to select it.")
 
@@ -175,4 +175,4 @@ if sweeps:
     tuned = {k: {**cls.lesson_hparams.get(k, {}), "lr": s.best_lr(objective)} for k, s in sweeps.items()
              if s.best(objective) is not None}
     if tuned:
-        playground_link(tuned, "Open these optimizers at their best lr in the Playground")
+        link_to_playground(tuned, "Open these optimizers at their best lr in the Playground")

@@ -12,7 +12,7 @@ from ui.compute import freeze, noise_cloud, surface_drawing
 from ui.config import MAX_NOISE, Config, to_query
 from ui.lecture import hparam_widgets, surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
-from ui.shell import page_setup
+from ui.shell import page_setup, playground_link
 
 page_setup()
 K = "nc"
@@ -88,5 +88,4 @@ st.dataframe(rows, hide_index=True, width="stretch",
 cfg = Config(surface=surface_key, surface_params=surface_params, optimizers=tuple(c.optimizer for c in clouds),
              hparams={c.optimizer: dict(hp.get(c.optimizer, {})) for c in clouds}, steps=steps, noise=float(noise),
              seed=seed0, start=None if start == tuple(surface.start) else start)
-st.page_link("pages/playground.py", label=f"Open one run of each (seed {seed0}) in the Playground",
-             icon=":material/open_in_new:", query_params=to_query(cfg))
+playground_link(f"Open one run of each (seed {seed0}) in the Playground", to_query(cfg))

@@ -9,6 +9,7 @@ properly configured. tests/browser checks a first-load deep link on a fresh serv
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 
 import streamlit as st
@@ -53,3 +54,13 @@ def page_setup() -> None:
     if PagesManager.uses_pages_directory:  # legacy first run: this page was run without app.py
         run_app()  # st.navigation switches the server to explicit pages and runs this page properly
         st.stop()  # the nested run drew the page; do not draw it twice
+
+
+def playground_link(label: str, query: dict, icon: str = ":material/open_in_new:") -> None:
+    """A button that opens the Playground with `query` (ui.config.to_query) in a new tab.
+
+    Not st.page_link: for the default page (the Playground, served at the app's root) it renders
+    href="?query", which a new tab, a middle click or a copied link resolves against the *current*
+    page. "./?query" resolves to the app's root from any page, under a server.baseUrlPath too.
+    """
+    st.link_button(label, "./?" + urllib.parse.urlencode(query), icon=icon)

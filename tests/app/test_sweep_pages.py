@@ -59,7 +59,10 @@ def named(fig: dict, name: str) -> dict:
 
 
 def link_queries(at: AppTest) -> dict[str, dict]:
-    return {ln.proto.label: dict(urllib.parse.parse_qsl(ln.proto.query_string)) for ln in at.get("page_link")}
+    """{label: query} of the page's links to the Playground: "./?query", the app's root from any page."""
+    links = at.get("link_button")
+    assert all(ln.proto.url.startswith("./?") for ln in links), [ln.proto.url for ln in links]
+    return {ln.proto.label: dict(urllib.parse.parse_qsl(ln.proto.url[3:])) for ln in links}
 
 
 # --- hyperparameter map ---------------------------------------------------------------------------------

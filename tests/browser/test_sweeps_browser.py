@@ -245,7 +245,11 @@ def test_hyperparameter_map_runs_a_small_sweep_and_draws_its_heatmap(page, sweep
     cells = named(chart, "cells")
     assert len(cells["x"]) == 64
     assert page.get_by_text("Best cell", exact=False).count() >= 1
-    assert page.get_by_role("link", name="Open the best cell in the Playground").count() == 1
+    link = page.get_by_role("link", name="Open the best cell in the Playground")
+    assert link.count() == 1
+    # It opens the Playground (the app's root) in a new tab; st.page_link's href resolved to this page.
+    assert link.evaluate("a => a.href").startswith(f"{sweep_server}/?surface=rosenbrock&")
+    assert link.get_attribute("target") == "_blank"
 
     # Below: final loss against lr, 41 lrs for each of momentum, SGD and Adam.
     wait_idle(page, chart_has("hm.lr.chart", "d.length > 0"))

@@ -1,4 +1,4 @@
-"""The fused engine: the same pure update rules, compiled by torch.compile over chunks of K steps.
+"""The fused engine: the same pure update rules, compiled ahead of time over chunks of K steps.
 
 A 2-D run's whole state (x, y and a few moments per coordinate) fits in registers, so a roll-out
 is compute-bound if it is written as ONE loop over runs that takes K steps in a row. The eager
@@ -12,7 +12,8 @@ C++ (CPU) or Triton (CUDA) kernel. Three things make that fusion possible:
 * hyperparameters, the scheduled lr and the step's scalars (β₁ᵗ, bias corrections: rule.scalars,
   computed on the host in float arithmetic) enter as tensors, so moving a slider does not
   recompile and no kernel computes a power per run;
-* the step number is a dynamic int: one graph serves every chunk.
+* the step number enters only through those tables and its phase modulo K (Lookahead's k divides
+  K): one graph, traced at step 1, serves every chunk (checked when it is built).
 
 The eager engine stays the reference (bit-exact to torch.optim). In float64 this path equals it
 bit for bit wherever the two engines' square roots agree: the rules spell the multiply-adds that
@@ -24,24 +25,33 @@ the runs tested) match bit for bit, and the rest match bit for bit against an ea
 correctly rounded, and otherwise to a few ulps. Eager sin/cos/exp/tanh differ from inductor's in
 the same way (surfaces: the plateau, Rastrigin). float32 agrees within 1e-5 relative.
 
-Compiling one (optimizer, surface, shapes) graph takes 5–20 s on a 2-core CPU. Inductor keeps the
-artefacts on disk (TORCHINDUCTOR_CACHE_DIR, defaulting here to ~/.cache/gradscape/inductor), so a
-restart pays only tracing. `simulate(engine="auto")` uses a graph only once it is ready and
-otherwise runs eagerly while a background thread compiles it (`request_warm_up`): no page ever
-waits on a compile.
+A graph is exported (torch.export, with a dynamic batch axis) and compiled by AOTInductor into a
+.pt2 package on disk: 10-40 s on a 2-core CPU, once per (optimizer, surface, fixed settings)
+and version of the code. `simulate(engine="auto")` runs a graph only if its package is on disk
+(loading takes ~3 ms) and otherwise runs eagerly while a child process builds it
+(`request_build`): no page waits on a compile, and the compiler never shares the server's GIL.
+engine="fused" builds in the calling process and waits (tests, benchmarks, `gradscape warm`).
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
+import hashlib
 import os
+import pickle
+import platform
 import queue
+import subprocess
+import sys
+import tempfile
 import threading
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 import torch._inductor.inductor_prims  # noqa: F401  registers torch.ops.prims.fma, used by the rules when compiled
 from torch import Tensor
+from torch.utils._pytree import tree_flatten, tree_leaves, tree_structure, tree_unflatten
 
 from engine.noise import gaussian
 
@@ -113,69 +123,271 @@ def _make_advance(surface, build: Callable, steps_per_call: int | None, record_a
     return advance
 
 
-# ---- compiled graphs, readiness and the background compiler -------------------------------------
+# ---- ahead-of-time graphs: built once (torch.export + AOTInductor), stored on disk, loaded --------
+#
+# A graph is compiled in a separate process and the server only loads the result (a shared library
+# in a .pt2 package, ~3 ms): compiling inside the server (torch.compile in a thread) held the GIL
+# for 15-25 s per graph, and every page run in the other threads stalled for as long.
 
-_GRAPHS: dict[tuple, Callable] = {}
-_READY: set[tuple] = set()
+EXAMPLE_BATCH = 5  # the batch a graph is traced at (its batch axis is dynamic: any B ≥ 2 runs it)
+
+
+def cache_dir() -> str:
+    """Where packages live: GRADSCAPE_GRAPH_DIR, else ~/.cache/gradscape/graphs; one folder per
+    version of the code and of torch, so an edited rule never loads a stale graph."""
+    root = os.environ.get("GRADSCAPE_GRAPH_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "gradscape", "graphs")
+    return os.path.join(root, _fingerprint())
+
+
+@functools.cache
+def _fingerprint() -> str:
+    digest = hashlib.sha256(f"{torch.__version__} {sys.version} {platform.machine()}".encode())
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for folder in ("engine", "optimizers", "surfaces"):
+        for name in sorted(os.listdir(os.path.join(project, folder))):
+            if name.endswith(".py"):
+                with open(os.path.join(project, folder, name), "rb") as f:
+                    digest.update(name.encode() + f.read())
+    return digest.hexdigest()[:16]
+
+
+def package_path(key: tuple) -> str:
+    return os.path.join(cache_dir(), hashlib.sha256(repr(key).encode()).hexdigest()[:32] + ".pt2")
+
+
+@dataclass
+class BuildJob:
+    """What a graph is built from: the roll-out arguments of one full chunk of EXAMPLE_BATCH runs
+    (picklable: the background builder runs in another process)."""
+
+    key: tuple
+    surface_key: str
+    surface_values: dict
+    spec_key: str
+    resolved: dict
+    hp: dict
+    params: Tensor  # (2, EXAMPLE_BATCH)
+    schedule: Any
+    base_lr: Any
+    noise: float
+    seeds: Tensor | None
+    every: int
+    k: int
+
+    def surface(self):
+        from surfaces import get_surface
+        return get_surface(self.surface_key, **self.surface_values)
+
+    def spec(self):
+        from optimizers import get_optimizer
+        return get_optimizer(self.spec_key)
+
+    def advance(self) -> Callable:
+        """The traced function, uncompiled."""
+        return _make_advance(self.surface(), self.spec().build, self.k, self.every == 1)
+
+
+def make_job(key: tuple, surface, spec, resolved: dict, hp: dict, params: Tensor, schedule, base_lr, noise: float,
+             seeds, every: int, k: int) -> BuildJob:
+    """The job for `key`, cut from a real run's arguments: swept values keep their first run."""
+    def cut(v):
+        return v.reshape(-1)[:1].expand(EXAMPLE_BATCH).clone() if isinstance(v, Tensor) and v.numel() > 1 else v
+
+    return BuildJob(key, surface.key, dict(surface.values), spec.key, {n: cut(v) for n, v in resolved.items()},
+                    {n: cut(v) for n, v in hp.items()}, params[:, :1].expand(2, EXAMPLE_BATCH).clone(), schedule,
+                    cut(base_lr), noise, None if seeds is None else seeds.reshape(-1)[:1].expand(EXAMPLE_BATCH).clone(),
+                    1 if every == 1 else k, k)
+
+
+class _Captured(Exception):
+    pass
+
+
+def build_package(job: BuildJob, path: str) -> None:
+    """Export the job's first chunk with a dynamic batch axis and compile it to `path` (blocking)."""
+    advance = job.advance()
+    captured = []
+
+    def capture(*args):
+        captured.append(args)
+        raise _Captured
+
+    try:
+        roll_out_fused(job.surface(), job.spec(), job.resolved, job.hp, job.params, job.k, job.schedule,
+                       job.base_lr, job.noise, job.seeds, job.every, k=job.k, on_device=capture)
+    except _Captured:
+        pass
+    args = captured[0]
+    _check_step_free(advance, args, job.k)
+
+    leaves, in_spec = tree_flatten(args)
+    is_tensor = [isinstance(v, Tensor) for v in leaves]
+    constants = [None if t else v for v, t in zip(leaves, is_tensor)]  # step0 = 1, a 0.0 that is off, ...
+    rows = _batched_leaves(args)
+    assert [id(v) for v, _ in rows] == [id(v) for v in leaves if isinstance(v, Tensor)]  # the same order
+    tensors = tuple(v.contiguous() for v, _ in rows)
+
+    class Flat(torch.nn.Module):
+        def forward(self, *flat):
+            it = iter(flat)
+            return tuple(tree_leaves(advance(*tree_unflatten([next(it) if t else c for t, c in zip(is_tensor, constants)],
+                                                             in_spec))))
+
+    batch = torch.export.Dim("batch", min=2)
+    axes = [{v.dim() - 1: batch} if batched else None for v, batched in rows]
+    program = torch.export.export(Flat(), tensors, dynamic_shapes=(tuple(axes),), strict=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = f"{path[:-len('.pt2')]}.{os.getpid()}.partial.pt2"
+    torch._inductor.aoti_compile_and_package(program, package_path=partial)
+    os.replace(partial, path)  # atomic: a reader sees a whole package or none
+
+
+def _batched_leaves(args: tuple) -> list[tuple[Tensor, bool]]:
+    """The tensor inputs in call order, each with whether its last axis is the batch: x and y, state
+    and noise always (0-dim state aside), lrs as (n, B) and rule scalars as (n, m, B) only when
+    swept, hyperparameters as (B,) only when swept."""
+    x, y, sx, sy, _step0, lrs, pre, noise, hp = args
+    rows = [(x, True), (y, True)]
+    rows += [(v, v.dim() > 0) for v in tree_leaves((sx, sy)) if isinstance(v, Tensor)]
+    rows += [(lrs, lrs.dim() == 2)]
+    rows += [] if pre is None else [(pre, pre.dim() == 3)]
+    rows += [] if noise is None else [(noise, True)]
+    rows += [(v, v.dim() > 0) for v in tree_leaves(hp) if isinstance(v, Tensor)]
+    for v, batched in rows:
+        if batched and v.shape[-1] != EXAMPLE_BATCH:
+            raise RuntimeError(f"an input of shape {tuple(v.shape)} lacks the example batch axis")
+    return rows
+
+
+def _check_step_free(advance: Callable, args: tuple, k: int) -> None:
+    """The package is traced at step0 = 1 and serves every chunk: so the chunk's result may depend
+    on the step number only through the tables it is given (lrs, rule.scalars) and its phase
+    modulo k (Lookahead; chunks are multiples of k). Checked by running the chunk at step0 = 1 + k."""
+    first, later = advance(*args), advance(*args[:4], args[4] + k, *args[5:])
+    out_first, out_later = tree_leaves(first), tree_leaves(later)
+    if not all(isinstance(v, Tensor) for v in out_first) or tree_structure(first[:4]) != tree_structure(args[:4]):
+        raise RuntimeError("the rule's state must be tensors of a fixed structure to be compiled")
+    if not all(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
+               for a, b in zip(out_first, out_later)):
+        raise RuntimeError("the rule reads the step number outside rule.scalars: it cannot be compiled ahead of time")
+
+
+class Graph:
+    """A loaded package, called like the traced function: graph(x, y, sx, sy, step0, lrs, pre, noise, hp)."""
+
+    def __init__(self, path: str):
+        self.model = torch._inductor.aoti_load_package(path)
+        self.lock = threading.Lock()  # one call at a time per loaded model
+
+    def __call__(self, x, y, sx, sy, step0, lrs, pre, noise, hp):
+        tensors = [v.contiguous() for v in tree_leaves((x, y, sx, sy, lrs, pre, noise, hp)) if isinstance(v, Tensor)]
+        with self.lock:
+            out = self.model(*tensors)
+        n = len(tree_leaves(sx))
+        return (out[0], out[1], tree_unflatten(out[2:2 + n], tree_structure(sx)),
+                tree_unflatten(out[2 + n:2 + 2 * n], tree_structure(sy)), out[-1])
+
+
+_LOADED: dict[str, Graph] = {}  # by package path (the store's folder can change: GRADSCAPE_GRAPH_DIR)
 _FAILED: dict[tuple, str] = {}
-_LOCK = threading.Lock()  # one thread at a time inside dynamo (compiling or running a graph)
-_QUEUE: "queue.Queue[tuple[tuple, Callable]]" = queue.Queue()
+_LOAD_LOCK = threading.Lock()
+
+
+def loaded_graph(key: tuple) -> Graph | None:
+    """The graph for `key` if its package is on disk (loaded on first use), else None."""
+    path = package_path(key)
+    graph = _LOADED.get(path)
+    if graph is not None or key in _FAILED or not os.path.exists(path):
+        return graph
+    with _LOAD_LOCK:
+        if path not in _LOADED:
+            try:
+                _LOADED[path] = Graph(path)
+            except Exception as exc:  # noqa: BLE001 - a damaged package: the eager path stays
+                _FAILED[key] = f"loading {path}: {type(exc).__name__}: {exc}"
+                return None
+    return _LOADED[path]
+
+
+def build_graph(job: BuildJob) -> Graph:
+    """The graph for job.key, built in this process first if it is not on disk (blocking)."""
+    graph = loaded_graph(job.key)
+    if graph is None:
+        with _BUILD_LOCK:
+            if not os.path.exists(package_path(job.key)):
+                build_package(job, package_path(job.key))
+        _FAILED.pop(job.key, None)
+        graph = loaded_graph(job.key)
+    return graph
+
+
+def forget(key: tuple, exc: Exception) -> None:
+    """Stop using a graph that failed at run time (the eager path takes over)."""
+    _LOADED.pop(package_path(key), None)
+    _FAILED[key] = f"running: {type(exc).__name__}: {exc}"
+
+
+# ---- the background builder: one child process at a time ---------------------------------------
+
+_BUILD_LOCK = threading.Lock()
+_QUEUE: "queue.Queue[BuildJob]" = queue.Queue()
 _PENDING: set[tuple] = set()
 _WORKER: threading.Thread | None = None
-
-# One code object (`advance`) serves every graph, so dynamo's default of 8 entries a code object
-# would send the 9th optimizer back to eager. torch's config is per thread here: it is set around
-# every call (the background compiler and Streamlit's script threads are not the main thread).
-_LIMITS = {name: value for name, value in (("recompile_limit", 512), ("accumulated_recompile_limit", 4096))
-           if hasattr(torch._dynamo.config, name)}
-
-
-def _graph(key: tuple, surface, build, k: int, record_all: bool) -> Callable:
-    fn = _GRAPHS.get(key)
-    if fn is None:
-        # A C++ wrapper halves the cost of a call (what matters for one run recorded every step)
-        # but doubles the compile time; large batches do not need it.
-        fn = torch.compile(_make_advance(surface, build, k, record_all), dynamic=True,
-                           options={"cpp_wrapper": record_all})
-        _GRAPHS[key] = fn
-    return fn
-
-
-def is_ready(key: tuple) -> bool:
-    return key in _READY
+BUILD_TIMEOUT = 1800  # seconds for one graph (a cold record-every-step graph takes ~40 s here)
 
 
 def background_enabled() -> bool:
     return os.environ.get(_BACKGROUND_ENV, "1") != "0"
 
 
-def request_warm_up(key: tuple, job: Callable[[], Any]) -> None:
-    """Compile `key` in the background by running `job` (a small fused simulation) once."""
+def request_build(job: BuildJob) -> None:
+    """Queue job.key for the background builder (nothing waits for it)."""
     global _WORKER
-    if key in _READY or key in _PENDING or key in _FAILED or not background_enabled():
+    key = job.key
+    if key in _PENDING or key in _FAILED or not background_enabled():
         return
     _PENDING.add(key)
-    _QUEUE.put((key, job))
+    _QUEUE.put(job)
     if _WORKER is None or not _WORKER.is_alive():
-        _WORKER = threading.Thread(target=_work, name="gradscape-compile", daemon=True)
+        _WORKER = threading.Thread(target=_work, name="gradscape-builder", daemon=True)
         _WORKER.start()
 
 
 def _work() -> None:
     while True:
-        key, job = _QUEUE.get()
+        job = _QUEUE.get()
         try:
-            if key not in _READY:
-                job()
-        except Exception as exc:  # noqa: BLE001 - a failed compile only means the eager path stays
-            _FAILED[key] = f"{type(exc).__name__}: {exc}"
+            if not os.path.exists(package_path(job.key)):
+                _build_in_child(job)
+        except Exception as exc:  # noqa: BLE001 - a failed build only means the eager path stays
+            _FAILED[job.key] = f"{type(exc).__name__}: {exc}"
         finally:
-            _PENDING.discard(key)
+            _PENDING.discard(job.key)
             _QUEUE.task_done()
 
 
+def _build_in_child(job: BuildJob) -> None:
+    """Run engine/build_graph.py on the job in a child process at a lower priority: the child has
+    its own GIL, so the server's threads keep running while it compiles."""
+    os.makedirs(cache_dir(), exist_ok=True)
+    fd, job_file = tempfile.mkstemp(suffix=".job", dir=cache_dir())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(job, f)
+        project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [project, os.environ.get("PYTHONPATH")])))
+        done = subprocess.run([sys.executable, "-m", "engine.build_graph", job_file], cwd=project, env=env,
+                              capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+                              preexec_fn=(lambda: os.nice(10)) if hasattr(os, "nice") else None)
+    finally:
+        os.unlink(job_file)
+    if done.returncode != 0 or not os.path.exists(package_path(job.key)):
+        lines = (done.stderr or done.stdout or f"exit status {done.returncode}").strip().splitlines()
+        raise RuntimeError(f"the builder process failed: {lines[-1] if lines else done.returncode}")
+
+
 def wait_for_background(timeout: float | None = None) -> bool:
-    """Block until the background compiler is idle (benchmarks and tests); True when it is."""
+    """Block until the background builder is idle (benchmarks and tests); True when it is."""
     done = threading.Event()
 
     def join():
@@ -187,7 +399,7 @@ def wait_for_background(timeout: float | None = None) -> bool:
 
 
 def status() -> dict:
-    return {"ready": len(_READY), "pending": len(_PENDING), "failed": dict(_FAILED)}
+    return {"ready": len(_LOADED), "pending": len(_PENDING), "failed": dict(_FAILED)}
 
 
 # ---- the roll-out ---------------------------------------------------------------------------
@@ -197,7 +409,7 @@ def graph_key(surface, spec_key: str, hp: dict, batch: int, dtype, device: str, 
     """Everything a compiled graph is specialised on (values that enter as tensors are not)."""
     fixed = tuple(sorted((n, v) for n, v in hp.items() if not isinstance(v, Tensor) and not _is_live_float(v)))
     swept = tuple(sorted(n for n, v in hp.items() if isinstance(v, Tensor) and v.numel() > 1))
-    return (spec_key, type(surface).__name__, hash(surface), fixed, swept, swept_lr,
+    return (spec_key, repr(surface), fixed, swept, swept_lr,
             str(dtype), str(device), every == 1, noise, k)
 
 
@@ -256,11 +468,12 @@ def _pre_table(host_rule, lrs: list, t0: int, device: str, like: Tensor) -> Tens
 
 
 def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tensor, steps: int, schedule,
-                   base_lr, noise: float, seeds, every: int, *, compiled: bool = True, on_device=None):
+                   base_lr, noise: float, seeds, every: int, *, k: int | None = None, compiled: bool = True,
+                   on_device=None):
     """The fused counterpart of rollout._roll_out: the same records (ts, xs, gs, lrs, effs).
 
-    compiled=False runs the same traced function eagerly (tests, and chunk remainders always).
-    on_device: the callable that runs one full chunk (default: the compiled graph).
+    k: steps per chunk (default chunk_length). compiled=False runs the same traced function eagerly
+    (tests, and chunk remainders always). on_device: what runs one full chunk (a loaded Graph).
     """
     device = str(params.device)
     single = params.shape[1] == 1
@@ -268,7 +481,7 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
         params = params.expand(2, 2)
         seeds = seeds.expand(2) if seeds is not None else None
     host_rule = spec.build(hp_device)
-    k = chunk_length(resolved, every == 1)
+    k = chunk_length(resolved, every == 1) if k is None else k
     hp_in = _tensor_hparams(hp_device, device)
     x, y = params[0].clone(), params[1].clone()
     sx, sy = _tensor_state(host_rule.init(x), device), _tensor_state(host_rule.init(y), device)
@@ -287,33 +500,31 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
 
     ts, xs, gs, lrs, effs = [], [], [], [], []
     t, last_recorded = 0, False
-    settings = on_device.settings() if isinstance(on_device, Runner) else contextlib.nullcontext()
-    with settings:  # dynamo's settings, once for the whole roll-out
-        while t < steps:
-            limit = steps if record_all else min(steps, (t // every + 1) * every)
-            n = min(k, limit - t)
-            # When recording every step, a short last chunk runs as a full one: the extra steps past
-            # the end are computed and dropped, and their first record is the final point itself.
-            padded = record_all and compiled and n < k
-            width = k if padded else n
-            if whole is not None:  # copies: a view's storage offset would be a new guard, a new graph
-                step_lrs, lr_in = whole[0][t:t + width], whole[1][t:t + width].clone()
-                pre = None if whole[2] is None else whole[2][t:t + width].clone()
-            else:
-                step_lrs, lr_in, pre = _step_tables(host_rule, schedule, sched_state, t, width, device, x)
-            noise_in = gaussian(seeds, t, width, x.dtype) * noise if noise else None
-            fn = full if (compiled and width == k) else plain
-            x, y, sx, sy, out = fn(x, y, sx, sy, t + 1, lr_in, pre, noise_in, hp_in)
-            kept = n if record_all else (1 if t % every == 0 else 0)
-            if kept:
-                block = out[:kept + padded].view(kept + padded, 3, 2, -1)  # (kept, quantity, coordinate, B)
-                ts.extend(range(t, t + kept + padded))
-                xs.append(block[:, 0])
-                gs.append(block[:, 1])
-                effs.append(block[:kept, 2])
-                lrs.extend(step_lrs[:kept])
-            last_recorded = padded
-            t += n
+    while t < steps:
+        limit = steps if record_all else min(steps, (t // every + 1) * every)
+        n = min(k, limit - t)
+        # When recording every step, a short last chunk runs as a full one: the extra steps past
+        # the end are computed and dropped, and their first record is the final point itself.
+        padded = record_all and compiled and n < k
+        width = k if padded else n
+        if whole is not None:  # copies: each chunk's inputs compact and starting at offset 0
+            step_lrs, lr_in = whole[0][t:t + width], whole[1][t:t + width].clone()
+            pre = None if whole[2] is None else whole[2][t:t + width].clone()
+        else:
+            step_lrs, lr_in, pre = _step_tables(host_rule, schedule, sched_state, t, width, device, x)
+        noise_in = gaussian(seeds, t, width, x.dtype) * noise if noise else None
+        fn = full if (compiled and width == k) else plain
+        x, y, sx, sy, out = fn(x, y, sx, sy, t + 1, lr_in, pre, noise_in, hp_in)
+        kept = n if record_all else (1 if t % every == 0 else 0)
+        if kept:
+            block = out[:kept + padded].view(kept + padded, 3, 2, -1)  # (kept, quantity, coordinate, B)
+            ts.extend(range(t, t + kept + padded))
+            xs.append(block[:, 0])
+            gs.append(block[:, 1])
+            effs.append(block[:kept, 2])
+            lrs.extend(step_lrs[:kept])
+        last_recorded = padded
+        t += n
 
     if not last_recorded:
         # The last point: its gradient as the eager loop computes it (look-ahead, noise), no update.
@@ -329,39 +540,3 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
     if single:
         xs, gs, effs = [b[..., :1] for b in xs], [b[..., :1] for b in gs], effs[..., :1]
     return ts, xs, gs, lrs, effs
-
-
-class Runner:
-    """One compiled graph, and the dynamo settings it runs under: `settings()` is entered once
-    around a whole roll-out (entering it for each chunk cost ~30 µs a call)."""
-
-    def __init__(self, graph: Callable, settings: Callable[[], Any], on_call: Callable[[], None] | None = None):
-        self.graph, self.settings, self.on_call = graph, settings, on_call
-
-    def __call__(self, *args):
-        out = self.graph(*args)
-        if self.on_call is not None:
-            self.on_call()
-        return out
-
-
-def compiled_runner(key: tuple, surface, spec, record_all: bool, k: int) -> Runner:
-    """The compiled graph for `key`, set to never compile on the caller's thread: when its guards
-    do not hold it raises (set_stance "fail_on_recompile") and the caller runs eagerly."""
-    @contextlib.contextmanager
-    def settings():
-        with torch._dynamo.config.patch(**_LIMITS), torch.compiler.set_stance("fail_on_recompile"):
-            yield
-
-    return Runner(_graph(key, surface, spec.build, k, record_all), settings)
-
-
-def compiling_runner(key: tuple, surface, spec, record_all: bool, k: int) -> Runner:
-    """The compiled graph for `key`, compiling on first use (blocking); marks the key ready."""
-    @contextlib.contextmanager
-    def settings():
-        # Past the limit dynamo would quietly run the function eagerly: make that an error instead.
-        with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True, **_LIMITS):
-            yield
-
-    return Runner(_graph(key, surface, spec.build, k, record_all), settings, on_call=lambda: _READY.add(key))

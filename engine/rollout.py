@@ -108,8 +108,8 @@ def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None,
     seed: one int shared by every run (same noise for each), or B ints (independent noise).
     record_every: keep every r-th point only (sweeps); the last step is always kept.
     engine: "eager" (the reference, bit-exact to torch.optim), "fused" (compiled chunks of steps,
-    compiling first if needed: engine/fused.py) or "auto" (fused once its graph is compiled, else
-    eager while a background thread compiles it). traj.meta["engine"] says which one ran.
+    building the graph in this process first if needed: engine/fused.py) or "auto" (fused once its
+    graph is on disk, else eager while a child process builds it). traj.meta["engine"] says which ran.
     Divergence never raises: see Trajectory.diverged_at.
     """
     surface = get_surface(surface) if isinstance(surface, str) else surface
@@ -143,7 +143,7 @@ def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None,
         rec, used = None, "eager"
         if engine != "eager":
             rec, used = _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedule, base_lr,
-                                   noise, seeds, record_every, start_xy, seed, dtype, device)
+                                   noise, seeds, record_every, dtype, device)
         if rec is None:
             rec = _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, record_every)
 
@@ -153,7 +153,7 @@ def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None,
 
 
 def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedule, base_lr, noise, seeds, every,
-               start_xy, seed, dtype, device):
+               dtype, device):
     """Roll out on the fused path if this run can take it: (records, "fused"), else (None, why not)."""
     reason = fused.unsupported_reason(surface, rule, schedule)
     if reason is not None:
@@ -163,38 +163,20 @@ def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedul
     swept_lr = isinstance(base_lr, Tensor) and base_lr.numel() > 1
     key = fused.graph_key(surface, spec.key, hp, batch, dtype, device, every, bool(noise), k, swept_lr)
     args = (surface, spec, resolved, hp, params, steps, schedule, base_lr, noise, seeds, every)
-    if engine == "fused":
-        with fused._LOCK:
-            runner = fused.compiling_runner(key, surface, spec, every == 1, k)
-            return fused.roll_out_fused(*args, on_device=runner), "fused"
-    if fused.is_ready(key) and fused._LOCK.acquire(blocking=False):
-        try:
-            runner = fused.compiled_runner(key, surface, spec, every == 1, k)
-            return fused.roll_out_fused(*args, on_device=runner), "fused"
-        except Exception:  # noqa: BLE001 - guards did not hold (or a compile would be needed): run eagerly
-            fused._READY.discard(key)
-        finally:
-            fused._LOCK.release()
-    fused.request_warm_up(key, _warm_up_job(surface, spec, resolved, start_xy, batch, dtype, device, every,
-                                            noise, k, schedule))
-    return None, "eager (fused graph not compiled yet)"
-
-
-def _warm_up_job(surface, spec, resolved, start_xy, batch, dtype, device, every, noise, k, schedule):
-    """A small simulation whose graph is the one this run needs (same shapes class, same flags)."""
-    small = 2  # a single run is rolled out as two identical rows: the same graph as any batch
-    hparams = {n: (v.reshape(-1)[:1].expand(small).clone() if isinstance(v, Tensor) and v.numel() > 1 else v)
-               for n, v in resolved.items()}
-    start = start_xy[:1].expand(small, 2).clone()
-    steps = 1 + k
-    record_every = 1 if every == 1 else steps
-
-    def job():
-        simulate(surface, spec, start=start, steps=steps, hparams=hparams, schedule=schedule, noise=noise,
-                 seed=[0, 1], device=device, dtype=dtype,
-                 record_every=record_every, engine="fused")
-
-    return job
+    graph = fused.loaded_graph(key)
+    if graph is None:
+        job = fused.make_job(key, surface, spec, resolved, hp, params, schedule, base_lr, noise, seeds, every, k)
+        if engine != "fused":
+            fused.request_build(job)  # built by a child process; this run goes eagerly
+            return None, "eager (fused graph not compiled yet)"
+        return fused.roll_out_fused(*args, k=k, on_device=fused.build_graph(job)), "fused"
+    try:
+        return fused.roll_out_fused(*args, k=k, on_device=graph), "fused"
+    except Exception as exc:  # noqa: BLE001 - a graph that fails at run time is dropped: eager from now on
+        if engine == "fused":
+            raise
+        fused.forget(key, exc)
+        return None, "eager (the fused graph failed)"
 
 
 def _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, every):

@@ -82,6 +82,20 @@ def with_weight_decay(grad: Tensor, params: Tensor, weight_decay) -> Tensor:
     return grad if is_zero(weight_decay) else axpy(grad, params, weight_decay)
 
 
+def first_step(step: int) -> tuple[float]:
+    """rule.scalars for a rule whose first step differs (torch's momentum buffer, Rprop's step size):
+    a flag, so a graph compiled once serves every chunk (engine/fused.py)."""
+    return (1.0 if step == 1 else 0.0,)
+
+
+def pick_first(first, at_first, later) -> Tensor:
+    """at_first() on the first step, later() after it. `first` is first_step's flag: a float in the
+    eager engine (a plain branch, computing only what it returns), a tensor in the fused one."""
+    if isinstance(first, Tensor):
+        return torch.where(first > 0, at_first(), later())
+    return at_first() if first else later()
+
+
 def beta_param(name: str, default: float, label: str, help: str, latex: str, low=0.0, high=0.999) -> Param:
     return Param(name, default, low, high, label=label, help=help, latex=latex)
 

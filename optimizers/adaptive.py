@@ -14,7 +14,7 @@ from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
 
 class AdaGradState(NamedTuple):
     sum_sq: Tensor
-    std: Tensor  # √G + ε of the last step, kept for the effective learning rate
+    rate: Tensor  # η_t / (√G + ε) of the last step: the effective learning rate
 
 
 def adagrad_rule(hp: dict) -> Rule:
@@ -27,19 +27,20 @@ def adagrad_rule(hp: dict) -> Rule:
     def init(params):
         return AdaGradState(torch.zeros_like(params) + acc0, torch.ones_like(params))
 
-    def clr(lr, step):
-        return lr / (1 + (step - 1) * decay)
+    def scalars(lr, step):
+        return (lr / (1 + (step - 1) * decay),)  # η_t, as torch.optim.Adagrad computes it
 
-    def update(grad, state, params, lr, step):
+    def update(grad, state, params, lr, step, pre=None):
+        (clr,) = scalars(lr, step) if pre is None else pre
         g = with_weight_decay(grad, params, wd)
         sum_sq = addcmul(state.sum_sq, g, g, 1)
         std = sum_sq.sqrt() + eps
-        return add_ratio(params, g, std, -clr(lr, step)), AdaGradState(sum_sq, std)
+        return add_ratio(params, g, std, -clr), AdaGradState(sum_sq, clr * std.reciprocal())
 
     def effective_lr(state, lr, step):
-        return clr(lr, step) * state.std.reciprocal()
+        return state.rate
 
-    return Rule(init, update, effective_lr=effective_lr)
+    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
 
 
 class RMSpropState(NamedTuple):

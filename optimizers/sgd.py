@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_scaled, axpy, momentum_param, with_weight_decay
+from optimizers._common import add_scaled, axpy, first_step, momentum_param, pick_first, with_weight_decay
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param, lr_param, weight_decay_param
 
@@ -49,13 +49,17 @@ def momentum_rule(hp: dict) -> Rule:
     def init(params):
         return Buffer(torch.zeros_like(params))
 
-    def update(grad, state, params, lr, step):
+    def scalars(lr, step):
+        return first_step(step)
+
+    def update(grad, state, params, lr, step, pre=None):
+        (first,) = scalars(lr, step) if pre is None else pre
         g = with_weight_decay(grad, params, wd)
         # torch starts the buffer at the first gradient itself, undamped.
-        buf = g if step == 1 else axpy(state.buf * mu, g, 1 - damp)
+        buf = pick_first(first, lambda: g, lambda: axpy(state.buf * mu, g, 1 - damp))
         return add_scaled(params, buf, -lr), Buffer(buf)
 
-    return Rule(init, update)
+    return Rule(init, update, scalars=scalars)
 
 
 def nesterov_rule(hp: dict) -> Rule:

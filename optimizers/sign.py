@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_scaled, addcmul, beta_param, clamp, is_zero, lerp
+from optimizers._common import add_scaled, addcmul, beta_param, clamp, first_step, is_zero, lerp, pick_first
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param, lr_param, weight_decay_param
 
@@ -31,8 +31,12 @@ def rprop_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return RpropState(zeros, zeros)
 
-    def update(grad, state, params, lr, step):
-        step_size = torch.zeros_like(grad) + lr if step == 1 else state.step_size
+    def scalars(lr, step):
+        return first_step(step)
+
+    def update(grad, state, params, lr, step, pre=None):
+        (first,) = scalars(lr, step) if pre is None else pre
+        step_size = pick_first(first, lambda: torch.zeros_like(grad) + lr, lambda: state.step_size)
         sign = (grad * state.prev).sign()
         one = torch.ones_like(grad)  # factors built in grad's dtype (a bare float would be float32)
         factor = torch.where(sign > 0, one * eta_plus, torch.where(sign < 0, one * eta_minus, one))
@@ -43,7 +47,7 @@ def rprop_rule(hp: dict) -> Rule:
     def effective_lr(state, lr, step):
         return state.step_size
 
-    return Rule(init, update, effective_lr=effective_lr)
+    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
 
 
 class LionState(NamedTuple):

@@ -129,7 +129,12 @@ def _make_advance(surface, build: Callable, steps_per_call: int | None, record_a
 # in a .pt2 package, ~3 ms): compiling inside the server (torch.compile in a thread) held the GIL
 # for 15-25 s per graph, and every page run in the other threads stalled for as long.
 
-EXAMPLE_BATCH = 5  # the batch a graph is traced at (its batch axis is dynamic: any B ≥ 2 runs it)
+# The batch a graph is traced at (its batch axis is dynamic: any B ≥ 2 runs it). Inductor decides
+# from this size whether a loop is worth splitting over threads: a small one for the single runs
+# recorded at every step (the Playground; B = 2), a large one for sweeps (multi-threaded kernels;
+# traced at 5, sweeps of 65,536 runs took 1.7× as long on 2 cores).
+def example_batch(record_all: bool) -> int:
+    return 5 if record_all else 4096
 
 
 def cache_dir() -> str:
@@ -157,7 +162,7 @@ def package_path(key: tuple) -> str:
 
 @dataclass
 class BuildJob:
-    """What a graph is built from: the roll-out arguments of one full chunk of EXAMPLE_BATCH runs
+    """What a graph is built from: the roll-out arguments of one full chunk of example_batch() runs
     (picklable: the background builder runs in another process)."""
 
     key: tuple
@@ -166,7 +171,7 @@ class BuildJob:
     spec_key: str
     resolved: dict
     hp: dict
-    params: Tensor  # (2, EXAMPLE_BATCH)
+    params: Tensor  # (2, example batch)
     schedule: Any
     base_lr: Any
     noise: float
@@ -190,12 +195,14 @@ class BuildJob:
 def make_job(key: tuple, surface, spec, resolved: dict, hp: dict, params: Tensor, schedule, base_lr, noise: float,
              seeds, every: int, k: int) -> BuildJob:
     """The job for `key`, cut from a real run's arguments: swept values keep their first run."""
+    batch = example_batch(every == 1)
+
     def cut(v):
-        return v.reshape(-1)[:1].expand(EXAMPLE_BATCH).clone() if isinstance(v, Tensor) and v.numel() > 1 else v
+        return v.reshape(-1)[:1].expand(batch).clone() if isinstance(v, Tensor) and v.numel() > 1 else v
 
     return BuildJob(key, surface.key, dict(surface.values), spec.key, {n: cut(v) for n, v in resolved.items()},
-                    {n: cut(v) for n, v in hp.items()}, params[:, :1].expand(2, EXAMPLE_BATCH).clone(), schedule,
-                    cut(base_lr), noise, None if seeds is None else seeds.reshape(-1)[:1].expand(EXAMPLE_BATCH).clone(),
+                    {n: cut(v) for n, v in hp.items()}, params[:, :1].expand(2, batch).clone(), schedule,
+                    cut(base_lr), noise, None if seeds is None else seeds.reshape(-1)[:1].expand(batch).clone(),
                     1 if every == 1 else k, k)
 
 
@@ -254,7 +261,7 @@ def _batched_leaves(args: tuple) -> list[tuple[Tensor, bool]]:
     rows += [] if noise is None else [(noise, True)]
     rows += [(v, v.dim() > 0) for v in tree_leaves(hp) if isinstance(v, Tensor)]
     for v, batched in rows:
-        if batched and v.shape[-1] != EXAMPLE_BATCH:
+        if batched and v.shape[-1] != x.shape[-1]:
             raise RuntimeError(f"an input of shape {tuple(v.shape)} lacks the example batch axis")
     return rows
 
@@ -286,6 +293,27 @@ class Graph:
         n = len(tree_leaves(sx))
         return (out[0], out[1], tree_unflatten(out[2:2 + n], tree_structure(sx)),
                 tree_unflatten(out[2 + n:2 + 2 * n], tree_structure(sy)), out[-1])
+
+
+_PROBE_STARTED = threading.Event()
+
+
+def prepare_in_background() -> None:
+    """Run the one probe the first load of a package needs (inductor compiles small test programs
+    to learn the CPU's vector instructions: ~1 s, mostly waiting on the C++ compiler) in a daemon
+    thread, so that the first page that loads a graph does not pay it. Idempotent; call at start."""
+    if _PROBE_STARTED.is_set():
+        return
+    _PROBE_STARTED.set()
+
+    def probe():
+        try:
+            from torch._inductor.cpu_vec_isa import pick_vec_isa
+            pick_vec_isa()  # cached for the process
+        except Exception:  # noqa: BLE001 - no C++ compiler: the first load pays (or fails) as it would anyway
+            pass
+
+    threading.Thread(target=probe, name="gradscape-cpu-probe", daemon=True).start()
 
 
 _LOADED: dict[str, Graph] = {}  # by package path (the store's folder can change: GRADSCAPE_GRAPH_DIR)

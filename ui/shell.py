@@ -42,6 +42,8 @@ def _pages() -> dict:
 
 def run_app() -> None:
     """app.py's whole body."""
+    from engine import fused
+    fused.prepare_in_background()  # once per server: the first load of a fused graph is then ~3 ms
     st.set_page_config(page_title="gradscape", page_icon=str(ROOT / "assets" / "icon.svg"), layout="wide",
                        initial_sidebar_state="expanded")
     st.navigation(_pages()).run()

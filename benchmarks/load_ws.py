@@ -580,7 +580,7 @@ async def main_async(args) -> int:
     print(f"# load_ws: {args.sessions} sessions × {args.rounds} rounds, then {args.reruns} reruns\n")
     print(f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), Python "
           f"{platform.python_version()}, load average at start {load_average()}; assets {'on' if args.assets else 'off'}, "
-          f"background compile {'on' if args.compile else 'off'}, arrival window {args.arrival_window:g} s, "
+          f"background builder {'on' if args.compile else 'off'}, arrival window {args.arrival_window:g} s, "
           f"think {think[0]:g}-{think[1]:g} s; server options {args.server_opt or 'default'}\n", flush=True)
     with app_server(port, args.compile, args.server_opt) as (base, proc, log_path):
         pid = proc.pid
@@ -738,7 +738,7 @@ def main() -> int:
     ap.add_argument("--arrival-window", type=float, default=30.0, help="sessions arrive at random within N s")
     ap.add_argument("--think", default="2,6", help="think time before each change, uniform in MIN,MAX seconds")
     ap.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
-    ap.add_argument("--compile", action="store_true", help="leave the background compiler on")
+    ap.add_argument("--compile", action="store_true", help="leave the background builder on")
     ap.add_argument("--server-opt", action="append", default=[], metavar="KEY=VALUE",
                     help="extra `streamlit run` option, e.g. server.fileWatcherType=none (repeatable)")
     ap.add_argument("--no-assets", dest="assets", action="store_false",

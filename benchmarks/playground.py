@@ -1,7 +1,7 @@
 """Playground speed: server time for a full recompute and for one slider change, and the payload.
 
     python benchmarks/playground.py            # the eager engine (no compiled graph ready)
-    python benchmarks/playground.py --fused    # after the background compiler has built the graphs
+    python benchmarks/playground.py --fused    # after the background builder has built the graphs
 
 Runs the real page through Streamlit's AppTest (script execution, caching, figure building and
 serialisation: everything the server does; the browser's part is measured by the browser test,
@@ -40,7 +40,7 @@ def timed_run(at) -> float:
 
 
 def warm_fused() -> None:
-    """Open the page once with the background compiler on and wait until it has compiled the
+    """Open the page once with the background builder on and wait until it has built the
     graphs the page asked for (the first visit of a lecture; later visits find them ready)."""
     os.environ["GRADSCAPE_BACKGROUND_COMPILE"] = "1"
     from engine import fused
@@ -49,7 +49,7 @@ def warm_fused() -> None:
     t0 = time.perf_counter()
     at.run()
     fused.wait_for_background()
-    print(f"background compile of the page's graphs: {time.perf_counter() - t0:.0f} s; {fused.status()}")
+    print(f"background build of the page's graphs: {time.perf_counter() - t0:.0f} s; {fused.status()}")
 
 
 def main() -> None:

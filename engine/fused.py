@@ -35,8 +35,11 @@ engine="fused" builds in the calling process and waits (tests, benchmarks, `grad
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import glob
 import hashlib
+import json
 import os
 import pickle
 import platform
@@ -62,7 +65,7 @@ CHUNK = int(os.environ.get("GRADSCAPE_CHUNK", "25"))  # steps per compiled call 
 # A run recorded at every step (the Playground's single runs) is call-bound, not compute-bound:
 # chunks twice as long make it ~16% faster for ~55% more compile time, paid in the background.
 RECORD_ALL_FACTOR = 2
-_BACKGROUND_ENV = "GRADSCAPE_BACKGROUND_COMPILE"  # "0" turns the background compiler off (tests do)
+_BACKGROUND_ENV = "GRADSCAPE_BACKGROUND_COMPILE"  # "0" turns the background builder off (tests do)
 
 
 def unsupported_reason(surface, rule, schedule) -> str | None:
@@ -146,7 +149,9 @@ def cache_dir() -> str:
 
 @functools.cache
 def _fingerprint() -> str:
-    digest = hashlib.sha256(f"{torch.__version__} {sys.version} {platform.machine()}".encode())
+    digest = hashlib.sha256(f"{torch.__version__} {sys.version} {platform.machine()} {_cpu_flags()}".encode())
+    if torch.cuda.is_available():
+        digest.update(str([torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]).encode())
     project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for folder in ("engine", "optimizers", "surfaces"):
         for name in sorted(os.listdir(os.path.join(project, folder))):
@@ -154,6 +159,15 @@ def _fingerprint() -> str:
                 with open(os.path.join(project, folder, name), "rb") as f:
                     digest.update(name.encode() + f.read())
     return digest.hexdigest()[:16]
+
+
+def _cpu_flags() -> str:
+    """The CPU's instruction-set flags: a package built for AVX-512 must not load on an AVX2 CPU."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line for line in f if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        return platform.processor()
 
 
 def package_path(key: tuple) -> str:
@@ -246,6 +260,10 @@ def build_package(job: BuildJob, path: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = f"{path[:-len('.pt2')]}.{os.getpid()}.partial.pt2"
     torch._inductor.aoti_compile_and_package(program, package_path=partial)
+    signature = [(str(v.dtype), [-1 if batched and i == v.dim() - 1 else n for i, n in enumerate(v.shape)])
+                 for v, batched in rows]
+    with open(path + ".json", "w") as f:  # before the package: a reader that sees the package finds it
+        json.dump(signature, f)
     os.replace(partial, path)  # atomic: a reader sees a whole package or none
 
 
@@ -280,14 +298,33 @@ def _check_step_free(advance: Callable, args: tuple, k: int) -> None:
 
 
 class Graph:
-    """A loaded package, called like the traced function: graph(x, y, sx, sy, step0, lrs, pre, noise, hp)."""
+    """A loaded package, called like the traced function: graph(x, y, sx, sy, step0, lrs, pre, noise, hp).
+
+    The compiled code trusts its inputs (a wrong shape or dtype would read out of bounds), so each
+    new combination of shapes and dtypes is checked against the signature saved at build time."""
 
     def __init__(self, path: str):
+        with open(path + ".json") as f:
+            self.signature = [(dtype, tuple(shape)) for dtype, shape in json.load(f)]
         self.model = torch._inductor.aoti_load_package(path)
         self.lock = threading.Lock()  # one call at a time per loaded model
+        self.checked: set[tuple] = set()
+
+    def _check(self, tensors: list[Tensor]) -> None:
+        seen = tuple((str(v.dtype), tuple(v.shape)) for v in tensors)
+        if seen in self.checked:
+            return
+        batch = tensors[0].shape[-1]
+        fits = len(seen) == len(self.signature) and all(
+            dtype == want_dtype and len(shape) == len(want) and all(n == (batch if w == -1 else w) for n, w in zip(shape, want))
+            for (dtype, shape), (want_dtype, want) in zip(seen, self.signature))
+        if not fits:
+            raise ValueError(f"inputs {seen} do not fit the graph's signature {self.signature}")
+        self.checked.add(seen)
 
     def __call__(self, x, y, sx, sy, step0, lrs, pre, noise, hp):
         tensors = [v.contiguous() for v in tree_leaves((x, y, sx, sy, lrs, pre, noise, hp)) if isinstance(v, Tensor)]
+        self._check(tensors)
         with self.lock:
             out = self.model(*tensors)
         n = len(tree_leaves(sx))
@@ -346,6 +383,8 @@ def build_graph(job: BuildJob) -> Graph:
                 build_package(job, package_path(job.key))
         _FAILED.pop(job.key, None)
         graph = loaded_graph(job.key)
+        if graph is None:
+            raise RuntimeError(_FAILED.get(job.key, f"no package at {package_path(job.key)}"))
     return graph
 
 
@@ -358,7 +397,8 @@ def forget(key: tuple, exc: Exception) -> None:
 # ---- the background builder: one child process at a time ---------------------------------------
 
 _BUILD_LOCK = threading.Lock()
-_QUEUE: "queue.Queue[BuildJob]" = queue.Queue()
+_QUEUE: "queue.LifoQueue[BuildJob]" = queue.LifoQueue()  # newest first: what the page shows now
+MAX_BACKLOG = 16  # requests beyond this are dropped (and made again the next time a run needs them)
 _PENDING: set[tuple] = set()
 _WORKER: threading.Thread | None = None
 BUILD_TIMEOUT = 1800  # seconds for one graph (a cold record-every-step graph takes ~40 s here)
@@ -372,7 +412,7 @@ def request_build(job: BuildJob) -> None:
     """Queue job.key for the background builder (nothing waits for it)."""
     global _WORKER
     key = job.key
-    if key in _PENDING or key in _FAILED or not background_enabled():
+    if key in _PENDING or key in _FAILED or not background_enabled() or len(_PENDING) >= MAX_BACKLOG:
         return
     _PENDING.add(key)
     _QUEUE.put(job)
@@ -395,20 +435,21 @@ def _work() -> None:
 
 
 def _build_in_child(job: BuildJob) -> None:
-    """Run engine/build_graph.py on the job in a child process at a lower priority: the child has
-    its own GIL, so the server's threads keep running while it compiles."""
+    """Run engine/build_graph.py on the job in a child process (it lowers its own priority): the
+    child has its own GIL, so the server's threads keep running while it compiles."""
     os.makedirs(cache_dir(), exist_ok=True)
-    fd, job_file = tempfile.mkstemp(suffix=".job", dir=cache_dir())
+    fd, job_file = tempfile.mkstemp(prefix="gradscape-", suffix=".job")
     try:
         with os.fdopen(fd, "wb") as f:
             pickle.dump(job, f)
         project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [project, os.environ.get("PYTHONPATH")])))
         done = subprocess.run([sys.executable, "-m", "engine.build_graph", job_file], cwd=project, env=env,
-                              capture_output=True, text=True, timeout=BUILD_TIMEOUT,
-                              preexec_fn=(lambda: os.nice(10)) if hasattr(os, "nice") else None)
+                              capture_output=True, text=True, timeout=BUILD_TIMEOUT)
     finally:
-        os.unlink(job_file)
+        for leftover in glob.glob(package_path(job.key)[:-len(".pt2")] + ".*.partial.pt2") + [job_file]:
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
     if done.returncode != 0 or not os.path.exists(package_path(job.key)):
         lines = (done.stderr or done.stdout or f"exit status {done.returncode}").strip().splitlines()
         raise RuntimeError(f"the builder process failed: {lines[-1] if lines else done.returncode}")
@@ -432,13 +473,21 @@ def status() -> dict:
 
 # ---- the roll-out ---------------------------------------------------------------------------
 
-def graph_key(surface, spec_key: str, hp: dict, batch: int, dtype, device: str, every: int,
-              noise: bool, k: int, swept_lr: bool) -> tuple:
-    """Everything a compiled graph is specialised on (values that enter as tensors are not)."""
+def graph_key(surface, spec_key: str, hp: dict, dtype, device: str, every: int, noise: bool, k: int,
+              swept_lr: bool) -> tuple:
+    """Everything a compiled graph is specialised on (values that enter as tensors are not). hp and
+    the base lr: floats or (B,) tensors (`scalar_values` turns one-element tensors into floats)."""
     fixed = tuple(sorted((n, v) for n, v in hp.items() if not isinstance(v, Tensor) and not _is_live_float(v)))
     swept = tuple(sorted(n for n, v in hp.items() if isinstance(v, Tensor) and v.numel() > 1))
     return (spec_key, repr(surface), fixed, swept, swept_lr,
             str(dtype), str(device), every == 1, noise, k)
+
+
+def scalar_values(hp: dict, base_lr):
+    """One-element tensors as floats: a graph is built for floats or (B,) rows, not (1,) tensors."""
+    def one(v):
+        return float(v) if isinstance(v, Tensor) and v.numel() == 1 else v
+    return {n: one(v) for n, v in hp.items()}, one(base_lr)
 
 
 def _tensor_hparams(hp: dict, device: str) -> dict:
@@ -454,8 +503,8 @@ def _is_live_float(v) -> bool:
 
 
 def _tensor_state(state, device: str):
-    """Clone every tensor of the initial state (init shares one zeros tensor between moments, and a
-    graph compiled for aliased inputs would not serve later calls); floats become 0-dim tensors."""
+    """Clone every tensor of the initial state (init shares one zeros tensor between moments, and the
+    compiled graph's inputs must not alias each other); floats become 0-dim tensors."""
     def leaf(v):
         if isinstance(v, Tensor):
             return v.clone()
@@ -530,7 +579,9 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
     t, last_recorded = 0, False
     while t < steps:
         limit = steps if record_all else min(steps, (t // every + 1) * every)
-        n = min(k, limit - t)
+        # A chunk ends at the next multiple of K: a compiled chunk must start at the phase it was
+        # traced at (Lookahead's k divides K). Records every multiple of K keep every chunk whole.
+        n = min(k, limit - t, k - t % k)
         # When recording every step, a short last chunk runs as a full one: the extra steps past
         # the end are computed and dropped, and their first record is the final point itself.
         padded = record_all and compiled and n < k

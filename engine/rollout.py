@@ -159,9 +159,9 @@ def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedul
     if reason is not None:
         return None, f"eager ({reason})"
     k = fused.chunk_length(resolved, every == 1)
-    batch = params.shape[1]
+    hp, base_lr = fused.scalar_values(hp, base_lr)
     swept_lr = isinstance(base_lr, Tensor) and base_lr.numel() > 1
-    key = fused.graph_key(surface, spec.key, hp, batch, dtype, device, every, bool(noise), k, swept_lr)
+    key = fused.graph_key(surface, spec.key, hp, dtype, device, every, bool(noise), k, swept_lr)
     args = (surface, spec, resolved, hp, params, steps, schedule, base_lr, noise, seeds, every)
     graph = fused.loaded_graph(key)
     if graph is None:

@@ -145,10 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     snip.add_argument("scene", metavar="SCENE_OR_QUERY", help="a preset name, a surface key, or a copied URL/query")
     snip.add_argument("--optimizer", "-O", help="which optimizer of the scene (default: the first with a torch.optim class)")
 
-    warm = sub.add_parser("warm", help="compile the fused engine's Playground graphs ahead of a lecture",
-                          description="Compile the fused engine's graphs for the Playground's lesson scenes (or "
-                                      "the surfaces and optimizers given) and keep them in the disk cache, so "
-                                      "the app uses them from its first page. Takes 10-30 s a graph once.")
+    warm = sub.add_parser("warm", help="build the fused engine's Playground graphs ahead of a lecture",
+                          description="Build the fused engine's graphs for the Playground's lesson scenes (or "
+                                      "the surfaces and optimizers given) and keep them on disk "
+                                      "(~/.cache/gradscape/graphs), so the app uses them from its first page. "
+                                      "Takes 10-40 s a graph, once per version of gradscape.")
     warm.add_argument("--surface", "-s", dest="surfaces", action="append", metavar="KEY",
                       help="a surface key (repeat it; default: every built-in surface)")
     warm.add_argument("--optimizer", "-O", dest="optimizers", action="append", metavar="KEY",

@@ -107,7 +107,7 @@ for w in st.session_state.pop(P + "ui.url_warnings", []) or []:
 
 t0 = time.perf_counter()
 if surface_key != "formula":
-    warm_up_playground(surface_key)  # background compiles for this surface's lesson scene (once)
+    warm_up_playground(surface_key)  # background builds for this surface's lesson scene (once)
 grid = surface_grid(surface_key, freeze(cfg.surface_params))
 sched_key = cfg.schedule
 sched_params = freeze(cfg.schedule_params)

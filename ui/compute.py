@@ -62,7 +62,7 @@ def run_optimizer(surface_key: str, surface_params: tuple, optimizer_key: str, h
 @st.cache_resource(show_spinner=False)
 def warm_up_playground(surface_key: str) -> bool:
     """Once per server and surface: queue the fused graphs of that surface's lesson scene for the
-    background compiler (tiny eager runs with engine="auto" do the queueing; nothing waits)."""
+    background builder (tiny eager runs with engine="auto" do the queueing; nothing waits)."""
     from ui.config import effective_hparams, lesson_config
 
     cfg = lesson_config(surface_key)

@@ -8,7 +8,7 @@ checks it against the engine run here, in the test process, with the same settin
 no start button and read no sweep sizes from the URL: they compute on every run.
 
 A server of this module's own is started with GRADSCAPE_BACKGROUND_COMPILE=0 (no background
-torch.compile during tests). Screenshots go to test-artifacts/browser/<test name>.png.
+graph builds during tests). Screenshots go to test-artifacts/browser/<test name>.png.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ SWEEP_TIMEOUT_MS = 90_000  # the first script run of a fresh server imports torc
 PROBE_404 = "Failed to load resource: the server responded with a status of 404"
 
 
-# ---- a server of our own, without the background compiler ---------------------------------------
+# ---- a server of our own, without the background builder ----------------------------------------
 
 def _browser_conftest(config):
     """tests/browser/conftest.py as pytest loaded it (its module name is not unique to import)."""

@@ -144,6 +144,45 @@ def test_compiled_lookahead_keeps_its_period_across_chunks(small_chunks):
     _same(simulate("ravine", "lookahead", **kw), simulate("ravine", "lookahead", engine="fused", **kw))
 
 
+def test_compiled_lookahead_keeps_its_phase_when_records_cut_the_chunks(small_chunks):
+    # K = 6 (k = 3), records every 7 steps: chunks restart off the phase the graph was traced at,
+    # so they are cut to end at multiples of K before a compiled chunk runs again.
+    hp = {"k": 3, "inner": "momentum", "lr": 0.05, "slow_alpha": 0.5, "dampening": 0.2}
+    kw = dict(steps=40, start=STARTS, hparams=hp, record_every=7)
+    fast = simulate("ravine", "lookahead", engine="fused", **kw)
+    assert fast.meta["engine"] == "fused"
+    # Not bit for bit: the cut chunks run the traced function eagerly, with tensor hyperparameters
+    # (a multiply and an add where the eager engine's float alpha fuses them). A sync at the wrong
+    # step would be off by ~1e-2.
+    _close(simulate("ravine", "lookahead", **kw), fast, 1e-13)
+
+
+def test_one_element_tensor_hyperparameters_run_as_floats(small_chunks):
+    kw = dict(steps=12, start=STARTS, record_every=12)
+    as_float = simulate("ravine", "adam", hparams={"lr": 0.05, "beta1": 0.8}, engine="fused", **kw)
+    one = dict(dtype=torch.float64)
+    as_tensor = simulate("ravine", "adam", hparams={"lr": torch.tensor([0.05], **one), "beta1": torch.tensor([0.8], **one)},
+                         engine="fused", **kw)
+    assert as_tensor.meta["engine"] == "fused"
+    assert torch.equal(as_float.xy, as_tensor.xy)
+
+
+def test_a_loaded_graph_refuses_inputs_that_do_not_fit_its_signature(small_chunks, monkeypatch):
+    graphs = []
+    real = fused.roll_out_fused
+    monkeypatch.setattr(fused, "roll_out_fused", lambda *a, **kw: graphs.append(kw["on_device"]) or real(*a, **kw))
+    simulate("ravine", "sgd", steps=12, start=STARTS, record_every=12, engine="fused")
+    graph = graphs[0]
+    x = torch.zeros(3, dtype=torch.float64)
+    lrs = torch.full((5,), 0.01, dtype=torch.float64)
+    hp = {"lr": torch.tensor(0.01, dtype=torch.float64), "weight_decay": 0.0}
+    graph(x, x.clone(), (), (), 1, lrs, None, None, hp)  # fits: any batch size
+    with pytest.raises(ValueError, match="do not fit"):
+        graph(x.float(), x.float(), (), (), 1, lrs, None, None, hp)  # float32 into a float64 graph
+    with pytest.raises(ValueError, match="do not fit"):
+        graph(x, x.clone(), (), (), 1, lrs[:4], None, None, hp)  # a chunk of the wrong length
+
+
 def test_compiled_divergence_is_flagged_at_the_same_step(small_chunks):
     kw = dict(steps=20, start=STARTS, hparams={"lr": 5.0}, record_every=20)
     eager = simulate("rosenbrock", "sgd", **kw)
@@ -157,13 +196,13 @@ def test_auto_runs_eagerly_until_the_background_compiler_is_done(small_chunks, m
     monkeypatch.setenv("GRADSCAPE_GRAPH_DIR", str(tmp_path))  # an empty store
     kw = dict(steps=10, start=STARTS, hparams={"lr": 0.01}, record_every=10)
     first = simulate("himmelblau", "rmsprop", engine="auto", **kw)
-    assert first.meta["engine"] == "eager (fused graph not compiled yet)"  # background compiler off in tests
+    assert first.meta["engine"] == "eager (fused graph not compiled yet)"  # background builder off in tests
 
     monkeypatch.setenv("GRADSCAPE_BACKGROUND_COMPILE", "1")
     simulate("himmelblau", "rmsprop", engine="auto", **kw)  # queues the compile, answers eagerly
     assert fused.wait_for_background(timeout=300)  # a child process built it: its package is in the store
     assert not fused.status()["failed"]
-    assert [f.suffix for f in next(tmp_path.iterdir()).iterdir()] == [".pt2"]
+    assert sorted(f.name.split(".", 1)[1] for f in next(tmp_path.iterdir()).iterdir()) == ["pt2", "pt2.json"]
     ready = simulate("himmelblau", "rmsprop", engine="auto", **kw)
     assert ready.meta["engine"] == "fused"
     _same(eager_rounded_sqrt("himmelblau", "rmsprop", **kw), ready)
@@ -219,7 +258,7 @@ def test_every_fusable_optimizer_builds_a_package_from_a_worker_thread(monkeypat
     worker.start()
     worker.join(timeout=1500)
     assert used == {k: "fused" for k in keys}
-    assert len([f for f in os.listdir(fused.cache_dir()) if f.endswith(".pt2")]) == len(keys)
+    assert len([f for f in os.listdir(fused.cache_dir()) if f.endswith(".pt2") and ".partial" not in f]) == len(keys)
     for key in keys:  # bit for bit the eager roll-out, and each graph serves "auto" afterwards
         _same(eager_rounded_sqrt(surface, key, **kw), runs[key])
         assert simulate(surface, key, engine="auto", **kw).meta["engine"] == "fused", key

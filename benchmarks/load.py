@@ -44,27 +44,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import platform
 import random
 import re
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-LOG_DIR = ROOT / "test-artifacts" / "load"
+from _server import TICK, app_server, load_average, rss_mb  # benchmarks/_server.py
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 VIEWPORT = {"width": 1600, "height": 1100}
-HEALTH_TIMEOUT_S = 60
 ACTION_TIMEOUT_MS = 60_000
 TARGET_P95_MS = 2000
 KNOWN_PAUSE_REJECTION = "undefined"
@@ -88,61 +83,6 @@ HEADS_SIG = f"""() => {{
 
 # ---- the server and /proc -----------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def app_server():
-    """`streamlit run app.py` on a free port (as tests/browser/conftest.py starts it); yields
-    (base URL, Popen); stopped by its PID at the end."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log = open(LOG_DIR / "server.log", "w", encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {LOG_DIR / 'server.log'}")
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit not healthy in time")
-            time.sleep(0.2)
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        log.close()
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
 def _stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, CPU seconds) of a process, or None if it is gone. The CPU seconds are its own user +
     system time plus that of its children that have exited and been waited for (chromium's renderers
@@ -152,7 +92,7 @@ def _stat(pid: int) -> tuple[int, float] | None:
             rest = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(rest[1]), sum(int(v) for v in rest[11:15]) / _TICK
+    return int(rest[1]), sum(int(v) for v in rest[11:15]) / TICK
 
 
 def cpu_seconds(root: int, exclude: int) -> tuple[float, float]:
@@ -175,13 +115,6 @@ def cpu_seconds(root: int, exclude: int) -> tuple[float, float]:
             browsers += table[pid][1]
             stack.extend(children.get(pid, []))
     return server, browsers
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 # ---- one session ----------------------------------------------------------------------------------
@@ -365,7 +298,7 @@ async def main_async(args) -> int:
 
     print(f"load benchmark: {args.sessions} sessions × {args.rounds} rounds, then {args.reruns} reruns; "
           f"{os.cpu_count()} CPUs, load average {load_average()}; {platform.python_version()}", flush=True)
-    with app_server() as (base, proc):
+    with app_server("server") as (base, proc, _log):
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:

@@ -64,8 +64,6 @@ import platform
 import random
 import re
 import resource
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -77,9 +75,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parents[1]
-LOG_DIR = ROOT / "test-artifacts" / "load"
-HEALTH_TIMEOUT_S = 60
+from _server import ROOT, TICK, app_server, free_port, load_average, rss_mb  # benchmarks/_server.py
+
 ACTION_TIMEOUT_S = 120
 TARGET_P95_MS = 2000
 CHART_SUFFIX = "-pg.ui.chart"
@@ -96,68 +93,11 @@ FINISHED = {v.number: v.name for v in ForwardMsg.DESCRIPTOR.enum_types_by_name["
 
 # ---- the server and /proc -----------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def app_server(port: int, compile_: bool, extra: list[str]):
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / "server_ws.log"
-    log = open(log_path, "w", encoding="utf-8")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    if not compile_:
-        env["GRADSCAPE_BACKGROUND_COMPILE"] = "0"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         *[f"--{o}" for o in extra]],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
-            try:
-                with urllib.request.urlopen(f"http://{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit not healthy in time")
-            time.sleep(0.2)
-        yield base, proc, log_path
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        log.close()
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
 def proc_cpu_s(pid: int) -> float:
     """utime + stime (+ waited-for children) of a process, all threads, in seconds."""
     with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
         rest = f.read().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in rest[11:15]) / _TICK
+    return sum(int(v) for v in rest[11:15]) / TICK
 
 
 def client_cpu_s() -> float:
@@ -165,18 +105,11 @@ def client_cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
-
-
 def machine_busy_s() -> float:
     """CPU seconds the whole machine has been busy (/proc/stat: all but idle and iowait)."""
     with open("/proc/stat", encoding="ascii") as f:
         v = [int(x) for x in f.readline().split()[1:9]]
-    return (sum(v) - v[3] - v[4]) / _TICK
+    return (sum(v) - v[3] - v[4]) / TICK
 
 
 class Meter:
@@ -575,14 +508,16 @@ def cpu_line(m: dict) -> str:
 
 
 async def main_async(args) -> int:
-    port = args.port or _free_port()
+    port = args.port or free_port()
     think = tuple(float(x) for x in args.think.split(","))
     print(f"# load_ws: {args.sessions} sessions × {args.rounds} rounds, then {args.reruns} reruns\n")
     print(f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), Python "
           f"{platform.python_version()}, load average at start {load_average()}; assets {'on' if args.assets else 'off'}, "
           f"background builder {'on' if args.compile else 'off'}, arrival window {args.arrival_window:g} s, "
           f"think {think[0]:g}-{think[1]:g} s; server options {args.server_opt or 'default'}\n", flush=True)
-    with app_server(port, args.compile, args.server_opt) as (base, proc, log_path):
+    builder = {} if args.compile else {"GRADSCAPE_BACKGROUND_COMPILE": "0"}
+    with app_server("server_ws", port, env=builder, options=args.server_opt) as (url, proc, log_path):
+        base = url.removeprefix("http://")  # host:port, for http:// and ws:// alike
         pid = proc.pid
         sem = asyncio.Semaphore(64)
         warm = Result(-1)

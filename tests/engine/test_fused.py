@@ -262,3 +262,28 @@ def test_every_fusable_optimizer_builds_a_package_from_a_worker_thread(monkeypat
     for key in keys:  # bit for bit the eager roll-out, and each graph serves "auto" afterwards
         _same(eager_rounded_sqrt(surface, key, **kw), runs[key])
         assert simulate(surface, key, engine="auto", **kw).meta["engine"] == "fused", key
+
+
+def test_a_rule_that_reads_the_step_number_is_refused_at_build_time():
+    """A package is traced at step 1 and serves every chunk: a chunk that depends on the step number
+    other than through rule.scalars (or a period dividing K) must not be built."""
+    from optimizers.base import Rule
+    from optimizers.sgd import Empty
+    from surfaces import get_surface
+
+    surface, k = get_surface("ravine"), 4
+
+    def rule_with(step_factor):
+        def build(hp):
+            def update(grad, state, params, lr, step):
+                return params - lr * step_factor(step) * grad, state
+            return Rule(lambda p: Empty(), update)
+        return build
+
+    x = torch.linspace(-1, 1, 3, dtype=torch.float64)
+    args = (x, x.flip(0), Empty(), Empty(), 1, torch.full((k,), 0.01, dtype=torch.float64), None, None, {})
+    fused._check_step_free(fused._make_advance(surface, rule_with(lambda step: 1.0), k, False), args, k)
+    fused._check_step_free(fused._make_advance(surface, rule_with(lambda step: 2.0 if step % 2 else 1.0), k, False),
+                           args, k)  # a period that divides K is allowed
+    with pytest.raises(RuntimeError, match="reads the step number"):
+        fused._check_step_free(fused._make_advance(surface, rule_with(lambda step: 1.0 / step), k, False), args, k)

@@ -161,6 +161,28 @@ def fused_adam(p, lr):
     return opt, label
 
 
+def torch_adam_runs(surface, p0: torch.Tensor, lr: float, steps: int):
+    """torch's fused Adam over one (B, 2) parameter starting at p0: (label, run with the analytic
+    gradient, run with autograd), each restarting from p0 with a fresh optimizer state."""
+    p = p0.clone().requires_grad_(True)
+    opt, label = fused_adam(p, lr)
+
+    def restart():
+        with torch.no_grad():
+            p.copy_(p0)
+        opt.state.clear()
+
+    def run_analytic():
+        restart()
+        adam_loop_analytic(surface, opt, p, steps)
+
+    def run_autograd():
+        restart()
+        adam_loop_autograd(surface, opt, p, steps)
+
+    return label, run_analytic, run_autograd
+
+
 # --- helpers --------------------------------------------------------------------------------
 
 def machine_line(device: str) -> str:
@@ -301,20 +323,7 @@ def part_b(surface, device, bench, repeats):
         traj = run_engine()
         assert int(traj.diverged_at.max()) < 0, "engine runs diverged"
 
-        p = p0.clone().requires_grad_(True)
-        opt, label = fused_adam(p, LR)
-
-        def run_analytic():
-            with torch.no_grad():
-                p.copy_(p0)
-            opt.state.clear()
-            adam_loop_analytic(surface, opt, p, S)
-
-        def run_autograd():
-            with torch.no_grad():
-                p.copy_(p0)
-            opt.state.clear()
-            adam_loop_autograd(surface, opt, p, S)
+        label, run_analytic, run_autograd = torch_adam_runs(surface, p0, LR, S)
 
         t = bench({"engine": run_engine, "analytic": run_analytic, "autograd": run_autograd}, repeats)
         pf = {k: f"{v / S:.0f}" for k, v in bench.faults.items()}

@@ -50,8 +50,7 @@ def _engine_benchmark():
 
 
 _eb = _engine_benchmark()
-adam_loop_analytic, adam_loop_autograd, fmt_rate, fused_adam = (_eb.adam_loop_analytic, _eb.adam_loop_autograd,
-                                                                _eb.fmt_rate, _eb.fused_adam)
+fmt_rate, torch_adam_runs = _eb.fmt_rate, _eb.torch_adam_runs
 machine_line, make_timer, notebook_loop, random_starts, table = (_eb.machine_line, _eb.make_timer,
                                                                  _eb.notebook_loop, _eb.random_starts, _eb.table)
 
@@ -96,20 +95,7 @@ def part_a(device, bench, repeats, peak, batch=65_536, steps=500):
     first = time.perf_counter() - t0
     eager = run_eager()
     diff = float(((traj.xy - eager.xy).abs() / (1e-2 + eager.xy.abs())).max())
-    p = p0.clone().requires_grad_(True)
-    opt, label = fused_adam(p, lr)
-
-    def run_analytic():
-        with torch.no_grad():
-            p.copy_(p0)
-        opt.state.clear()
-        adam_loop_analytic(surface, opt, p, steps)
-
-    def run_autograd():
-        with torch.no_grad():
-            p.copy_(p0)
-        opt.state.clear()
-        adam_loop_autograd(surface, opt, p, steps)
+    label, run_analytic, run_autograd = torch_adam_runs(surface, p0, lr, steps)
 
     t = bench({"fused": run_fused, "analytic": run_analytic, "autograd": run_autograd, "eager": run_eager}, repeats)
     work = batch * steps

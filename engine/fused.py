@@ -63,7 +63,7 @@ os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR",
 
 CHUNK = int(os.environ.get("GRADSCAPE_CHUNK", "25"))  # steps per compiled call (amortises the call; compile time grows with it)
 # A run recorded at every step (the Playground's single runs) is call-bound, not compute-bound:
-# chunks twice as long make it ~16% faster for ~55% more compile time, paid in the background.
+# chunks twice as long make it ~24% faster for ~2x the build time (session 4), paid in the background.
 RECORD_ALL_FACTOR = 2
 _BACKGROUND_ENV = "GRADSCAPE_BACKGROUND_COMPILE"  # "0" turns the background builder off (tests do)
 

@@ -17,8 +17,8 @@ def is_zero(value) -> bool:
 # and add: ATen's CPU kernels are built to fuse that multiply-add (fma). The fused engine traces
 # these rules with the hyperparameters as 0-dim tensors, and inductor's CPU lowerings of the same
 # ops round twice; so when compiled (torch.export or torch.compile) they are spelt with inductor's
-# fma primitive (std::fma / fmadd in the generated C++), as ATen computes them: the compiled roll-out then equals the eager
-# one to the last bit wherever the two engines' square roots agree (see engine/fused.py).
+# fma primitive (std::fma / fmadd in the generated C++), as ATen computes them: the compiled
+# roll-out then equals the eager one to the last bit wherever the two engines' square roots agree (see engine/fused.py).
 def _fma(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
     """a·b + c, rounded once (only when compiled: engine/fused.py registers the primitive)."""
     return torch.ops.prims.fma(a, b, c)

@@ -37,9 +37,11 @@ class Rule(NamedTuple):
     effective_lr: Callable[[Any, Any, int], Tensor] | None = None
     # Newton-type rules receive hess as a keyword of update: hess[i][j] is ∂²f/∂wᵢ∂wⱼ per run.
     needs_hessian: bool = False
-    # scalars(lr, step) -> tuple: the step's powers and bias corrections (β₁ᵗ, …) in float arithmetic.
-    # update computes them itself unless given them as update(..., pre=scalars): the fused engine
-    # computes them once per step on the host, instead of once per run inside a compiled kernel.
+    # scalars(lr, step) -> tuple: every value of a step that depends on the step number (β₁ᵗ, bias
+    # corrections, a decayed lr, a first-step flag) in float arithmetic. update computes them itself
+    # unless given them as update(..., pre=scalars): the fused engine computes them once per step on
+    # the host, and its compiled chunk, traced once at step 1, must read the step number no other
+    # way (a period dividing the chunk length, as Lookahead's k, aside; checked when it is built).
     scalars: Callable[[Any, int], tuple] | None = None
 
 

@@ -54,7 +54,7 @@ from typing import Any, Callable
 import torch
 import torch._inductor.inductor_prims  # noqa: F401  registers torch.ops.prims.fma, used by the rules when compiled
 from torch import Tensor
-from torch.utils._pytree import tree_flatten, tree_leaves, tree_structure, tree_unflatten
+from torch.utils._pytree import tree_flatten, tree_leaves, tree_map, tree_structure, tree_unflatten
 
 from engine.noise import gaussian
 
@@ -92,38 +92,86 @@ def chunk_length(rule_hp: dict, record_all: bool = False) -> int:
 # ---- the traced function ----------------------------------------------------------------------
 
 def _make_advance(surface, build: Callable, steps_per_call: int | None, record_all: bool) -> Callable:
-    """advance(x, y, sx, sy, step0, lrs, pre, noise, hp) -> (x, y, sx, sy, records).
+    """advance(x, y, sx, sy, step0, lrs, pre, noise, hp[, never]) -> (x, y, sx, sy, records).
 
     Runs len(lrs) updates numbered step0, step0 + 1, ... . lrs: (n,) or (n, B); pre: (n, m[, B])
     rows of rule.scalars or None; noise: (n, 2, B) or None. records: every step's point, gradient
-    and effective lr when record_all, else those of the first step only.
+    and effective lr when record_all, else those of the first step only. never: a 0-dim False
+    tensor (sweep graphs): the runs are then stepped as two interleaved halves (B even, see
+    _interleave); the numbers are the same.
     """
 
-    def advance(x, y, sx, sy, step0, lrs, pre, noise, hp):
-        rule = build(hp)
+    def advance(x, y, sx, sy, step0, lrs, pre, noise, hp, never=None):
+        groups = [[x, y, sx, sy, lrs, pre, noise, hp]] if never is None else _halves(x, y, sx, sy, lrs, pre, noise, hp)
+        rules = [build(group[7]) for group in groups]
         n = lrs.shape[0] if steps_per_call is None else steps_per_call
-        rec = []
+        recs: list[list[Tensor]] = [[] for _ in groups]
         for i in range(n):
-            step = step0 + i
-            lr = lrs[i]
-            px, py = (rule.probe(x, sx), rule.probe(y, sy)) if rule.probe is not None else (x, y)
-            gx, gy = surface.grad_xy(px, py)
-            if noise is not None:
-                gx, gy = gx + noise[i, 0], gy + noise[i, 1]
-            extra = {} if pre is None else {"pre": tuple(pre[i].unbind(0))}
-            nx, sx = rule.update(gx, sx, x, lr, step, **extra)
-            ny, sy = rule.update(gy, sy, y, lr, step, **extra)
-            if record_all or i == 0:
-                if rule.effective_lr is not None:
-                    ex, ey = rule.effective_lr(sx, lr, step), rule.effective_lr(sy, lr, step)
-                else:
-                    ex = ey = lr * torch.ones_like(x)
-                rec.extend(torch.broadcast_tensors(x, y, gx, gy, ex, ey))
-            x, y = nx, ny
-        # One flat stack (nested stacks made inductor allocate a buffer per step): (n recorded, 6, B)
-        return x, y, sx, sy, torch.stack(rec).view(-1, 6, x.shape[0])
+            for group, rule, rec in zip(groups, rules, recs):
+                group[:4] = _one_step(surface, rule, *group, step0 + i, i, rec if record_all or i == 0 else None)
+            if never is not None:
+                _interleave(groups, never)
+        # One flat stack per group (nested stacks made inductor allocate a buffer per step): (n recorded, 6, B)
+        records = [torch.stack(rec).view(-1, 6, group[0].shape[0]) for group, rec in zip(groups, recs)]
+        if never is None:
+            return (*groups[0][:4], records[0])
+        (xa, ya, sxa, sya, *_), (xb, yb, sxb, syb, *_) = groups
+
+        def join(a, b):
+            return torch.cat((a, b), -1) if a.dim() > 0 else a  # a 0-dim state value is the same in both
+
+        return (join(xa, xb), join(ya, yb), tree_map(join, sxa, sxb), tree_map(join, sya, syb),
+                join(*records))
 
     return advance
+
+
+def _one_step(surface, rule, x, y, sx, sy, lrs, pre, noise, _hp, step: int, i: int, rec: list | None):
+    """Update i of a chunk on one group of runs: (x, y, sx, sy) after it; appends its records to rec."""
+    lr = lrs[i]
+    px, py = (rule.probe(x, sx), rule.probe(y, sy)) if rule.probe is not None else (x, y)
+    gx, gy = surface.grad_xy(px, py)
+    if noise is not None:
+        gx, gy = gx + noise[i, 0], gy + noise[i, 1]
+    extra = {} if pre is None else {"pre": tuple(pre[i].unbind(0))}
+    nx, sx = rule.update(gx, sx, x, lr, step, **extra)
+    ny, sy = rule.update(gy, sy, y, lr, step, **extra)
+    if rec is not None:
+        if rule.effective_lr is not None:
+            ex, ey = rule.effective_lr(sx, lr, step), rule.effective_lr(sy, lr, step)
+        else:
+            ex = ey = lr * torch.ones_like(x)
+        rec.extend(torch.broadcast_tensors(x, y, gx, gy, ex, ey))
+    return [nx, ny, sx, sy]
+
+
+def _halves(x, y, sx, sy, lrs, pre, noise, hp) -> list[list]:
+    """The chunk's arguments cut into two groups of B/2 runs (the batched ones: see _batched_leaves)."""
+    h = x.shape[-1] // 2
+
+    def cut(v, batched: bool, j: int):
+        return v[..., j * h:(j + 1) * h] if batched else v
+
+    def state(s, j):
+        return tree_map(lambda v: cut(v, isinstance(v, Tensor) and v.dim() > 0, j), s)
+
+    return [[cut(x, True, j), cut(y, True, j), state(sx, j), state(sy, j), cut(lrs, lrs.dim() == 2, j),
+             None if pre is None else cut(pre, pre.dim() == 3, j), None if noise is None else cut(noise, True, j),
+             {name: cut(v, isinstance(v, Tensor) and v.dim() > 0, j) for name, v in hp.items()}]
+            for j in (0, 1)]
+
+
+# Why two halves. One step of a run is a chain of dependent operations (gradient, moments, a square
+# root, two divisions: ~55 cycles of latency for Adam), and inductor's loop takes one vector of runs
+# through all K steps before the next: the CPU waits on that chain, its divider mostly idle. Two
+# independent halves stepped in the same loop body overlap their chains (Adam at B = 65,536: ~14 ms
+# -> ~10 ms on the 2-core CPU). Inductor emits each output's expression depth first, so halves that
+# never meet would still come out one after the other (two loops): after each step the halves' x
+# values are coupled through `where(never, other, own)`, which is the identity (never is a False
+# input, so it cannot be folded away) and makes step i of both halves precede step i + 1 of either.
+def _interleave(groups: list[list], never: Tensor) -> None:
+    a, b = groups
+    a[0], b[0] = torch.where(never, b[0], a[0]), torch.where(never, a[0], b[0])
 
 
 # ---- ahead-of-time graphs: built once (torch.export + AOTInductor), stored on disk, loaded --------
@@ -246,16 +294,22 @@ def build_package(job: BuildJob, path: str) -> None:
     constants = [None if t else v for v, t in zip(leaves, is_tensor)]  # step0 = 1, a 0.0 that is off, ...
     rows = _batched_leaves(args)
     assert [id(v) for v, _ in rows] == [id(v) for v in leaves if isinstance(v, Tensor)]  # the same order
-    tensors = tuple(v.contiguous() for v, _ in rows)
+    halves = interleaved(job.every == 1)
+    never = [(torch.tensor(False, device=args[0].device), False)] if halves else []
+    if halves:
+        _check_halves(advance, args, never[0][0])
+    tensors = tuple(v.contiguous() for v, _ in rows + never)
 
     class Flat(torch.nn.Module):
         def forward(self, *flat):
-            it = iter(flat)
+            it = iter(flat[:len(flat) - len(never)])
+            extra = {"never": flat[-1]} if halves else {}
             return tuple(tree_leaves(advance(*tree_unflatten([next(it) if t else c for t, c in zip(is_tensor, constants)],
-                                                             in_spec))))
+                                                             in_spec), **extra)))
 
-    batch = torch.export.Dim("batch", min=2)
-    axes = [{v.dim() - 1: batch} if batched else None for v, batched in rows]
+    # Two interleaved halves need an even batch (Graph pads an odd one with a copy of its last run).
+    batch = 2 * torch.export.Dim("half", min=1) if halves else torch.export.Dim("batch", min=2)
+    axes = [{v.dim() - 1: batch} if batched else None for v, batched in rows + never]
     program = torch.export.export(Flat(), tensors, dynamic_shapes=(tuple(axes),), strict=True)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = f"{path[:-len('.pt2')]}.{os.getpid()}.partial.pt2"
@@ -263,8 +317,14 @@ def build_package(job: BuildJob, path: str) -> None:
     signature = [(str(v.dtype), [-1 if batched and i == v.dim() - 1 else n for i, n in enumerate(v.shape)])
                  for v, batched in rows]
     with open(path + ".json", "w") as f:  # before the package: a reader that sees the package finds it
-        json.dump(signature, f)
+        json.dump({"inputs": signature, "halves": halves}, f)
     os.replace(partial, path)  # atomic: a reader sees a whole package or none
+
+
+def interleaved(record_all: bool) -> bool:
+    """Whether a graph steps its runs as two interleaved halves (_interleave): sweep graphs, whose
+    many runs are compute-bound; not the Playground's, whose 1-2 runs are bound by the call."""
+    return not record_all
 
 
 def _batched_leaves(args: tuple) -> list[tuple[Tensor, bool]]:
@@ -297,6 +357,15 @@ def _check_step_free(advance: Callable, args: tuple, k: int) -> None:
         raise RuntimeError("the rule reads the step number outside rule.scalars: it cannot be compiled ahead of time")
 
 
+def _check_halves(advance: Callable, args: tuple, never: Tensor) -> None:
+    """Stepping the runs as two halves must not change a number: every fused rule and surface treats
+    runs independently (Newton's, which does not, never gets here)."""
+    whole, split = tree_leaves(advance(*args)), tree_leaves(advance(*args, never=never))
+    if not all(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
+               for a, b in zip(whole, split)):
+        raise RuntimeError("the rule mixes runs: it cannot be stepped as two halves")
+
+
 class Graph:
     """A loaded package, called like the traced function: graph(x, y, sx, sy, step0, lrs, pre, noise, hp).
 
@@ -305,10 +374,26 @@ class Graph:
 
     def __init__(self, path: str):
         with open(path + ".json") as f:
-            self.signature = [(dtype, tuple(shape)) for dtype, shape in json.load(f)]
+            saved = json.load(f)
+        self.signature = [(dtype, tuple(shape)) for dtype, shape in saved["inputs"]]
+        self.halves = bool(saved["halves"])
         self.model = torch._inductor.aoti_load_package(path)
+        self.run = self._runner(self.model)
         self.lock = threading.Lock()  # one call at a time per loaded model
         self.checked: set[tuple] = set()
+        self.never: dict[str, Tensor] = {}
+
+    @staticmethod
+    def _runner(model) -> Callable[[list[Tensor]], list[Tensor]]:
+        """The flat call: the package's own loader when its outputs are a flat tuple (as ours are),
+        which skips parsing the call's tree specs on every call (~25 µs)."""
+        loader = getattr(model, "loader", None)
+        try:
+            out_spec = json.loads(loader.get_call_spec()[1])[1]
+            flat = out_spec["type"] == "builtins.tuple" and all(not c["children_spec"] for c in out_spec["children_spec"])
+        except Exception:  # noqa: BLE001 - another torch's package layout: the documented call
+            flat = False
+        return loader.boxed_run if flat else (lambda tensors: list(model(*tensors)))
 
     def _check(self, tensors: list[Tensor]) -> None:
         seen = tuple((str(v.dtype), tuple(v.shape)) for v in tensors)
@@ -325,11 +410,21 @@ class Graph:
     def __call__(self, x, y, sx, sy, step0, lrs, pre, noise, hp):
         tensors = [v.contiguous() for v in tree_leaves((x, y, sx, sy, lrs, pre, noise, hp)) if isinstance(v, Tensor)]
         self._check(tensors)
+        batch = x.shape[-1]
+        odd = self.halves and batch % 2 == 1
+        if odd:  # two halves need an even batch: one more run, a copy of the last, computed and dropped
+            tensors = [torch.cat((v, v[..., -1:]), -1) if w and w[-1] == -1 else v
+                       for v, (_, w) in zip(tensors, self.signature)]
+        if self.halves:
+            device = str(x.device)
+            tensors.append(self.never.setdefault(device, torch.tensor(False, device=device)))
         with self.lock:
-            out = self.model(*tensors)
+            out = self.run(tensors)
+        if odd:
+            out = [v[..., :batch] if v.dim() > 0 else v for v in out]
         n = len(tree_leaves(sx))
-        return (out[0], out[1], tree_unflatten(out[2:2 + n], tree_structure(sx)),
-                tree_unflatten(out[2 + n:2 + 2 * n], tree_structure(sy)), out[-1])
+        spec = tree_structure(sx)
+        return out[0], out[1], tree_unflatten(out[2:2 + n], spec), tree_unflatten(out[2 + n:2 + 2 * n], spec), out[-1]
 
 
 _PROBE_STARTED = threading.Event()

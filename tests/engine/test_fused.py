@@ -72,6 +72,45 @@ def _same(a, b):
         assert torch.equal(getattr(a, name), getattr(b, name)), name
 
 
+def _swept(key: str, runs: int) -> dict:
+    """lr and one more hyperparameter of `key` as per-run tensors (a sweep)."""
+    spec = get_optimizer(key)
+    hp = {"lr": torch.linspace(0.5, 1.5, runs, dtype=torch.float64) * spec.resolve({})["lr"]}
+    other = next((p for p in spec.params if p.name != "lr" and isinstance(p.default, float) and p.default > 0), None)
+    if other is not None:
+        hp[other.name] = torch.linspace(0.9, 1.0, runs, dtype=torch.float64) * other.default
+    return hp
+
+
+@pytest.mark.parametrize("key", [k for k in available_optimizers() if k not in NOT_FUSABLE])
+def test_two_interleaved_halves_compute_the_same_numbers_for_every_optimizer(key, monkeypatch, small_chunks):
+    """Sweep graphs step their runs as two halves (fused._interleave): run uncompiled, with swept
+    hyperparameters, noise and a schedule, the halves equal the whole bit for bit."""
+    never = torch.tensor(False)
+    monkeypatch.setattr(fused, "loaded_graph", lambda key: None)
+    kw = dict(steps=20, start=STARTS + [[0.3, 0.9]], record_every=10, noise=0.1, seed=[1, 2, 3, 4],
+              schedule=make_schedule("cosine", T_max=20), hparams=_swept(key, 4))
+    monkeypatch.setattr(fused, "build_graph", lambda job: job.advance())
+    whole = simulate("ravine", key, engine="fused", **kw)
+    monkeypatch.setattr(fused, "build_graph", lambda job: lambda *a: job.advance()(*a, never=never))
+    halves = simulate("ravine", key, engine="fused", **kw)
+    assert (whole.diverged_at == -1).all() and not torch.equal(whole.xy[:, -1], whole.xy[:, 0])  # runs that move
+    _same(whole, halves)
+
+
+def test_compiled_halves_pad_an_odd_batch_with_swept_hyperparameters(small_chunks):
+    # 5 runs: the graph steps 3 + 3 (the last run copied, computed and dropped), lr and momentum swept.
+    starts = [[-1.0, 1.5], [0.5, -0.3], [1.2, 1.1], [0.1, 0.2], [-0.4, 0.8]]
+    kw = dict(steps=20, start=starts, record_every=10, noise=0.2, seed=[1, 2, 3, 4, 5],
+              hparams={"lr": torch.linspace(0.01, 0.05, 5, dtype=torch.float64),
+                       "momentum": torch.linspace(0.5, 0.9, 5, dtype=torch.float64)})
+    fast = simulate("rosenbrock", "momentum", engine="fused", **kw)
+    assert fast.meta["engine"] == "fused"
+    _same(simulate("rosenbrock", "momentum", **kw), fast)
+    even = dict(kw, start=starts[:4], seed=[1, 2, 3, 4], hparams={n: v[:4] for n, v in kw["hparams"].items()})
+    _same(simulate("rosenbrock", "momentum", **even), simulate("rosenbrock", "momentum", engine="fused", **even))
+
+
 @pytest.mark.parametrize("key", [k for k in available_optimizers() if k not in NOT_FUSABLE])
 @pytest.mark.parametrize("every", [1, 7])
 def test_traced_function_equals_eager_for_every_optimizer(key, every, uncompiled, small_chunks):

@@ -99,9 +99,10 @@ def _records(steps: int, every: int) -> int:
     return steps // every + 1 + (1 if steps % every else 0)
 
 
-def record_every_for(batch: int, steps: int, budget: int = RECORD_BUDGET) -> int:
-    """The smallest k with batch × (points recorded every k steps) ≤ budget; `steps` (only the start
-    and the end) when even that does not fit."""
+def record_every_for(batch: int, steps: int, budget: int = RECORD_BUDGET, chunk: int | None = None) -> int:
+    """The smallest k with batch × (points recorded every k steps) ≤ budget, rounded up to a multiple
+    of the fused engine's chunk (`chunk_for`; default fused.CHUNK); `steps` (only the start and the
+    end) when even that does not fit."""
     if steps <= 1 or batch * _records(steps, 1) <= budget:
         return 1
     lo, hi = 1, steps  # records(k) does not grow with k: binary search for the first k that fits
@@ -113,8 +114,13 @@ def record_every_for(batch: int, steps: int, budget: int = RECORD_BUDGET) -> int
             lo = mid + 1
     # A multiple of the fused engine's chunk: its compiled chunks then run between two records
     # (otherwise every interval is shorter than a chunk and runs eagerly). Fewer points: still fits.
-    chunk = fused.CHUNK
+    chunk = fused.CHUNK if chunk is None else chunk
     return min(steps, -(-lo // chunk) * chunk)
+
+
+def chunk_for(key: str, hparams: Mapping | None = None) -> int:
+    """The fused chunk of `key`'s sweep graphs: CHUNK, or a multiple of Lookahead's k near it."""
+    return fused.chunk_length(get_optimizer(key).resolve(hparams))
 
 
 def check_size(batch: int, steps: int, record_every: int = 1, dtype=torch.float64, device: str = "cpu",
@@ -214,7 +220,7 @@ class _Batch:
 def _run_batch(surface: Surface, key: str, hparams: dict, start, steps: int, tol: float, batch: int,
                record_every: int | None, device: str, dtype, budget: int | None, what: str,
                keep_traj: bool = False, **kw) -> _Batch:
-    every = record_every_for(batch, steps) if record_every is None else int(record_every)
+    every = record_every_for(batch, steps, chunk=chunk_for(key, hparams)) if record_every is None else int(record_every)
     check_size(batch, steps, every, dtype, device, budget, what)
     t0 = time.perf_counter()
     with cpu_threads(device):
@@ -406,7 +412,7 @@ def sweep_lr(surface, keys: Sequence[str], lrs=None, steps: int = 500, start=Non
     base_hparams = dict(base_hparams or {})
     for key in keys:  # every size checked before the first run
         n = LR_POINTS if lrs is None else len(np.ravel(lrs))
-        every = record_every_for(n, steps) if record_every is None else record_every
+        every = record_every_for(n, steps, chunk=chunk_for(key, base_hparams.get(key))) if record_every is None else record_every
         check_size(n, steps, every, dtype, device, budget, get_optimizer(key).name)
     return {key: _sweep_one_lr(surface, key, lrs, steps, start, base_hparams.get(key), tol, objective,
                                record_every, device, dtype, budget) for key in keys}
@@ -529,7 +535,7 @@ def basins(surface, key: str, hparams: Mapping | None = None, n: int = 128, step
     spec = get_optimizer(key)
     n = int(n)
     batch = n * n
-    every = record_every_for(batch, steps) if record_every is None else int(record_every)
+    every = record_every_for(batch, steps, chunk=chunk_for(key, hparams)) if record_every is None else int(record_every)
     if not 1 <= n <= MAX_GRID:
         raise SimulationTooLarge(f"a basin map has 1 to {MAX_GRID} starts a side; got {n}")
     check_size(batch, steps, every, dtype, device, budget, f"{spec.name}, {n} × {n} basin map")
@@ -617,7 +623,7 @@ def noisy_cloud(surface, key: str, hparams: Mapping | None = None, n_runs: int =
     n_runs = int(n_runs)
     if not 1 <= n_runs <= MAX_CLOUD:
         raise SimulationTooLarge(f"a noisy cloud has 1 to {MAX_CLOUD} runs; got {n_runs}")
-    every = record_every_for(n_runs, steps) if record_every is None else int(record_every)
+    every = record_every_for(n_runs, steps, chunk=chunk_for(key, hparams)) if record_every is None else int(record_every)
     check_size(n_runs, steps, every, dtype, device, budget, f"{spec.name}, {n_runs} noisy runs")
     start = tuple(float(v) for v in (surface.start if start is None else start))
     t0 = time.perf_counter()

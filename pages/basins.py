@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from engine import SimulationTooLarge, default_device
-from engine.sweeps import MAX_GRID, basin_size, default_radius, record_every_for
+from engine.sweeps import MAX_GRID, basin_size, default_radius
 from figures.maps import HOVER_MAX, attractor_names, basin_map
 from optimizers import available_optimizers, get_optimizer
 from surfaces import surface_class
@@ -51,7 +51,6 @@ except SimulationTooLarge as err:
     st.stop()
 
 batch = n * n
-every = record_every_for(batch, steps)
 st.caption(f"{batch:,} starts × {len(keys)} optimizer{'s' if len(keys) > 1 else ''} × {steps} steps = "
            f"{batch * len(keys) * steps:,} run-steps; about {need / 2**20:,.0f} MB per batch on {device}.")
 results, errors = [], []
@@ -78,7 +77,14 @@ st.plotly_chart(PrebuiltFigure(figure), key=f"{K}.chart", config={"displaylogo":
 first = results[0]
 radius = default_radius(surface)
 lattice = first.kind == "lattice"
-grain = "" if every == 1 else f" Convergence is read every {every} steps (memory), so a step s means within (s − {every}, s]."
+grains = sorted({r.record_every for r in results})  # Lookahead's chunk can differ from the others'
+if grains == [1]:
+    grain = ""
+elif len(grains) == 1:
+    grain = f" Convergence is read every {grains[0]} steps (memory), so a step s means within (s − {grains[0]}, s]."
+else:
+    grain = (f" Convergence is read every {' or '.join(map(str, grains))} steps, by optimizer (memory), so a step s "
+             f"means within the k steps up to s.")
 stride = int(np.ceil(n / HOVER_MAX))
 hover_note = "every start" if stride == 1 else f"one start in {stride} along each axis, to keep the page light"
 if lattice:

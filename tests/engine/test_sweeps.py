@@ -77,6 +77,14 @@ def test_record_every_for_keeps_records_under_the_budget(batch, steps):
             assert batch * rollout._count_records(steps, 1) > S.RECORD_BUDGET
 
 
+def test_lookahead_sweeps_record_at_multiples_of_its_own_chunk():
+    # Lookahead's fused chunk is a multiple of its k (k = 3: 24 steps, not 25): records every 25
+    # steps would cut every chunk and run it eagerly.
+    assert S.chunk_for("lookahead", {"k": 3}) == 24 and S.chunk_for("adam") == S.fused.CHUNK
+    m = S.basins("himmelblau", "lookahead", {"k": 3, "inner": "sgd", "lr": 0.01}, n=200, steps=100)
+    assert m.record_every > 1 and m.record_every % 24 == 0
+
+
 # --- 2-D maps equal single runs ------------------------------------------------------------------------
 
 MAP_CASES = [

@@ -293,7 +293,8 @@ def build_package(job: BuildJob, path: str) -> None:
     is_tensor = [isinstance(v, Tensor) for v in leaves]
     constants = [None if t else v for v, t in zip(leaves, is_tensor)]  # step0 = 1, a 0.0 that is off, ...
     rows = _batched_leaves(args)
-    assert [id(v) for v, _ in rows] == [id(v) for v in leaves if isinstance(v, Tensor)]  # the same order
+    order = [id(v) for v in leaves if isinstance(v, Tensor)]
+    assert [id(v) for v, _ in rows] == order == [id(v) for v in _tensor_leaves(args, [])]  # the order Graph feeds
     halves = interleaved(job.every == 1)
     never = [(torch.tensor(False, device=args[0].device), False)] if halves else []
     if halves:
@@ -408,7 +409,7 @@ class Graph:
         self.checked.add(seen)
 
     def __call__(self, x, y, sx, sy, step0, lrs, pre, noise, hp):
-        tensors = [v.contiguous() for v in tree_leaves((x, y, sx, sy, lrs, pre, noise, hp)) if isinstance(v, Tensor)]
+        tensors = [v.contiguous() for v in _tensor_leaves((x, y, sx, sy, lrs, pre, noise, hp), [])]
         self._check(tensors)
         batch = x.shape[-1]
         odd = self.halves and batch % 2 == 1
@@ -422,9 +423,35 @@ class Graph:
             out = self.run(tensors)
         if odd:
             out = [v[..., :batch] if v.dim() > 0 else v for v in out]
-        n = len(tree_leaves(sx))
-        spec = tree_structure(sx)
-        return out[0], out[1], tree_unflatten(out[2:2 + n], spec), tree_unflatten(out[2 + n:2 + 2 * n], spec), out[-1]
+        it = iter(out[2:-1])
+        return out[0], out[1], _refill(sx, it), _refill(sy, it), out[-1]
+
+
+# The graph's inputs and outputs are flat lists of tensors, in tree_leaves' order. These two walk
+# the only containers a chunk's arguments use (tuples, named tuples, lists, dicts) ~10x faster
+# than the general pytree functions, which cost ~30 µs a call (a Playground run makes 20 calls).
+def _tensor_leaves(obj, out: list) -> list:
+    """The tensors of obj, in tree_leaves' order, appended to out."""
+    if isinstance(obj, Tensor):
+        out.append(obj)
+    elif isinstance(obj, (tuple, list)):
+        for v in obj:
+            _tensor_leaves(v, out)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _tensor_leaves(v, out)
+    return out
+
+
+def _refill(template, tensors):
+    """template (a state: tensors in tuples or named tuples) with its tensors taken from the iterator."""
+    if isinstance(template, Tensor):
+        return next(tensors)
+    if isinstance(template, tuple) and hasattr(template, "_fields"):
+        return type(template)(*(_refill(v, tensors) for v in template))
+    if isinstance(template, (tuple, list)):
+        return type(template)(_refill(v, tensors) for v in template)
+    return template
 
 
 _PROBE_STARTED = threading.Event()

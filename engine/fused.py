@@ -15,6 +15,10 @@ C++ (CPU) or Triton (CUDA) kernel. Three things make that fusion possible:
 * the step number enters only through those tables and its phase modulo K (Lookahead's k divides
   K): one graph, traced at step 1, serves every chunk (checked when it is built).
 
+A sweep graph steps its runs as two interleaved halves (`_interleave`): one step is a long chain of
+dependent operations, and two independent chains in the same loop body keep the CPU busy while each
+waits (Adam at B = 65,536: 1.3x faster).
+
 The eager engine stays the reference (bit-exact to torch.optim). In float64 this path equals it
 bit for bit wherever the two engines' square roots agree: the rules spell the multiply-adds that
 ATen fuses (add with alpha, addcmul, lerp) with inductor's fma primitive when compiled
@@ -44,10 +48,12 @@ import os
 import pickle
 import platform
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -476,7 +482,12 @@ def prepare_in_background() -> None:
 
 
 _LOADED: dict[str, Graph] = {}  # by package path (the store's folder can change: GRADSCAPE_GRAPH_DIR)
-_FAILED: dict[tuple, str] = {}
+_FAILED: dict[tuple, str] = {}  # builds and loads that failed: the eager path stays for these keys
+# Graphs that failed at run time (a CUDA out-of-memory, say), by key: (failures, monotonic time of
+# the next try). The package is tried again after RETRY_AFTER seconds, twice as long after each
+# further failure: a one-off error does not cost the fused path for the rest of a lecture.
+_RETRY: dict[tuple, tuple[int, float]] = {}
+RETRY_AFTER = 30.0
 _LOAD_LOCK = threading.Lock()
 
 
@@ -484,7 +495,7 @@ def loaded_graph(key: tuple) -> Graph | None:
     """The graph for `key` if its package is on disk (loaded on first use), else None."""
     path = package_path(key)
     graph = _LOADED.get(path)
-    if graph is not None or key in _FAILED or not os.path.exists(path):
+    if graph is not None or key in _FAILED or waiting_to_retry(key) or not os.path.exists(path):
         return graph
     with _LOAD_LOCK:
         if path not in _LOADED:
@@ -511,9 +522,35 @@ def build_graph(job: BuildJob) -> Graph:
 
 
 def forget(key: tuple, exc: Exception) -> None:
-    """Stop using a graph that failed at run time (the eager path takes over)."""
+    """Stop using a graph that failed at run time: the eager path takes over until it is retried."""
     _LOADED.pop(package_path(key), None)
-    _FAILED[key] = f"running: {type(exc).__name__}: {exc}"
+    failures = _RETRY.get(key, (0, 0.0))[0] + 1
+    _RETRY[key] = (failures, time.monotonic() + RETRY_AFTER * 2 ** (failures - 1))
+    _RUN_ERRORS[key] = f"running: {type(exc).__name__}: {exc}"
+
+
+_RUN_ERRORS: dict[tuple, str] = {}
+
+
+def waiting_to_retry(key: tuple) -> bool:
+    """Whether `key`'s graph failed at run time and is not to be tried again yet."""
+    retry = _RETRY.get(key)
+    return retry is not None and time.monotonic() < retry[1]
+
+
+def prune_store() -> list[tuple[str, int]]:
+    """Delete the graphs of other versions of the code (the store's other fingerprint folders):
+    [(folder, bytes freed)]. Folders whose names are not fingerprints are left alone."""
+    root, current = os.path.split(cache_dir())
+    removed = []
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        folder = os.path.join(root, name)
+        if name == current or not os.path.isdir(folder) or len(name) != 16 or not all(c in "0123456789abcdef" for c in name):
+            continue
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append((name, size))
+    return removed
 
 
 # ---- the background builder: one child process at a time ---------------------------------------
@@ -590,7 +627,7 @@ def wait_for_background(timeout: float | None = None) -> bool:
 
 
 def status() -> dict:
-    return {"ready": len(_LOADED), "pending": len(_PENDING), "failed": dict(_FAILED)}
+    return {"ready": len(_LOADED), "pending": len(_PENDING), "failed": dict(_FAILED), "run_errors": dict(_RUN_ERRORS)}
 
 
 # ---- the roll-out ---------------------------------------------------------------------------

@@ -164,6 +164,8 @@ def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedul
     key = fused.graph_key(surface, spec.key, hp, dtype, device, every, bool(noise), k, swept_lr)
     args = (surface, spec, resolved, hp, params, steps, schedule, base_lr, noise, seeds, every)
     graph = fused.loaded_graph(key)
+    if graph is None and engine != "fused" and fused.waiting_to_retry(key):
+        return None, "eager (the fused graph failed; it is tried again later)"
     if graph is None:
         job = fused.make_job(key, surface, spec, resolved, hp, params, schedule, base_lr, noise, seeds, every, k)
         if engine != "fused":

@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a surface key (repeat it; default: every built-in surface)")
     warm.add_argument("--optimizer", "-O", dest="optimizers", action="append", metavar="KEY",
                       help="an optimizer key (repeat it; default: each surface's lesson optimizers)")
+    sub.add_parser("prune", help="delete the fused graphs of other gradscape or torch versions",
+                   description="Delete the fused engine's graphs built by other versions of gradscape, torch "
+                               "or Python (each version keeps its own folder in ~/.cache/gradscape/graphs, "
+                               "2-4 MB a graph). The current version's graphs stay.")
     return parser
 
 
@@ -346,6 +350,17 @@ def cmd_warm(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_prune(args) -> int:
+    from engine import fused
+
+    removed = fused.prune_store()
+    for name, size in removed:
+        print(f"deleted {name}  {size / 2**20:.1f} MB")
+    if not removed:
+        print(f"nothing to delete: only this version's graphs are in {os.path.dirname(fused.cache_dir())}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `gradscape` command; returns the exit code (0 ok, 1 failure, 2 usage)."""
     parser = build_parser()
@@ -355,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         return {"render": cmd_render, "scenes": cmd_scenes, "snippet": cmd_snippet,
-                "warm": cmd_warm}[args.command](args)
+                "warm": cmd_warm, "prune": cmd_prune}[args.command](args)
     except UsageError as err:
         _err(f"gradscape: error: {err}")
         return 2

@@ -260,6 +260,39 @@ def test_cli_warm_compiles_what_the_playground_then_uses(small_chunks, capsys):
     assert main(["warm", "--surface", "saddle", "--optimizer", "no_such_optimizer"]) == 1
 
 
+def test_cli_prune_deletes_the_graphs_of_other_versions_only(monkeypatch, tmp_path, capsys):
+    from export.cli import main
+
+    monkeypatch.setenv("GRADSCAPE_GRAPH_DIR", str(tmp_path))
+    current = fused.cache_dir()
+    old, other = tmp_path / "0123456789abcdef", tmp_path / "notes"  # an older version's graphs; not ours
+    for folder in (old, other, tmp_path / current.rsplit("/", 1)[-1]):
+        folder.mkdir()
+        (folder / "g.pt2").write_bytes(b"x" * 1000)
+    assert main(["prune"]) == 0
+    assert "0123456789abcdef" in capsys.readouterr().out
+    assert not old.exists() and other.exists() and (tmp_path / current.rsplit("/", 1)[-1] / "g.pt2").exists()
+    assert main(["prune"]) == 0 and "nothing to delete" in capsys.readouterr().out
+
+
+def test_a_graph_that_failed_at_run_time_is_tried_again_later(small_chunks, monkeypatch):
+    kw = dict(steps=10, start=STARTS, hparams={"lr": 0.01}, record_every=10)
+    assert simulate("ravine", "rmsprop", engine="fused", **kw).meta["engine"] == "fused"  # built, loaded
+    clock = [1000.0]
+    monkeypatch.setattr(fused.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(fused, "_RETRY", {})
+    real_run = fused.Graph.__call__
+    monkeypatch.setattr(fused.Graph, "__call__", lambda self, *a: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    assert simulate("ravine", "rmsprop", engine="auto", **kw).meta["engine"] == "eager (the fused graph failed)"
+    monkeypatch.setattr(fused.Graph, "__call__", real_run)  # the error was a one-off
+    waiting = simulate("ravine", "rmsprop", engine="auto", **kw)
+    assert waiting.meta["engine"].startswith("eager (the fused graph failed")
+    clock[0] += fused.RETRY_AFTER + 1
+    again = simulate("ravine", "rmsprop", engine="auto", **kw)
+    assert again.meta["engine"] == "fused"
+    _same(simulate("ravine", "rmsprop", engine="fused", **kw), again)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 @pytest.mark.parametrize("every", [1, 30])
 def test_compiled_on_cuda_agrees_with_eager_on_cuda(small_chunks, every):

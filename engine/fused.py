@@ -15,9 +15,9 @@ C++ (CPU) or Triton (CUDA) kernel. Three things make that fusion possible:
 * the step number enters only through those tables and its phase modulo K (Lookahead's k divides
   K): one graph, traced at step 1, serves every chunk (checked when it is built).
 
-A sweep graph steps its runs as two interleaved halves (`_interleave`): one step is a long chain of
-dependent operations, and two independent chains in the same loop body keep the CPU busy while each
-waits (Adam at B = 65,536: 1.3x faster).
+On the CPU a sweep graph steps its runs as two interleaved halves (`_interleave`): one step is a
+long chain of dependent operations, and two independent chains in the same loop body keep the CPU
+busy while each waits (Adam at B = 65,536: 1.3x faster).
 
 The eager engine stays the reference (bit-exact to torch.optim). In float64 this path equals it
 bit for bit wherever the two engines' square roots agree: the rules spell the multiply-adds that
@@ -301,7 +301,7 @@ def build_package(job: BuildJob, path: str) -> None:
     rows = _batched_leaves(args)
     order = [id(v) for v in leaves if isinstance(v, Tensor)]
     assert [id(v) for v, _ in rows] == order == [id(v) for v in _tensor_leaves(args, [])]  # the order Graph feeds
-    halves = interleaved(job.every == 1)
+    halves = interleaved(job.every == 1, args[0].device)
     never = [(torch.tensor(False, device=args[0].device), False)] if halves else []
     if halves:
         _check_halves(advance, args, never[0][0])
@@ -328,10 +328,11 @@ def build_package(job: BuildJob, path: str) -> None:
     os.replace(partial, path)  # atomic: a reader sees a whole package or none
 
 
-def interleaved(record_all: bool) -> bool:
-    """Whether a graph steps its runs as two interleaved halves (_interleave): sweep graphs, whose
-    many runs are compute-bound; not the Playground's, whose 1-2 runs are bound by the call."""
-    return not record_all
+def interleaved(record_all: bool, device) -> bool:
+    """Whether a graph steps its runs as two interleaved halves (_interleave): CPU sweep graphs, whose
+    many runs are compute-bound; not the Playground's, whose 1-2 runs are bound by the call, and not
+    on a GPU, which hides each thread's latency with other threads (halves would halve them)."""
+    return not record_all and torch.device(device).type == "cpu"
 
 
 def _batched_leaves(args: tuple) -> list[tuple[Tensor, bool]]:
@@ -367,10 +368,17 @@ def _check_step_free(advance: Callable, args: tuple, k: int) -> None:
 def _check_halves(advance: Callable, args: tuple, never: Tensor) -> None:
     """Stepping the runs as two halves must not change a number: every fused rule and surface treats
     runs independently (Newton's, which does not, never gets here)."""
+    x, y = args[0], args[1]  # the example's runs are all alike: make them differ, so a mix-up shows
+    ramp = torch.linspace(-0.01, 0.01, x.shape[-1], dtype=x.dtype, device=x.device)
+    args = (x + ramp, y - ramp, *args[2:])
     whole, split = tree_leaves(advance(*args)), tree_leaves(advance(*args, never=never))
     if not all(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
                for a, b in zip(whole, split)):
         raise RuntimeError("the rule mixes runs: it cannot be stepped as two halves")
+
+
+class SignatureMismatch(ValueError):
+    """Inputs that do not fit a graph's saved signature (they would every time)."""
 
 
 class Graph:
@@ -388,7 +396,7 @@ class Graph:
         self.run = self._runner(self.model)
         self.lock = threading.Lock()  # one call at a time per loaded model
         self.checked: set[tuple] = set()
-        self.never: dict[str, Tensor] = {}
+        self.never: dict[torch.device, Tensor] = {}
 
     @staticmethod
     def _runner(model) -> Callable[[list[Tensor]], list[Tensor]]:
@@ -411,7 +419,7 @@ class Graph:
             dtype == want_dtype and len(shape) == len(want) and all(n == (batch if w == -1 else w) for n, w in zip(shape, want))
             for (dtype, shape), (want_dtype, want) in zip(seen, self.signature))
         if not fits:
-            raise ValueError(f"inputs {seen} do not fit the graph's signature {self.signature}")
+            raise SignatureMismatch(f"inputs {seen} do not fit the graph's signature {self.signature}")
         self.checked.add(seen)
 
     def __call__(self, x, y, sx, sy, step0, lrs, pre, noise, hp):
@@ -423,8 +431,10 @@ class Graph:
             tensors = [torch.cat((v, v[..., -1:]), -1) if w and w[-1] == -1 else v
                        for v, (_, w) in zip(tensors, self.signature)]
         if self.halves:
-            device = str(x.device)
-            tensors.append(self.never.setdefault(device, torch.tensor(False, device=device)))
+            never = self.never.get(x.device)
+            if never is None:
+                never = self.never[x.device] = torch.tensor(False, device=x.device)
+            tensors.append(never)
         with self.lock:
             out = self.run(tensors)
         if odd:
@@ -482,12 +492,15 @@ def prepare_in_background() -> None:
 
 
 _LOADED: dict[str, Graph] = {}  # by package path (the store's folder can change: GRADSCAPE_GRAPH_DIR)
-_FAILED: dict[tuple, str] = {}  # builds and loads that failed: the eager path stays for these keys
-# Graphs that failed at run time (a CUDA out-of-memory, say), by key: (failures, monotonic time of
-# the next try). The package is tried again after RETRY_AFTER seconds, twice as long after each
-# further failure: a one-off error does not cost the fused path for the rest of a lecture.
+_FAILED: dict[tuple, str] = {}  # builds, loads and misfits that failed: the eager path stays for these keys
+# Graphs that failed at run time for another reason (a CUDA out-of-memory, say), by key: (failures,
+# monotonic time of the next try). The package is tried again after RETRY_AFTER seconds, twice as
+# long after each further failure (at most RETRY_MAX): a one-off error does not cost the fused path
+# for the rest of a lecture. A success clears the count.
 _RETRY: dict[tuple, tuple[int, float]] = {}
-RETRY_AFTER = 30.0
+_RUN_ERRORS: dict[tuple, str] = {}
+RETRY_AFTER, RETRY_MAX = 30.0, 600.0
+_now = time.monotonic  # (tests move this clock)
 _LOAD_LOCK = threading.Lock()
 
 
@@ -498,17 +511,19 @@ def loaded_graph(key: tuple) -> Graph | None:
     if graph is not None or key in _FAILED or waiting_to_retry(key) or not os.path.exists(path):
         return graph
     with _LOAD_LOCK:
-        if path not in _LOADED:
+        graph = _LOADED.get(path)
+        if graph is None:
             try:
-                _LOADED[path] = Graph(path)
+                graph = _LOADED[path] = Graph(path)
             except Exception as exc:  # noqa: BLE001 - a damaged package: the eager path stays
                 _FAILED[key] = f"loading {path}: {type(exc).__name__}: {exc}"
                 return None
-    return _LOADED[path]
+    return graph
 
 
 def build_graph(job: BuildJob) -> Graph:
     """The graph for job.key, built in this process first if it is not on disk (blocking)."""
+    _RETRY.pop(job.key, None)  # the caller wants this graph now (engine="fused": tests, benchmarks, warm)
     graph = loaded_graph(job.key)
     if graph is None:
         with _BUILD_LOCK:
@@ -522,25 +537,35 @@ def build_graph(job: BuildJob) -> Graph:
 
 
 def forget(key: tuple, exc: Exception) -> None:
-    """Stop using a graph that failed at run time: the eager path takes over until it is retried."""
+    """Stop using a graph that failed at run time: the eager path takes over, for good if the inputs
+    did not fit (that repeats), else until it is retried."""
     _LOADED.pop(package_path(key), None)
-    failures = _RETRY.get(key, (0, 0.0))[0] + 1
-    _RETRY[key] = (failures, time.monotonic() + RETRY_AFTER * 2 ** (failures - 1))
     _RUN_ERRORS[key] = f"running: {type(exc).__name__}: {exc}"
+    if isinstance(exc, SignatureMismatch):
+        _FAILED[key] = _RUN_ERRORS[key]
+        return
+    failures, due = _RETRY.get(key, (0, 0.0))
+    if _now() >= due:  # sessions that failed on the same graph at once count once
+        _RETRY[key] = (failures + 1, _now() + min(RETRY_MAX, RETRY_AFTER * 2 ** failures))
 
 
-_RUN_ERRORS: dict[tuple, str] = {}
+def succeeded(key: tuple) -> None:
+    """A fused run of `key` went through: earlier run-time failures no longer count."""
+    if key in _RETRY:
+        _RETRY.pop(key, None)
+        _RUN_ERRORS.pop(key, None)
 
 
 def waiting_to_retry(key: tuple) -> bool:
     """Whether `key`'s graph failed at run time and is not to be tried again yet."""
     retry = _RETRY.get(key)
-    return retry is not None and time.monotonic() < retry[1]
+    return retry is not None and _now() < retry[1]
 
 
 def prune_store() -> list[tuple[str, int]]:
-    """Delete the graphs of other versions of the code (the store's other fingerprint folders):
-    [(folder, bytes freed)]. Folders whose names are not fingerprints are left alone."""
+    """Delete the store's other fingerprint folders: graphs of other versions of the code, torch or
+    Python, or of another CPU (a store shared between machines loses theirs). [(folder, bytes
+    freed)]; folders whose names are not fingerprints are left alone."""
     root, current = os.path.split(cache_dir())
     removed = []
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
@@ -549,7 +574,8 @@ def prune_store() -> list[tuple[str, int]]:
             continue
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
         shutil.rmtree(folder, ignore_errors=True)
-        removed.append((name, size))
+        if not os.path.exists(folder):
+            removed.append((name, size))
     return removed
 
 
@@ -675,6 +701,16 @@ def _tensor_state(state, device: str):
     return leaf(state)
 
 
+def _widen(rule, state, params: Tensor, lr):
+    """The state with each 0-dim value that an update turns into a per-run row (NAdam's running
+    product of μ when β₁ is swept) made that row from the start, with the row's dtype: a graph's
+    inputs must keep their shapes from one chunk to the next."""
+    if not any(isinstance(v, Tensor) and v.dim() == 0 for v in tree_leaves(state)):
+        return state
+    _, after = rule.update(torch.zeros_like(params), state, params, lr, 1)  # only the shapes are used
+    return tree_map(lambda v, a: torch.full_like(a, float(v)) if v.dim() == 0 and a.dim() > 0 else v, state, after)
+
+
 def _table(values: list, device: str, like: Tensor) -> Tensor:
     """Stack per-step floats or (B,) tensors into one tensor: float64 if all are numbers."""
     if all(not isinstance(v, Tensor) for v in values):
@@ -733,6 +769,8 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
     per_run = [lr0, *(host_rule.scalars(lr0, 1) if host_rule.scalars is not None else ())]
     swept = any(isinstance(v, Tensor) and v.numel() > 1 for v in per_run)
     whole = None if swept else _step_tables(host_rule, schedule, sched_state, 0, total, device, x)
+
+    sx, sy = _widen(host_rule, sx, x, lr0), _widen(host_rule, sy, y, lr0)
 
     ts, xs, gs, lrs, effs = [], [], [], [], []
     t, last_recorded = 0, False

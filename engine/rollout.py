@@ -173,7 +173,9 @@ def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedul
             return None, "eager (fused graph not compiled yet)"
         return fused.roll_out_fused(*args, k=k, on_device=fused.build_graph(job)), "fused"
     try:
-        return fused.roll_out_fused(*args, k=k, on_device=graph), "fused"
+        rec = fused.roll_out_fused(*args, k=k, on_device=graph)
+        fused.succeeded(key)
+        return rec, "fused"
     except Exception as exc:  # noqa: BLE001 - a graph that fails at run time is dropped: eager from now on
         if engine == "fused":
             raise

@@ -156,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="an optimizer key (repeat it; default: each surface's lesson optimizers)")
     sub.add_parser("prune", help="delete the fused graphs of other gradscape or torch versions",
                    description="Delete the fused engine's graphs built by other versions of gradscape, torch "
-                               "or Python (each version keeps its own folder in ~/.cache/gradscape/graphs, "
-                               "2-4 MB a graph). The current version's graphs stay.")
+                               "or Python, or on another CPU (each keeps its own folder in "
+                               "~/.cache/gradscape/graphs, 2-4 MB a graph). The current version's graphs stay; "
+                               "on a store shared between machines the others' graphs go too.")
     return parser
 
 

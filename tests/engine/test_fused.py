@@ -260,6 +260,16 @@ def test_cli_warm_compiles_what_the_playground_then_uses(small_chunks, capsys):
     assert main(["warm", "--surface", "saddle", "--optimizer", "no_such_optimizer"]) == 1
 
 
+def test_compiled_nadam_with_a_swept_beta1_keeps_its_graph_across_chunks(small_chunks):
+    # NAdam's running product of μ starts as a number and becomes a per-run row when β₁ is swept: the
+    # graph's first chunk turned a 0-dim input into a (B,) output, and the second chunk no longer fit.
+    kw = dict(steps=20, start=STARTS, record_every=10,
+              hparams={"lr": 0.05, "beta1": torch.tensor([0.8, 0.9, 0.95], dtype=torch.float64)})
+    fast = simulate("ravine", "nadam", engine="fused", **kw)
+    assert fast.meta["engine"] == "fused" and not fused.status()["run_errors"]
+    _same(eager_rounded_sqrt("ravine", "nadam", **kw), fast)
+
+
 def test_cli_prune_deletes_the_graphs_of_other_versions_only(monkeypatch, tmp_path, capsys):
     from export.cli import main
 
@@ -279,7 +289,7 @@ def test_a_graph_that_failed_at_run_time_is_tried_again_later(small_chunks, monk
     kw = dict(steps=10, start=STARTS, hparams={"lr": 0.01}, record_every=10)
     assert simulate("ravine", "rmsprop", engine="fused", **kw).meta["engine"] == "fused"  # built, loaded
     clock = [1000.0]
-    monkeypatch.setattr(fused.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(fused, "_now", lambda: clock[0])
     monkeypatch.setattr(fused, "_RETRY", {})
     real_run = fused.Graph.__call__
     monkeypatch.setattr(fused.Graph, "__call__", lambda self, *a: (_ for _ in ()).throw(RuntimeError("out of memory")))
@@ -290,7 +300,24 @@ def test_a_graph_that_failed_at_run_time_is_tried_again_later(small_chunks, monk
     clock[0] += fused.RETRY_AFTER + 1
     again = simulate("ravine", "rmsprop", engine="auto", **kw)
     assert again.meta["engine"] == "fused"
+    assert not fused._RETRY  # a success clears the count: the next one-off failure waits 30 s again
     _same(simulate("ravine", "rmsprop", engine="fused", **kw), again)
+
+
+def test_inputs_that_do_not_fit_a_graph_stop_it_for_good_and_other_errors_for_a_while(monkeypatch):
+    for name in ("_FAILED", "_RETRY", "_RUN_ERRORS"):
+        monkeypatch.setattr(fused, name, {})
+    clock = [50.0]
+    monkeypatch.setattr(fused, "_now", lambda: clock[0])
+    fused.forget(("misfit",), fused.SignatureMismatch("inputs do not fit"))
+    assert ("misfit",) in fused._FAILED and not fused.waiting_to_retry(("misfit",))
+    for _ in range(3):  # three sessions hit the same error at once: it counts once
+        fused.forget(("oom",), RuntimeError("out of memory"))
+    assert fused._RETRY[("oom",)] == (1, 50.0 + fused.RETRY_AFTER) and ("oom",) not in fused._FAILED
+    for _ in range(10):  # failing again after each wait: the wait doubles, up to RETRY_MAX
+        clock[0] = fused._RETRY[("oom",)][1]
+        fused.forget(("oom",), RuntimeError("out of memory"))
+    assert fused._RETRY[("oom",)][1] - clock[0] == fused.RETRY_MAX
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

@@ -489,12 +489,13 @@ def default_radius(surface: Surface) -> float:
 
 
 def basin_size(n: int, steps: int, dtype=torch.float64, device: str = "cpu", budget: int | None = None,
-               what: str = "") -> int:
-    """Bytes one basin map's simulate call needs; SimulationTooLarge before any work when too big."""
+               what: str = "", chunk: int | None = None) -> int:
+    """Bytes one basin map's simulate call needs; SimulationTooLarge before any work when too big.
+    chunk: the smallest `chunk_for` of the optimizers to be run (their records are the densest)."""
     if not 1 <= int(n) <= MAX_GRID:
         raise SimulationTooLarge(f"a basin map has 1 to {MAX_GRID} starts a side; got {n}")
     batch = int(n) * int(n)
-    return check_size(batch, steps, record_every_for(batch, steps), dtype, device, budget,
+    return check_size(batch, steps, record_every_for(batch, steps, chunk=chunk), dtype, device, budget,
                       what or f"{n} × {n} basin map")
 
 

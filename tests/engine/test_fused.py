@@ -270,6 +270,52 @@ def test_compiled_nadam_with_a_swept_beta1_keeps_its_graph_across_chunks(small_c
     _same(eager_rounded_sqrt("ravine", "nadam", **kw), fast)
 
 
+def test_a_build_child_ends_when_the_server_that_started_it_is_gone(tmp_path):
+    """A stopped server must not leave a compiler running: its build child watches its parent."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    parent = f"""
+import os, pickle, subprocess, sys, tempfile, time
+sys.path.insert(0, {str(root)!r})
+from engine import fused
+from engine.rollout import simulate
+jobs = []
+fused.request_build = jobs.append
+simulate("ravine", "adam", steps=30, start=[[0.1, 0.2], [0.3, 0.4]], record_every=30, engine="auto")
+fd, path = tempfile.mkstemp(suffix=".job", dir={str(tmp_path)!r})
+with os.fdopen(fd, "wb") as f:
+    pickle.dump(jobs[0], f)
+child = subprocess.Popen([sys.executable, "-m", "engine.build_graph", path], cwd={str(root)!r},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # (no pipe keeps run() waiting)
+print(child.pid, flush=True)
+time.sleep(3)  # the build is under way
+os._exit(0)    # and the server dies
+"""
+    env = dict(os.environ, GRADSCAPE_GRAPH_DIR=str(tmp_path / "store"))
+    done = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, cwd=root, env=env, timeout=120)
+    pid = int(done.stdout.split()[0])
+
+    def running() -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    still = running()
+    if still:
+        os.kill(pid, 9)
+    assert not still, "the build child outlived its server by more than 10 s"
+
+
 def test_cli_prune_deletes_the_graphs_of_other_versions_only(monkeypatch, tmp_path, capsys):
     from export.cli import main
 

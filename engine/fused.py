@@ -770,7 +770,8 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
     swept = any(isinstance(v, Tensor) and v.numel() > 1 for v in per_run)
     whole = None if swept else _step_tables(host_rule, schedule, sched_state, 0, total, device, x)
 
-    sx, sy = _widen(host_rule, sx, x, lr0), _widen(host_rule, sy, y, lr0)
+    if any(isinstance(v, Tensor) and v.numel() > 1 for v in (*hp_device.values(), lr0)):  # only per-run values widen
+        sx, sy = _widen(host_rule, sx, x, lr0), _widen(host_rule, sy, y, lr0)
 
     ts, xs, gs, lrs, effs = [], [], [], [], []
     t, last_recorded = 0, False

@@ -151,19 +151,23 @@ def _one_step(surface, rule, x, y, sx, sy, lrs, pre, noise, _hp, step: int, i: i
     return [nx, ny, sx, sy]
 
 
+def _map_batched(fn: Callable, x, y, sx, sy, lrs, pre, noise, hp) -> list:
+    """The chunk's arguments with fn(tensor, batched) applied to each tensor, in call order; batched
+    says whether its last axis is the batch: x and y, state and noise always (0-dim state aside),
+    lrs as (n, B) and rule scalars as (n, m, B) only when swept, hyperparameters as (B,) only when
+    swept. (The one statement of which inputs carry the batch: halves, export, padding.)"""
+    def state(s):
+        return tree_map(lambda v: fn(v, v.dim() > 0) if isinstance(v, Tensor) else v, s)
+
+    return [fn(x, True), fn(y, True), state(sx), state(sy), fn(lrs, lrs.dim() == 2),
+            None if pre is None else fn(pre, pre.dim() == 3), None if noise is None else fn(noise, True),
+            {name: fn(v, v.dim() > 0) if isinstance(v, Tensor) else v for name, v in hp.items()}]
+
+
 def _halves(x, y, sx, sy, lrs, pre, noise, hp) -> list[list]:
-    """The chunk's arguments cut into two groups of B/2 runs (the batched ones: see _batched_leaves)."""
+    """The chunk's arguments cut into two groups of B/2 runs."""
     h = x.shape[-1] // 2
-
-    def cut(v, batched: bool, j: int):
-        return v[..., j * h:(j + 1) * h] if batched else v
-
-    def state(s, j):
-        return tree_map(lambda v: cut(v, isinstance(v, Tensor) and v.dim() > 0, j), s)
-
-    return [[cut(x, True, j), cut(y, True, j), state(sx, j), state(sy, j), cut(lrs, lrs.dim() == 2, j),
-             None if pre is None else cut(pre, pre.dim() == 3, j), None if noise is None else cut(noise, True, j),
-             {name: cut(v, isinstance(v, Tensor) and v.dim() > 0, j) for name, v in hp.items()}]
+    return [_map_batched(lambda v, batched: v[..., j * h:(j + 1) * h] if batched else v, x, y, sx, sy, lrs, pre, noise, hp)
             for j in (0, 1)]
 
 
@@ -336,16 +340,10 @@ def interleaved(record_all: bool, device) -> bool:
 
 
 def _batched_leaves(args: tuple) -> list[tuple[Tensor, bool]]:
-    """The tensor inputs in call order, each with whether its last axis is the batch: x and y, state
-    and noise always (0-dim state aside), lrs as (n, B) and rule scalars as (n, m, B) only when
-    swept, hyperparameters as (B,) only when swept."""
+    """The tensor inputs in call order, each with whether its last axis is the batch (_map_batched)."""
     x, y, sx, sy, _step0, lrs, pre, noise, hp = args
-    rows = [(x, True), (y, True)]
-    rows += [(v, v.dim() > 0) for v in tree_leaves((sx, sy)) if isinstance(v, Tensor)]
-    rows += [(lrs, lrs.dim() == 2)]
-    rows += [] if pre is None else [(pre, pre.dim() == 3)]
-    rows += [] if noise is None else [(noise, True)]
-    rows += [(v, v.dim() > 0) for v in tree_leaves(hp) if isinstance(v, Tensor)]
+    rows: list[tuple[Tensor, bool]] = []
+    _map_batched(lambda v, batched: rows.append((v, batched)) or v, x, y, sx, sy, lrs, pre, noise, hp)
     for v, batched in rows:
         if batched and v.shape[-1] != x.shape[-1]:
             raise RuntimeError(f"an input of shape {tuple(v.shape)} lacks the example batch axis")

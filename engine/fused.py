@@ -9,7 +9,7 @@ C++ (CPU) or Triton (CUDA) kernel. Three things make that fusion possible:
 * the coordinates are split: x and y are separate (B,) rows with a state each. Every rule except
   Newton's is elementwise, so rule.update(g_x, s_x, x) and rule.update(g_y, s_y, y) compute the
   same numbers as one call on the (2, B) stack, and the loop over runs needs no cross-row reads;
-* hyperparameters, the scheduled lr and the step's scalars (β₁ᵗ, bias corrections: rule.scalars,
+* hyperparameters, the scheduled lr and the step's scalars (β₁ᵗ, bias corrections: rule.per_step,
   computed on the host in float arithmetic) enter as tensors, so moving a slider does not
   recompile and no kernel computes a power per run;
 * the step number enters only through those tables and its phase modulo K (Lookahead's k divides
@@ -58,11 +58,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
-import torch._inductor.inductor_prims  # noqa: F401  registers torch.ops.prims.fma, used by the rules when compiled
 from torch import Tensor
-from torch.utils._pytree import tree_flatten, tree_leaves, tree_map, tree_structure, tree_unflatten
+from torch.utils._pytree import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
 from engine.noise import gaussian
+from engine.step import gradient_only, step as take_step
 
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR",
                       os.path.join(os.path.expanduser("~"), ".cache", "gradscape", "inductor"))
@@ -77,7 +77,9 @@ _BACKGROUND_ENV = "GRADSCAPE_BACKGROUND_COMPILE"  # "0" turns the background bui
 def unsupported_reason(surface, rule, schedule) -> str | None:
     """Why this run cannot take the fused path (None when it can)."""
     if rule.needs_hessian:
-        return "Newton-type rules couple x and y through the Hessian"
+        return "Newton-type rules need the Hessian at every step"
+    if rule.coupled:
+        return "the rule couples x and y"
     if not getattr(surface, "compilable", True):
         return "the surface's derivatives come from autograd"
     if schedule.needs_loss:
@@ -101,7 +103,7 @@ def _make_advance(surface, build: Callable, steps_per_call: int | None, record_a
     """advance(x, y, sx, sy, step0, lrs, pre, noise, hp[, never]) -> (x, y, sx, sy, records).
 
     Runs len(lrs) updates numbered step0, step0 + 1, ... . lrs: (n,) or (n, B); pre: (n, m[, B])
-    rows of rule.scalars or None; noise: (n, 2, B) or None. records: every step's point, gradient
+    rows of rule.per_step or None; noise: (n, 2, B) or None. records: every step's point, gradient
     and effective lr when record_all, else those of the first step only. never: a 0-dim False
     tensor (sweep graphs): the runs are then stepped as two interleaved halves (B even, see
     _interleave); the numbers are the same.
@@ -135,16 +137,12 @@ def _make_advance(surface, build: Callable, steps_per_call: int | None, record_a
 def _one_step(surface, rule, x, y, sx, sy, lrs, pre, noise, _hp, step: int, i: int, rec: list | None):
     """Update i of a chunk on one group of runs: (x, y, sx, sy) after it; appends its records to rec."""
     lr = lrs[i]
-    px, py = (rule.probe(x, sx), rule.probe(y, sy)) if rule.probe is not None else (x, y)
-    gx, gy = surface.grad_xy(px, py)
-    if noise is not None:
-        gx, gy = gx + noise[i, 0], gy + noise[i, 1]
-    extra = {} if pre is None else {"pre": tuple(pre[i].unbind(0))}
-    nx, sx = rule.update(gx, sx, x, lr, step, **extra)
-    ny, sy = rule.update(gy, sy, y, lr, step, **extra)
+    values = () if pre is None else tuple(pre[i].unbind(0))
+    done = take_step(surface, rule, (x, y), (sx, sy), lr, values, None if noise is None else noise[i])
+    (nx, ny), (sx, sy), (gx, gy) = done.params, done.state, done.grad
     if rec is not None:
         if rule.effective_lr is not None:
-            ex, ey = rule.effective_lr(sx, lr, step), rule.effective_lr(sy, lr, step)
+            ex, ey = rule.effective_lr(sx, lr), rule.effective_lr(sy, lr)
         else:
             ex = ey = lr * torch.ones_like(x)
         rec.extend(torch.broadcast_tensors(x, y, gx, gy, ex, ey))
@@ -297,7 +295,6 @@ def build_package(job: BuildJob, path: str) -> None:
     except _Captured:
         pass
     args = captured[0]
-    _check_step_free(advance, args, job.k)
 
     leaves, in_spec = tree_flatten(args)
     is_tensor = [isinstance(v, Tensor) for v in leaves]
@@ -348,19 +345,6 @@ def _batched_leaves(args: tuple) -> list[tuple[Tensor, bool]]:
         if batched and v.shape[-1] != x.shape[-1]:
             raise RuntimeError(f"an input of shape {tuple(v.shape)} lacks the example batch axis")
     return rows
-
-
-def _check_step_free(advance: Callable, args: tuple, k: int) -> None:
-    """The package is traced at step0 = 1 and serves every chunk: so the chunk's result may depend
-    on the step number only through the tables it is given (lrs, rule.scalars) and its phase
-    modulo k (Lookahead; chunks are multiples of k). Checked by running the chunk at step0 = 1 + k."""
-    first, later = advance(*args), advance(*args[:4], args[4] + k, *args[5:])
-    out_first, out_later = tree_leaves(first), tree_leaves(later)
-    if not all(isinstance(v, Tensor) for v in out_first) or tree_structure(first[:4]) != tree_structure(args[:4]):
-        raise RuntimeError("the rule's state must be tensors of a fixed structure to be compiled")
-    if not all(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
-               for a, b in zip(out_first, out_later)):
-        raise RuntimeError("the rule reads the step number outside rule.scalars: it cannot be compiled ahead of time")
 
 
 def _check_halves(advance: Callable, args: tuple, never: Tensor) -> None:
@@ -705,7 +689,7 @@ def _widen(rule, state, params: Tensor, lr):
     inputs must keep their shapes from one chunk to the next."""
     if not any(isinstance(v, Tensor) and v.dim() == 0 for v in tree_leaves(state)):
         return state
-    _, after = rule.update(torch.zeros_like(params), state, params, lr, 1)  # only the shapes are used
+    _, after = rule.update(torch.zeros_like(params), state, params, lr, rule.per_step(lr, 1))  # only the shapes
     return tree_map(lambda v, a: torch.full_like(a, float(v)) if v.dim() == 0 and a.dim() > 0 else v, state, after)
 
 
@@ -719,15 +703,15 @@ def _table(values: list, device: str, like: Tensor) -> Tensor:
 
 
 def _step_tables(host_rule, schedule, sched_state, t0: int, n: int, device: str, like: Tensor):
-    """(lrs as floats or tensors, their table, rule.scalars' table) for steps t0 .. t0+n-1."""
+    """(lrs as floats or tensors, their table, rule.per_step' table) for steps t0 .. t0+n-1."""
     step_lrs = [schedule.lr(sched_state, t0 + i) for i in range(n)]
     return step_lrs, _table(step_lrs, device, like), _pre_table(host_rule, step_lrs, t0, device, like)
 
 
 def _pre_table(host_rule, lrs: list, t0: int, device: str, like: Tensor) -> Tensor | None:
-    if host_rule.scalars is None:
+    rows = [host_rule.per_step(lr, t0 + 1 + i) for i, lr in enumerate(lrs)]
+    if not rows or not rows[0]:
         return None
-    rows = [host_rule.scalars(lr, t0 + 1 + i) for i, lr in enumerate(lrs)]
     if not any(isinstance(v, Tensor) for v in rows[0]):  # every row has the same kinds as the first
         return torch.tensor(rows, dtype=torch.float64, device=device)  # (n, m)
     columns = [_table([row[j] for row in rows], device, like) for j in range(len(rows[0]))]
@@ -764,7 +748,7 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
     # (building them per chunk cost a Playground run ~15%); per chunk only when they are (n, B).
     total = -(-steps // k) * k if record_all and compiled else steps
     lr0 = schedule.lr(sched_state, 0)
-    per_run = [lr0, *(host_rule.scalars(lr0, 1) if host_rule.scalars is not None else ())]
+    per_run = [lr0, *host_rule.per_step(lr0, 1)]
     swept = any(isinstance(v, Tensor) and v.numel() > 1 for v in per_run)
     whole = None if swept else _step_tables(host_rule, schedule, sched_state, 0, total, device, x)
 
@@ -803,11 +787,8 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
 
     if not last_recorded:
         # The last point: its gradient as the eager loop computes it (look-ahead, noise), no update.
-        at_x, at_y = (host_rule.probe(x, sx), host_rule.probe(y, sy)) if host_rule.probe is not None else (x, y)
-        gx, gy = surface.grad_xy(at_x, at_y)
-        g_last = torch.stack(torch.broadcast_tensors(gx, gy))
-        if noise:
-            g_last = g_last + gaussian(seeds, steps, 1, x.dtype)[0] * noise
+        kick = gaussian(seeds, steps, 1, x.dtype)[0] * noise if noise else None
+        g_last = gradient_only(surface, host_rule, (x, y), (sx, sy), kick)
         ts.append(steps)
         xs.append(torch.stack((x, y)).unsqueeze(0))
         gs.append(g_last.unsqueeze(0))

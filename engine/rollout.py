@@ -11,6 +11,7 @@ from torch import Tensor
 
 from engine import fused
 from engine.noise import gaussian
+from engine.step import gradient_only, step
 from optimizers import OptimizerSpec, get_optimizer
 from optimizers.schedules import CONSTANT
 from surfaces import Surface, get_surface
@@ -184,46 +185,40 @@ def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedul
 
 
 def _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, every):
-    grad_xy = surface.grad_xy
-    hess_xy = surface.hess_xy
     state = rule.init(params)
     sched_state = schedule.start(base_lr)
-    probe, eff_fn, needs_hessian = rule.probe, rule.effective_lr, rule.needs_hessian
-    needs_loss = schedule.needs_loss
+    eff_fn, needs_loss = rule.effective_lr, schedule.needs_loss
 
     ts, xs, gs, lrs, effs = [], [], [], [], []
     noise_block = None
     for t in range(steps + 1):
-        at = probe(params, state) if probe is not None else params
-        g = torch.stack(grad_xy(at[0], at[1]))
+        kick = None
         if noise:
             if t % _NOISE_CHUNK == 0:
                 noise_block = gaussian(seeds, t, _NOISE_CHUNK, params.dtype) * noise
-            g = g + noise_block[t % _NOISE_CHUNK]
+            kick = noise_block[t % _NOISE_CHUNK]
         recorded = t % every == 0 or t == steps
-        if recorded:
+        if t == steps:
+            g = gradient_only(surface, rule, params, state, kick)
             ts.append(t)
             xs.append(params)
             gs.append(g)
-        if t == steps:
             break
         lr = schedule.lr(sched_state, t)
         if isinstance(lr, Tensor) and lr.numel() == 1 and lr.device.type == "cpu":
             lr = float(lr)  # one run: a float lets the rules use torch.optim's fused operations (bit-exact)
-        extra = {"hess": _hessian(hess_xy, at)} if needs_hessian else {}
-        new_params, state = rule.update(g, state, params, lr, t + 1, **extra)
+        done = step(surface, rule, params, state, lr, rule.per_step(lr, t + 1), kick)
+        state = done.state
         if recorded:
+            ts.append(t)
+            xs.append(params)
+            gs.append(done.grad)
             lrs.append(lr)
-            effs.append(eff_fn(state, lr, t + 1) if eff_fn is not None else None)
+            effs.append(eff_fn(state, lr) if eff_fn is not None else None)
         if needs_loss:
             sched_state = schedule.observe(sched_state, surface.value_xy(params[0], params[1]))
-        params = new_params
+        params = done.params
     return ts, xs, gs, lrs, effs
-
-
-def _hessian(hess_xy, at):
-    hxx, hxy, hyy = hess_xy(at[0], at[1])
-    return ((hxx, hxy), (hxy, hyy))
 
 
 def _finish(rec, surface, spec, resolved, schedule, noise, seed, device, dtype, batch) -> Trajectory:

@@ -48,7 +48,7 @@ from engine.diagnostics import first_step_below
 from engine import fused
 from engine.rollout import SimulationTooLarge, estimate_bytes, simulate
 from optimizers import get_optimizer
-from optimizers.hparams import Param
+from spec import Param
 from surfaces import Surface, get_surface
 
 # Sweeps take the fused engine once its graph is compiled (engine/fused.py), the eager one until then.

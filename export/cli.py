@@ -309,14 +309,14 @@ def cmd_scenes(args) -> int:
 
 
 def cmd_snippet(args) -> int:
-    from export.snippet import SUPPORTED, pytorch_snippet
+    from export.snippet import pytorch_snippet, supported
 
     cfg, title, _ = _resolve(args.scene, False)
     key = args.optimizer
     if key is None:
-        candidates = [k for k in cfg.optimizers if k in SUPPORTED]
+        candidates = [k for k in cfg.optimizers if k in supported()]
         if not candidates:
-            raise UsageError(f"no optimizer of {title!r} has a torch.optim class; supported: {', '.join(SUPPORTED)}")
+            raise UsageError(f"no optimizer of {title!r} has a torch.optim class; supported: {', '.join(supported())}")
         key = candidates[0]
     try:
         print(pytorch_snippet(cfg, key), end="")
@@ -333,7 +333,7 @@ def cmd_warm(args) -> int:
     from engine.rollout import simulate
     from optimizers import get_optimizer
     from surfaces import available_surfaces, get_surface
-    from ui.config import effective_hparams, lesson_config
+    from scene.config import effective_hparams, lesson_config
 
     surfaces = args.surfaces or [k for k in available_surfaces() if k != "formula"]
     failed = 0

@@ -364,7 +364,7 @@ def html(data) -> str:
     page = pio.to_html(fig, config=config, include_plotlyjs=True, include_mathjax=False, full_html=True,
                        auto_play=False, validate=False)
     page = page.replace(_TOPOJSON_CDN, "topojson/")
-    from ui.config import to_query
+    from scene.config import to_query
     from urllib.parse import urlencode
 
     title = _html.escape(f"gradscape: {data.title}")
@@ -566,7 +566,7 @@ def json_export(data, cfg=None) -> str:
     """The configuration (its URL form and every resolved value, each optimizer's full
     hyperparameters) and, per optimizer, its arrays: steps, x, y, loss, grad_x, grad_y, grad_norm,
     lr, effective_lr_x, effective_lr_y (the last four one shorter: they belong to updates)."""
-    from ui.config import effective_hparams, to_query
+    from scene.config import effective_hparams, to_query
 
     cfg = data.cfg if cfg is None else cfg
     runs = []

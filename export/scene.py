@@ -1,7 +1,7 @@
 """Scenes for export: a preset name or a copied URL becomes a Config, and a Config becomes the
 computed runs, the surface drawing and the Playground figure (`SceneData`).
 
-Pure Python on top of ui.config (no Streamlit). Runs are computed on the CPU exactly as the
+Pure Python on top of scene.config (no Streamlit). Runs are computed on the CPU exactly as the
 Playground page computes them (same engine call, same hyperparameters), so an export shows what
 the page shows.
 """
@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import unquote_plus, urlsplit
 
-from ui.config import SPEEDS, Config, effective_hparams, from_query
+from scene.config import SPEEDS, Config, effective_hparams, from_query
 
 PRESETS_PATH = Path(__file__).resolve().parents[1] / "assets" / "presets.json"
 GRID_POINTS = 160  # the surface grid behind the shading and the contour lines (as on the page)
 DEVICE = "cpu"  # single runs are latency-bound: the page computes them on the CPU too
 
-# Top-level URL parameters that ui.config.from_query understands (besides s.*, sched.* and <opt>.*).
+# Top-level URL parameters that scene.config.from_query understands (besides s.*, sched.* and <opt>.*).
 _KNOWN_PARAMS = ("surface", "opt", "sched", "steps", "noise", "seed", "start", "presenter", "speed")
 
 
@@ -132,14 +132,14 @@ def parse_query_string(text: str) -> dict[str, str]:
 
 def scene_from_query(query: Mapping[str, str] | str) -> tuple[Config, list[str]]:
     """(Config, warnings) from URL parameters (a dict, or a query string / URL); never raises on
-    bad values: each ignored one gives a warning (see ui.config.from_query)."""
+    bad values: each ignored one gives a warning (see scene.config.from_query)."""
     if isinstance(query, str):
         query = parse_query_string(query)
     return from_query(query)
 
 
 def recognised(query: Mapping[str, str]) -> list[str]:
-    """The keys of `query` that ui.config reads at all (known names or prefixes)."""
+    """The keys of `query` that scene.config reads at all (known names or prefixes)."""
     from optimizers import available_optimizers
 
     opts = set(available_optimizers())

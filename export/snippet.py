@@ -32,8 +32,13 @@ import math
 
 from optimizers import get_optimizer
 
-SUPPORTED = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam", "amsgrad", "adamw", "nadam", "adamax",
-             "radam", "rprop")
+
+
+def supported() -> tuple[str, ...]:
+    """The optimizers with a torch.optim twin (declared in their own files), in display order."""
+    from optimizers import available_optimizers
+
+    return tuple(k for k in available_optimizers() if get_optimizer(k).torch_twin is not None)
 
 
 def _r(v) -> str:
@@ -157,47 +162,28 @@ def _formula_body(surface) -> list[str]:
 
 # ---- optimizers -----------------------------------------------------------------------------------
 
-def _optimizer_code(key: str, hp: dict) -> str:
-    betas = f"betas=({_r(hp.get('beta1', 0))}, {_r(hp.get('beta2', 0))})"
-    lr = f"lr={_r(hp['lr'])}"
-    if key == "sgd":
-        return f"torch.optim.SGD([w], {lr}, weight_decay={_r(hp['weight_decay'])})"
-    if key == "momentum":
-        return (f"torch.optim.SGD([w], {lr}, momentum={_r(hp['momentum'])}, dampening={_r(hp['dampening'])}, "
-                f"weight_decay={_r(hp['weight_decay'])})")
-    if key == "adagrad":
-        return (f"torch.optim.Adagrad([w], {lr}, lr_decay={_r(hp['lr_decay'])}, weight_decay={_r(hp['weight_decay'])}, "
-                f"initial_accumulator_value={_r(hp['initial_accumulator_value'])}, eps={_r(hp['eps'])})")
-    if key == "rmsprop":
-        return (f"torch.optim.RMSprop([w], {lr}, alpha={_r(hp['alpha'])}, eps={_r(hp['eps'])}, "
-                f"weight_decay={_r(hp['weight_decay'])}, momentum={_r(hp['momentum'])}, centered={bool(hp['centered'])})")
-    if key == "adadelta":
-        return (f"torch.optim.Adadelta([w], {lr}, rho={_r(hp['rho'])}, eps={_r(hp['eps'])}, "
-                f"weight_decay={_r(hp['weight_decay'])})")
-    adam_like = f"{lr}, {betas}, eps={_r(hp.get('eps', 0))}, weight_decay={_r(hp.get('weight_decay', 0))}"
-    if key == "adam":
-        return f"torch.optim.Adam([w], {adam_like})"
-    if key == "amsgrad":
-        return f"torch.optim.Adam([w], {adam_like}, amsgrad=True)"
-    if key == "adamw":
-        return f"torch.optim.AdamW([w], {adam_like})"
-    if key == "nadam":
-        return f"torch.optim.NAdam([w], {adam_like}, momentum_decay={_r(hp['momentum_decay'])})"
-    if key == "adamax":
-        return f"torch.optim.Adamax([w], {adam_like})"
-    if key == "radam":
-        return f"torch.optim.RAdam([w], {adam_like})"
-    if key == "rprop":
-        return (f"torch.optim.Rprop([w], {lr}, etas=({_r(hp['etaminus'])}, {_r(hp['etaplus'])}), "
-                f"step_sizes=({_r(hp['step_size_min'])}, {_r(hp['step_size_max'])}))")
-    raise ValueError(_unsupported(key))  # pragma: no cover - checked before
+def _literal(v) -> str:
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return repr(v)
+    if isinstance(v, (tuple, list)):
+        return "(" + ", ".join(_literal(x) for x in v) + ")"
+    if isinstance(v, int):
+        return repr(v)
+    return _r(v)
+
+
+def _optimizer_code(spec, hp: dict) -> str:
+    """torch.optim.<twin>([w], ...): the class and arguments the optimizer's file declares."""
+    twin = spec.torch_twin
+    args = ", ".join(f"{name}={_literal(value)}" for name, value in twin.arguments(hp).items())
+    return f"torch.optim.{twin.cls}([w], {args})"
 
 
 def _unsupported(key: str) -> str:
     why = {"nesterov": ("gradscape's Nesterov is the look-ahead form (gradient at w + γu, path w), while torch's "
                         "SGD(nesterov=True) tracks the look-ahead point w + γu itself, so their paths differ; ")}
     return (f"no torch.optim equivalent for {key!r}: {why.get(key, '')}snippets exist for "
-            + ", ".join(SUPPORTED))
+            + ", ".join(supported()))
 
 
 # ---- schedules ------------------------------------------------------------------------------------
@@ -337,17 +323,17 @@ NOISE_CHUNK = 256  # gradscape draws the noise 256 steps at a time (the same num
 def pytorch_snippet(cfg, optimizer_key: str) -> str:
     """A copyable Python script that reproduces `optimizer_key`'s run of `cfg` with torch.optim.
 
-    Supported: the optimizers with a torch.optim class (sgd, momentum, adagrad, rmsprop, adadelta,
-    adam, amsgrad, adamw, nadam, adamax, radam, rprop); any other key is a ValueError naming them.
+    Supported: the optimizers that declare a torch.optim twin (`supported()`); any other key is a
+    ValueError naming them.
     The script defines `path` (the points, start included) and `losses` (the loss at each point).
     """
     from optimizers.schedules import make_schedule
     from surfaces import get_surface
-    from ui.config import effective_hparams
+    from scene.config import effective_hparams
 
     key = str(optimizer_key)
     spec = get_optimizer(key)  # unknown key: ValueError listing the registry
-    if key not in SUPPORTED or spec.torch_name is None:
+    if spec.torch_twin is None:
         raise ValueError(_unsupported(key))
     surface = get_surface(cfg.surface, **cfg.surface_params)
     schedule = make_schedule(cfg.schedule, **cfg.schedule_params)
@@ -389,9 +375,9 @@ def pytorch_snippet(cfg, optimizer_key: str) -> str:
                                                      f"SEED = {int(cfg.seed)}", "", ""]
     L += [f"STEPS = {int(cfg.steps)}",
           f"w = torch.tensor([{_r(start[0])}, {_r(start[1])}], requires_grad=True)",
-          f"optimizer = {_optimizer_code(key, hp)}"]
-    if key == "rprop" and cfg.schedule != "constant":
-        L += ["# Rprop uses lr only as its initial step size: the scheduler has no effect after step 1 (as in torch)."]
+          f"optimizer = {_optimizer_code(spec, hp)}"]
+    if spec.torch_twin.note and cfg.schedule != "constant":
+        L += [f"# {spec.torch_twin.note}"]
     L += build
     L += ["",
           "path = [w.detach().tolist()]  # the points, start included",

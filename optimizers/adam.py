@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from optimizers._common import add_ratio, add_scaled, beta_param, clamp, ema_sq, is_zero, lerp, with_weight_decay
-from optimizers.base import OptimizerSpec, Rule
+from optimizers.base import OptimizerSpec, Rule, TorchTwin
 from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
 
 
@@ -41,13 +41,13 @@ def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False, bias_cor
     """
     b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
 
-    def scalars(lr, step):
+    def per_step(lr, step):
         if not bias_correction:
             return lr, 1.0
         return lr / (1 - b1 ** step), (1 - b2 ** step) ** 0.5  # torch.optim: pow, not sqrt
 
-    def update(grad, state, params, lr, step, pre=None):
-        step_size, bc2_sqrt = scalars(lr, step) if pre is None else pre
+    def update(grad, state, params, lr, values):
+        step_size, bc2_sqrt = values
         g = grad if decoupled else with_weight_decay(grad, params, wd)
         m = lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
@@ -57,10 +57,10 @@ def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False, bias_cor
             params = params * (1 - lr * wd)
         return add_ratio(params, m, denom, -step_size), Moments(m, v, v_max, denom)
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return lr * state.denom.reciprocal()
 
-    return Rule(_moments, update, effective_lr=effective_lr, scalars=scalars)
+    return Rule(_moments, update, effective_lr=effective_lr, per_step=per_step)
 
 
 def amsgrad_rule(hp: dict) -> Rule:
@@ -112,14 +112,14 @@ def nadam_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return NAdamState(zeros, zeros, 1.0, torch.ones_like(params))
 
-    def scalars(lr, step):
+    def per_step(lr, step):
         bias_correction2 = 1 - b2 ** step
         mu = b1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
         mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
         return bias_correction2, mu, mu_next
 
-    def update(grad, state, params, lr, step, pre=None):
-        bias_correction2, mu, mu_next = scalars(lr, step) if pre is None else pre
+    def update(grad, state, params, lr, values):
+        bias_correction2, mu, mu_next = values
         g = with_weight_decay(grad, params, wd)
         mu_product = state.mu_product * mu
         m = lerp(state.m, g, 1 - b1)
@@ -130,10 +130,10 @@ def nadam_rule(hp: dict) -> Rule:
         new = add_ratio(new, m, denom, (-lr * mu_next) / (1.0 - mu_product_next))
         return new, NAdamState(m, v, mu_product, denom)
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return lr * state.denom.reciprocal()
 
-    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
+    return Rule(init, update, effective_lr=effective_lr, per_step=per_step)
 
 
 class AdamaxState(NamedTuple):
@@ -153,20 +153,20 @@ def adamax_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return AdamaxState(zeros, zeros)
 
-    def scalars(lr, step):
+    def per_step(lr, step):
         return (lr / (1 - b1 ** step),)
 
-    def update(grad, state, params, lr, step, pre=None):
-        (clr,) = scalars(lr, step) if pre is None else pre
+    def update(grad, state, params, lr, values):
+        (clr,) = values
         g = with_weight_decay(grad, params, wd)
         m = lerp(state.m, g, 1 - b1)
         u = torch.maximum(state.u * b2, g.abs() + eps)
         return add_ratio(params, m, u, -clr), AdamaxState(m, u)
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return lr * state.u.reciprocal()
 
-    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
+    return Rule(init, update, effective_lr=effective_lr, per_step=per_step)
 
 
 class RAdamState(NamedTuple):
@@ -191,13 +191,13 @@ def radam_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return RAdamState(zeros, zeros, torch.ones_like(params))
 
-    def scalars(lr, step):
+    def per_step(lr, step):
         bias_correction2 = 1 - b2 ** step
         rho_t = 2 / (1 - b2) - 1 - 2 * step * (b2 ** step) / bias_correction2
         return 1 - b1 ** step, bias_correction2, rho_t
 
-    def update(grad, state, params, lr, step, pre=None):
-        bias_correction1, bias_correction2, rho_t = scalars(lr, step) if pre is None else pre
+    def update(grad, state, params, lr, values):
+        bias_correction1, bias_correction2, rho_t = values
         g = with_weight_decay(grad, params, wd)
         m = lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
@@ -218,10 +218,10 @@ def radam_rule(hp: dict) -> Rule:
             new = add_scaled(params, m_hat * lr, -1.0)
         return new, RAdamState(m, v, factor)
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return lr * state.factor
 
-    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
+    return Rule(init, update, effective_lr=effective_lr, per_step=per_step)
 
 
 class AdaBoundState(NamedTuple):
@@ -250,13 +250,13 @@ def adabound_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return AdaBoundState(zeros, zeros, torch.ones_like(params))
 
-    def scalars(lr, step):
+    def per_step(lr, step):
         step_size = lr * _sqrt(1 - b2 ** step) / (1 - b1 ** step)
         final = final_lr * lr / base  # η₀ = the unscheduled lr, as the reference code's base_lrs
         return step_size, final * (1 - 1 / (gamma * step + 1)), final * (1 + 1 / (gamma * step))
 
-    def update(grad, state, params, lr, step, pre=None):
-        step_size, lower, upper = scalars(lr, step) if pre is None else pre
+    def update(grad, state, params, lr, values):
+        step_size, lower, upper = values
         g = with_weight_decay(grad, params, wd)
         m = lerp(state.m, g, 1 - b1)
         v = ema_sq(state.v, g, b2)
@@ -266,10 +266,10 @@ def adabound_rule(hp: dict) -> Rule:
                     lower, upper)
         return params - eta * m, AdaBoundState(m, v, eta)
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return state.eta
 
-    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
+    return Rule(init, update, effective_lr=effective_lr, per_step=per_step)
 
 
 _BETA1 = dict(label="β₁ (first moment)", help="Memory of the gradient average (momentum).", latex=r"\beta_1")
@@ -284,11 +284,15 @@ def _adam_params(lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, wd
             eps_param(eps, help=_EPS_HELP), wd)
 
 
+def _adam_kwargs(hp: dict) -> dict:
+    return dict(lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"], weight_decay=hp["weight_decay"])
+
+
 _ADAM_LATEX = (r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
                r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\, \hat m_t")
 
 ADAM = OptimizerSpec(
-    key="adam", name="Adam", family="adam", build=adam_rule, torch_name="Adam",
+    key="adam", name="Adam", family="adam", build=adam_rule, torch_twin=TorchTwin("Adam", _adam_kwargs),
     params=_adam_params(), latex=_ADAM_LATEX,
     reference="Kingma & Ba (2015), Adam: a method for stochastic optimization; torch.optim.Adam",
     summary="Momentum on the gradient, divided per coordinate by the root of its second moment.",
@@ -297,7 +301,7 @@ ADAM = OptimizerSpec(
 
 AMSGRAD = OptimizerSpec(
     key="amsgrad", name="AMSGrad", family="adam", build=amsgrad_rule,
-    torch_name="Adam", params=_adam_params(),
+    torch_twin=TorchTwin("Adam", lambda hp: dict(_adam_kwargs(hp), amsgrad=True)), params=_adam_params(),
     latex=(r"\hat v^{\max}_t = \max(\hat v^{\max}_{t-1}, v_t),\quad "
            r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v^{\max}_t/(1-\beta_2^t)} + \varepsilon}\, \hat m_t"),
     reference="Reddi, Kale & Kumar (2018), On the convergence of Adam and beyond; torch.optim.Adam(amsgrad=True)",
@@ -307,7 +311,7 @@ AMSGRAD = OptimizerSpec(
 
 ADAMW = OptimizerSpec(
     key="adamw", name="AdamW", family="adam", build=adamw_rule,
-    torch_name="AdamW",
+    torch_twin=TorchTwin("AdamW", _adam_kwargs),
     params=_adam_params(weight_decay=0.01, wd_help="Decoupled decay: w shrinks by (1 − ηλ) each step."),
     latex=_ADAM_LATEX.replace(r"w_{t+1} = w_t", r"w_{t+1} = (1 - \eta\lambda) w_t"),
     reference="Loshchilov & Hutter (2019), Decoupled weight decay regularization; torch.optim.AdamW",
@@ -316,7 +320,8 @@ ADAMW = OptimizerSpec(
 )
 
 NADAM = OptimizerSpec(
-    key="nadam", name="NAdam", family="adam", build=nadam_rule, torch_name="NAdam",
+    key="nadam", name="NAdam", family="adam", build=nadam_rule,
+    torch_twin=TorchTwin("NAdam", lambda hp: dict(_adam_kwargs(hp), momentum_decay=hp["momentum_decay"])),
     params=_adam_params() + (Param("momentum_decay", 4e-3, 1e-4, 1e-1, log=True, label="momentum decay ψ",
                                    help="Speed of Dozat's momentum warm-up μ_t.", latex=r"\psi"),),
     latex=(r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\left(\frac{(1-\mu_t) g_t}{1-\prod_{i\le t}\mu_i}"
@@ -327,7 +332,7 @@ NADAM = OptimizerSpec(
 )
 
 ADAMAX = OptimizerSpec(
-    key="adamax", name="Adamax", family="adam", build=adamax_rule, torch_name="Adamax",
+    key="adamax", name="Adamax", family="adam", build=adamax_rule, torch_twin=TorchTwin("Adamax", _adam_kwargs),
     params=_adam_params(),
     latex=r"u_t = \max(\beta_2 u_{t-1}, |g_t| + \varepsilon),\quad w_{t+1} = w_t - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{u_t}",
     reference="Kingma & Ba (2015), §7.1 AdaMax; torch.optim.Adamax",
@@ -336,7 +341,7 @@ ADAMAX = OptimizerSpec(
 )
 
 RADAM = OptimizerSpec(
-    key="radam", name="RAdam", family="adam", build=radam_rule, torch_name="RAdam",
+    key="radam", name="RAdam", family="adam", build=radam_rule, torch_twin=TorchTwin("RAdam", _adam_kwargs),
     params=_adam_params(),
     latex=(r"\rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t};\ \rho_t > 5:\ "
            r"w_{t+1} = w_t - \eta\, r_t \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \varepsilon}\hat m_t,"

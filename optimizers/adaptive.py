@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from optimizers._common import add_ratio, add_scaled, addcmul, beta_param, ema_sq, is_zero, lerp, momentum_param, with_weight_decay
-from optimizers.base import OptimizerSpec, Rule
+from optimizers.base import OptimizerSpec, Rule, TorchTwin
 from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
 
 
@@ -27,20 +27,20 @@ def adagrad_rule(hp: dict) -> Rule:
     def init(params):
         return AdaGradState(torch.zeros_like(params) + acc0, torch.ones_like(params))
 
-    def scalars(lr, step):
+    def per_step(lr, step):
         return (lr / (1 + (step - 1) * decay),)  # η_t, as torch.optim.Adagrad computes it
 
-    def update(grad, state, params, lr, step, pre=None):
-        (clr,) = scalars(lr, step) if pre is None else pre
+    def update(grad, state, params, lr, values):
+        (clr,) = values
         g = with_weight_decay(grad, params, wd)
         sum_sq = addcmul(state.sum_sq, g, g, 1)
         std = sum_sq.sqrt() + eps
         return add_ratio(params, g, std, -clr), AdaGradState(sum_sq, clr * std.reciprocal())
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return state.rate
 
-    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
+    return Rule(init, update, effective_lr=effective_lr, per_step=per_step)
 
 
 class RMSpropState(NamedTuple):
@@ -63,7 +63,7 @@ def rmsprop_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return RMSpropState(zeros, zeros, zeros, torch.ones_like(params))
 
-    def update(grad, state, params, lr, step):
+    def update(grad, state, params, lr, values):
         g = with_weight_decay(grad, params, wd)
         square_avg = ema_sq(state.square_avg, g, alpha)
         grad_avg = state.grad_avg
@@ -81,7 +81,7 @@ def rmsprop_rule(hp: dict) -> Rule:
             new = add_ratio(params, g, avg, -lr)
         return new, RMSpropState(square_avg, grad_avg, buf, avg)
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return lr * state.avg.reciprocal()
 
     return Rule(init, update, effective_lr=effective_lr)
@@ -106,7 +106,7 @@ def adadelta_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return AdaDeltaState(zeros, zeros, torch.ones_like(params))
 
-    def update(grad, state, params, lr, step):
+    def update(grad, state, params, lr, values):
         g = with_weight_decay(grad, params, wd)
         square_avg = ema_sq(state.square_avg, g, rho)
         std = (square_avg + eps).sqrt()
@@ -115,7 +115,7 @@ def adadelta_rule(hp: dict) -> Rule:
         acc_delta = ema_sq(state.acc_delta, delta, rho)
         return add_scaled(params, delta, -lr), AdaDeltaState(square_avg, acc_delta, scale)
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return lr * state.scale
 
     return Rule(init, update, effective_lr=effective_lr)
@@ -124,7 +124,10 @@ def adadelta_rule(hp: dict) -> Rule:
 _EPS_HELP = "Added to the root in the denominator so it never divides by zero."
 
 ADAGRAD = OptimizerSpec(
-    key="adagrad", name="AdaGrad", family="adaptive", build=adagrad_rule, torch_name="Adagrad",
+    key="adagrad", name="AdaGrad", family="adaptive", build=adagrad_rule,
+    torch_twin=TorchTwin("Adagrad", lambda hp: dict(lr=hp["lr"], lr_decay=hp["lr_decay"], weight_decay=hp["weight_decay"],
+                                                    initial_accumulator_value=hp["initial_accumulator_value"],
+                                                    eps=hp["eps"])),
     params=(lr_param(0.5), Param("lr_decay", 0.0, 0.0, 0.1, label="lr decay",
                                  help="η_t = η / (1 + (t − 1)·decay).", latex=r"\delta"),
             eps_param(1e-10, help=_EPS_HELP),
@@ -138,7 +141,10 @@ ADAGRAD = OptimizerSpec(
 )
 
 RMSPROP = OptimizerSpec(
-    key="rmsprop", name="RMSprop", family="adaptive", build=rmsprop_rule, torch_name="RMSprop",
+    key="rmsprop", name="RMSprop", family="adaptive", build=rmsprop_rule,
+    torch_twin=TorchTwin("RMSprop", lambda hp: dict(lr=hp["lr"], alpha=hp["alpha"], eps=hp["eps"],
+                                                    weight_decay=hp["weight_decay"], momentum=hp["momentum"],
+                                                    centered=bool(hp["centered"]))),
     params=(lr_param(0.01), beta_param("alpha", 0.99, "decay α", "Memory of the squared-gradient average.",
                                        r"\alpha", low=0.5, high=0.999),
             eps_param(1e-8, help=_EPS_HELP), momentum_param(0.0),
@@ -152,7 +158,9 @@ RMSPROP = OptimizerSpec(
 )
 
 ADADELTA = OptimizerSpec(
-    key="adadelta", name="AdaDelta", family="adaptive", build=adadelta_rule, torch_name="Adadelta",
+    key="adadelta", name="AdaDelta", family="adaptive", build=adadelta_rule,
+    torch_twin=TorchTwin("Adadelta", lambda hp: dict(lr=hp["lr"], rho=hp["rho"], eps=hp["eps"],
+                                                     weight_decay=hp["weight_decay"])),
     params=(lr_param(1.0, low=0.01, high=100.0, help="Factor on the unit-corrected step (1 in Zeiler's paper)."),
             beta_param("rho", 0.9, "decay ρ", "Memory of both running averages.", r"\rho", low=0.5, high=0.999),
             eps_param(1e-6, help="Inside both roots; it also sets the size of the very first steps."),

@@ -4,15 +4,21 @@ A rule is a pair of pure functions on tensors whose first axis is the coordinate
 other axes are independent runs:
 
     state = rule.init(params)
-    new_params, state = rule.update(grad, state, params, lr, step)
+    values = rule.per_step(lr, step)                 # the engine computes these, once per step
+    new_params, state = rule.update(grad, state, params, lr, values)
 
-`step` is the 1-based number of this update (a Python int, the same for every run of a batch):
-bias corrections then stay plain float arithmetic, exactly as torch.optim computes them.
+Everything in an update that depends on the step number (bias corrections, a first-step value, a
+decayed lr, Lookahead's sync flag) comes from `per_step`, computed by the engine on the host in
+plain float arithmetic, exactly as torch.optim computes it, and handed to every update. That is the
+one way: the eager loop, the compiled chunk and the step-by-step view all call engine.step.step,
+which calls per_step and then update; no update reads the step number. A rule knows nothing of any
+compiler.
+
 A rule returns the new point rather than a step to add: it can then finish with the same fused
 operation torch.optim applies in place (param.addcdiv_(...) becomes torch.addcdiv(params, ...)),
-and trajectories equal torch.optim's bit for bit, even where the dynamics amplify rounding.
-`lr` and every hyperparameter are floats or tensors broadcastable against params (one value per
-run). No rule changes its inputs in place: stored frames may alias them.
+and trajectories equal torch.optim's bit for bit. `lr` and every hyperparameter are floats or
+tensors broadcastable against params (one value per run). No rule changes its inputs in place:
+stored frames may alias them.
 """
 
 from __future__ import annotations
@@ -22,27 +28,44 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 from torch import Tensor
 
-from optimizers.hparams import Param, resolve_params
+from spec import Param, resolve_params
+
+
+def no_step_values(lr, step: int) -> tuple:
+    """per_step of a rule that does not depend on the step number."""
+    return ()
 
 
 class Rule(NamedTuple):
     init: Callable[[Tensor], Any]
+    # update(grad, state, params, lr, values[, hess=...]) -> (new_params, new_state)
     update: Callable[..., tuple[Tensor, Any]]
     # Where the gradient is taken (Nesterov's look-ahead); None means at params.
     probe: Callable[[Tensor, Any], Tensor] | None = None
-    # Per-coordinate factor that multiplies the gradient in the step just taken, from the new
-    # state; None means the scheduled lr itself (see OptimizerSpec.effective_lr_kind). Written
-    # lr * d.reciprocal(), not lr / d: torch computes float / tensor that way, so the eager engine
-    # (lr a float) and the fused one (lr a tensor) then round alike.
-    effective_lr: Callable[[Any, Any, int], Tensor] | None = None
+    # effective_lr(new_state, lr): the per-coordinate factor that multiplied the gradient in the step
+    # just taken; None means the scheduled lr itself (see OptimizerSpec.effective_lr_kind).
+    effective_lr: Callable[[Any, Any], Tensor] | None = None
     # Newton-type rules receive hess as a keyword of update: hess[i][j] is ∂²f/∂wᵢ∂wⱼ per run.
     needs_hessian: bool = False
-    # scalars(lr, step) -> tuple: every value of a step that depends on the step number (β₁ᵗ, bias
-    # corrections, a decayed lr, a first-step flag) in float arithmetic. update computes them itself
-    # unless given them as update(..., pre=scalars): the fused engine computes them once per step on
-    # the host, and its compiled chunk, traced once at step 1, must read the step number no other
-    # way (a period dividing the chunk length, as Lookahead's k, aside; checked when it is built).
-    scalars: Callable[[Any, int], tuple] | None = None
+    # per_step(lr, step) -> tuple of floats: every value of update `step` (1-based) that depends on
+    # the step number. The engine computes it and passes it to update as `values`.
+    per_step: Callable[[Any, int], tuple] = no_step_values
+    # True when x and y interact inside the update (Newton's Hessian, Adafactor's RMS over the
+    # point): the update then needs the whole (2, B) point, not one coordinate at a time.
+    coupled: bool = False
+
+
+@dataclass(frozen=True)
+class TorchTwin:
+    """The torch.optim optimizer a rule reproduces: its class name and keyword arguments, declared
+    once (the snippet export and the reference tests both read them)."""
+
+    cls: str
+    kwargs: Callable[[dict], dict]  # resolved hyperparameters -> torch keyword arguments (lr included)
+    note: str = ""  # a caveat the snippet prints (Rprop under a schedule, ...)
+
+    def arguments(self, hp: Mapping[str, Any]) -> dict:
+        return self.kwargs(dict(hp))
 
 
 @dataclass(frozen=True)
@@ -57,15 +80,25 @@ class OptimizerSpec:
     reference: str  # paper, and the torch.optim function it matches where there is one
     family: str = ""
     summary: str = ""
-    effective_lr_kind: str = "scheduled"  # "diagonal" or "scheduled": what traj.effective_lr holds
+    effective_lr_kind: str = "scheduled"  # "diagonal", "step size", "scheduled" or "inner"
     effective_lr_note: str = ""
-    torch_name: str | None = None  # torch.optim class it reproduces, if any
+    torch_twin: TorchTwin | None = None  # the torch.optim optimizer it reproduces bit for bit, if any
+    # explain(view) -> Explanation: the step-by-step page's sentences for one update, read from the
+    # same step values the engine used (optimizers/explain.py).
+    explain: Callable[[Any], Any] | None = field(default=None, repr=False)
+    # A wrapper's own parameters and the parameter naming its inner optimizer ("inner"), if any.
+    inner_param: str | None = None
     # Resolves dynamic hyperparameters (Lookahead's inner optimizer); default: plain specs.
     resolver: Callable[["OptimizerSpec", Mapping[str, Any]], dict] | None = field(default=None, repr=False)
+    color: str = ""  # its colour on every figure (figures/palette.py gives one by position if empty)
 
     @property
     def doc(self) -> str:
         return self.build.__doc__ or ""
+
+    @property
+    def torch_name(self) -> str | None:
+        return self.torch_twin.cls if self.torch_twin is not None else None
 
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}
@@ -84,3 +117,16 @@ class OptimizerSpec:
             if p.name == name:
                 return p
         raise ValueError(f"optimizer {self.key!r} has no hyperparameter {name!r}")
+
+    def params_with_inner(self, inner: str | None = None) -> tuple[Param, ...]:
+        """Every hyperparameter this optimizer takes: its own, then (for a wrapper) those of its inner
+        optimizer (`inner`, or the default one)."""
+        if self.inner_param is None:
+            return self.params
+        from optimizers import get_optimizer  # the registry imports this module
+
+        return self.params + get_optimizer(inner or self.defaults()[self.inner_param]).params
+
+    def inner_key(self, hp: Mapping[str, Any]) -> str | None:
+        """The inner optimizer a wrapper runs with these hyperparameters (None for a plain rule)."""
+        return None if self.inner_param is None else hp.get(self.inner_param, self.defaults()[self.inner_param])

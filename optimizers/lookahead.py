@@ -7,7 +7,7 @@ from typing import Any, Mapping, NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import lerp
+from optimizers._common import lerp, select
 from optimizers.adam import _adam_params, radam_rule
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param, resolve_params
@@ -35,12 +35,16 @@ def lookahead(inner: Rule, k: int, alpha) -> Rule:
     def init(params):
         return LookaheadState(inner.init(params), params)
 
-    def update(grad, state, params, lr, step, **extra):
-        fast, inner_state = inner.update(grad, state.inner, params, lr, step, **extra)
-        if step % k:
-            return fast, LookaheadState(inner_state, state.slow)
-        slow = lerp(fast, state.slow, 1 - alpha)  # φ + α(θ − φ), as pytorch-optimizer computes it
-        return slow, LookaheadState(inner_state, slow)
+    def per_step(lr, step):
+        # The inner rule's values, then the sync flag: 1.0 on every k-th step.
+        return (*inner.per_step(lr, step), 1.0 if step % k == 0 else 0.0)
+
+    def update(grad, state, params, lr, values, **extra):
+        *inner_values, sync = values
+        fast, inner_state = inner.update(grad, state.inner, params, lr, tuple(inner_values), **extra)
+        synced = lerp(fast, state.slow, 1 - alpha)  # φ + α(θ − φ), as pytorch-optimizer computes it
+        slow = select(sync, synced, state.slow)
+        return select(sync, synced, fast), LookaheadState(inner_state, slow)
 
     probe = None
     if inner.probe is not None:
@@ -49,11 +53,11 @@ def lookahead(inner: Rule, k: int, alpha) -> Rule:
 
     effective_lr = None
     if inner.effective_lr is not None:
-        def effective_lr(state, lr, step):
-            return inner.effective_lr(state.inner, lr, step)
+        def effective_lr(state, lr):
+            return inner.effective_lr(state.inner, lr)
 
     return Rule(init, update, probe=probe, effective_lr=effective_lr, needs_hessian=inner.needs_hessian,
-                scalars=inner.scalars)
+                per_step=per_step, coupled=inner.coupled)
 
 
 _K = Param("k", 5, 1, 20, label="sync period k", kind="int",

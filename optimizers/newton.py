@@ -33,7 +33,7 @@ def newton_rule(hp: dict) -> Rule:
     def init(params):
         return Empty()
 
-    def update(grad, state, params, lr, step, hess):
+    def update(grad, state, params, lr, values, hess):
         a = hess[0][0] + damping
         b = hess[0][1]
         d = hess[1][1] + damping
@@ -43,7 +43,7 @@ def newton_rule(hp: dict) -> Rule:
         dy = (a * gy - b * gx) / det
         return params - lr * torch.stack((dx, dy)), state
 
-    return Rule(init, update, needs_hessian=True)
+    return Rule(init, update, needs_hessian=True, coupled=True)
 
 
 def diag_newton_rule(hp: dict) -> Rule:
@@ -57,11 +57,11 @@ def diag_newton_rule(hp: dict) -> Rule:
     def init(params):
         return DiagState(torch.ones_like(params))
 
-    def update(grad, state, params, lr, step, hess):
+    def update(grad, state, params, lr, values, hess):
         scale = 1.0 / (torch.stack((hess[0][0], hess[1][1])) + eps)
         return params - lr * grad * scale, DiagState(scale)
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return lr * state.scale
 
     return Rule(init, update, effective_lr=effective_lr, needs_hessian=True)

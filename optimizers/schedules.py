@@ -28,7 +28,7 @@ from typing import Any, ClassVar, NamedTuple, Sequence
 
 import torch
 
-from optimizers.hparams import Param, resolve_params
+from spec import Param, resolve_params
 
 __all__ = [
     "Schedule", "Constant", "Step", "MultiStep", "Exponential", "Reciprocal", "Cosine", "Warmup",

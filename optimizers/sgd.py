@@ -7,8 +7,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_scaled, axpy, first_step, momentum_param, pick_first, with_weight_decay
-from optimizers.base import OptimizerSpec, Rule
+from optimizers._common import add_scaled, axpy, momentum_param, with_weight_decay
+from optimizers.base import OptimizerSpec, Rule, TorchTwin
 from optimizers.hparams import Param, lr_param, weight_decay_param
 
 
@@ -30,7 +30,7 @@ def sgd_rule(hp: dict) -> Rule:
     def init(params):
         return Empty()
 
-    def update(grad, state, params, lr, step):
+    def update(grad, state, params, lr, values):
         g = with_weight_decay(grad, params, wd)
         return add_scaled(params, g, -lr), state
 
@@ -38,7 +38,7 @@ def sgd_rule(hp: dict) -> Rule:
 
 
 def momentum_rule(hp: dict) -> Rule:
-    r"""Heavy-ball momentum in torch's form: b ← μb + (1 − τ)g (b₁ = g), w ← w − ηb.
+    r"""Heavy-ball momentum in torch's form: b₁ = g, then b ← μb + (1 − τ)g;  w ← w − ηb.
 
     Matches torch.optim.SGD(momentum=μ, dampening=τ, nesterov=False). The lecture notes write
     u ← γu − ηg, w ← w + u; the two agree (u = −ηb) while η is constant, and differ under a schedule:
@@ -49,17 +49,18 @@ def momentum_rule(hp: dict) -> Rule:
     def init(params):
         return Buffer(torch.zeros_like(params))
 
-    def scalars(lr, step):
-        return first_step(step)
+    def per_step(lr, step):
+        # torch starts the buffer at the first gradient itself, undamped: b₀ = 0 and a weight of 1
+        # on the first g give exactly that (0·μ + 1·g = g).
+        return (1.0 if step == 1 else 1 - damp,)
 
-    def update(grad, state, params, lr, step, pre=None):
-        (first,) = scalars(lr, step) if pre is None else pre
+    def update(grad, state, params, lr, values):
+        (g_weight,) = values
         g = with_weight_decay(grad, params, wd)
-        # torch starts the buffer at the first gradient itself, undamped.
-        buf = pick_first(first, lambda: g, lambda: axpy(state.buf * mu, g, 1 - damp))
+        buf = axpy(state.buf * mu, g, g_weight)
         return add_scaled(params, buf, -lr), Buffer(buf)
 
-    return Rule(init, update, scalars=scalars)
+    return Rule(init, update, per_step=per_step)
 
 
 def nesterov_rule(hp: dict) -> Rule:
@@ -79,7 +80,7 @@ def nesterov_rule(hp: dict) -> Rule:
     def probe(params, state):
         return params + mu * state.buf
 
-    def update(grad, state, params, lr, step):
+    def update(grad, state, params, lr, values):
         u = state.buf * mu - lr * grad
         return params + u, Buffer(u)
 
@@ -89,7 +90,8 @@ def nesterov_rule(hp: dict) -> Rule:
 _LR_HELP = "Step size η: how far each update moves along the negative gradient."
 
 SGD = OptimizerSpec(
-    key="sgd", name="SGD", family="first order", build=sgd_rule, torch_name="SGD",
+    key="sgd", name="SGD", family="first order", build=sgd_rule,
+    torch_twin=TorchTwin("SGD", lambda hp: dict(lr=hp["lr"], weight_decay=hp["weight_decay"])),
     params=(lr_param(0.05, help=_LR_HELP), weight_decay_param()),
     latex=r"w_{t+1} = w_t - \eta\, g_t",
     reference="Robbins & Monro (1951); torch.optim.SGD",
@@ -97,7 +99,9 @@ SGD = OptimizerSpec(
 )
 
 MOMENTUM = OptimizerSpec(
-    key="momentum", name="Momentum", family="first order", build=momentum_rule, torch_name="SGD",
+    key="momentum", name="Momentum", family="first order", build=momentum_rule,
+    torch_twin=TorchTwin("SGD", lambda hp: dict(lr=hp["lr"], momentum=hp["momentum"], dampening=hp["dampening"],
+                                                weight_decay=hp["weight_decay"])),
     params=(lr_param(0.05, help=_LR_HELP), momentum_param(0.9),
             Param("dampening", 0.0, 0.0, 1.0, label="dampening",
                   help="Scales down each new gradient added to the velocity (torch's τ).", latex=r"\tau"),

@@ -7,8 +7,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_scaled, addcmul, beta_param, clamp, first_step, is_zero, lerp, pick_first
-from optimizers.base import OptimizerSpec, Rule
+from optimizers._common import add_scaled, addcmul, beta_param, clamp, is_zero, lerp
+from optimizers.base import OptimizerSpec, Rule, TorchTwin
 from optimizers.hparams import Param, lr_param, weight_decay_param
 
 
@@ -31,12 +31,14 @@ def rprop_rule(hp: dict) -> Rule:
         zeros = torch.zeros_like(params)
         return RpropState(zeros, zeros)
 
-    def scalars(lr, step):
-        return first_step(step)
+    def per_step(lr, step):
+        # torch sets every step size to lr when its state is created (step 1) and never reads lr
+        # again: the step sizes start at 0 and take lr once (0 + lr = lr exactly).
+        return (lr if step == 1 else 0.0,)
 
-    def update(grad, state, params, lr, step, pre=None):
-        (first,) = scalars(lr, step) if pre is None else pre
-        step_size = pick_first(first, lambda: torch.zeros_like(grad) + lr, lambda: state.step_size)
+    def update(grad, state, params, lr, values):
+        (initial,) = values
+        step_size = state.step_size + initial
         sign = (grad * state.prev).sign()
         one = torch.ones_like(grad)  # factors built in grad's dtype (a bare float would be float32)
         factor = torch.where(sign > 0, one * eta_plus, torch.where(sign < 0, one * eta_minus, one))
@@ -44,10 +46,10 @@ def rprop_rule(hp: dict) -> Rule:
         g = torch.where(factor == eta_minus, 0.0, grad)  # after a sign flip: no step, forget g
         return addcmul(params, g.sign(), step_size, -1), RpropState(g, step_size)
 
-    def effective_lr(state, lr, step):
+    def effective_lr(state, lr):
         return state.step_size
 
-    return Rule(init, update, effective_lr=effective_lr, scalars=scalars)
+    return Rule(init, update, effective_lr=effective_lr, per_step=per_step)
 
 
 class LionState(NamedTuple):
@@ -65,7 +67,7 @@ def lion_rule(hp: dict) -> Rule:
     def init(params):
         return LionState(torch.zeros_like(params))
 
-    def update(grad, state, params, lr, step):
+    def update(grad, state, params, lr, values):
         direction = lerp(state.m, grad, 1 - b1).sign()
         m = lerp(state.m, grad, 1 - b2)
         if not is_zero(wd):
@@ -76,7 +78,11 @@ def lion_rule(hp: dict) -> Rule:
 
 
 RPROP = OptimizerSpec(
-    key="rprop", name="Rprop", family="sign", build=rprop_rule, torch_name="Rprop",
+    key="rprop", name="Rprop", family="sign", build=rprop_rule,
+    torch_twin=TorchTwin("Rprop", lambda hp: dict(lr=hp["lr"], etas=(hp["etaminus"], hp["etaplus"]),
+                                                  step_sizes=(hp["step_size_min"], hp["step_size_max"])),
+                         note="Rprop uses lr only as its initial step size: the scheduler has no effect after "
+                              "step 1 (as in torch)."),
     params=(lr_param(0.01, low=1e-4, high=1.0, help="Initial per-coordinate step size (a length, not a factor)."),
             Param("etaminus", 0.5, 0.1, 0.99, label="η⁻ (shrink)", help="Step-size factor after a sign flip.",
                   latex=r"\eta^-"),

@@ -11,7 +11,7 @@ from figures.playground import playground_figure
 from optimizers import available_optimizers, get_optimizer
 from surfaces import available_surfaces, surface_class
 from ui.compute import freeze, lr_sweep, run_optimizer, surface_drawing
-from ui.config import Config, to_query
+from scene.config import Config, to_query
 from ui.lecture import surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup, playground_link

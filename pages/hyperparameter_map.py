@@ -10,7 +10,7 @@ from figures.maps import CELL_TRACE_NAME, fmt, hparam_heatmap, lr_curves, param_
 from optimizers import available_optimizers, get_optimizer
 from surfaces import available_surfaces, surface_class
 from ui.compute import freeze, hparam_map, lr_sweep
-from ui.config import Config, to_query
+from scene.config import Config, to_query
 from ui.lecture import surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup, playground_link

@@ -9,7 +9,7 @@ from figures.maps import cloud_figure
 from optimizers import available_optimizers, get_optimizer
 from surfaces import available_surfaces, surface_class
 from ui.compute import freeze, noise_cloud, surface_drawing
-from ui.config import MAX_NOISE, Config, to_query
+from scene.config import MAX_NOISE, Config, to_query
 from ui.lecture import hparam_widgets, surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup, playground_link

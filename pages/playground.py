@@ -15,7 +15,7 @@ from ui import session
 from ui.shell import page_setup
 from ui.downloads import scene_exports
 from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid, warm_up_playground
-from ui.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
+from scene.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
 from ui.plotly_figure import PrebuiltFigure
 from ui.text import plain
 from ui.widgets import fmt_value, param_widget

@@ -10,7 +10,7 @@ from figures.playground import playground_figure
 from optimizers import available_optimizers, get_optimizer
 from surfaces import get_surface
 from ui.compute import surface_drawing
-from ui.config import Config
+from scene.config import Config
 from ui.downloads import scene_exports
 from ui.lecture import hparam_widgets, run_all, show_errors
 from ui.plotly_figure import PrebuiltFigure

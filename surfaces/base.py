@@ -12,7 +12,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from optimizers.hparams import Param, resolve_params
+from spec import Param, resolve_params
 
 
 class Surface:

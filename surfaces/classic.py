@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from optimizers.hparams import Param
+from spec import Param
 from surfaces.base import Surface, refine_minimum
 
 

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from optimizers.hparams import Param
+from spec import Param
 from surfaces.base import Surface, refine_minimum
 
 

@@ -11,7 +11,7 @@ never fail on anything a user can set.
      the points before it are finite, lie within the view widened by FAR_SPANS spans, and their loss
      is the surface's value there (so no non-finite value went unflagged);
    - `run_view` + `playground_figure` accept the result, and the figure is strict JSON (no NaN/inf).
-2. `ui.config.from_query` never raises on arbitrary text, and a parsed link survives
+2. `scene.config.from_query` never raises on arbitrary text, and a parsed link survives
    to_query -> from_query unchanged and without warnings.
 
 Each optimizer × surface pair is its own test (readable ids) with a few examples (570 in all; about 20 s
@@ -38,7 +38,7 @@ from optimizers import available_optimizers, get_optimizer
 from optimizers.lookahead import INNER_CHOICES
 from optimizers.schedules import available_schedules, make_schedule
 from surfaces import available_surfaces, get_surface, surface_class
-from ui.config import Config, effective_hparams, from_query, to_query
+from scene.config import Config, effective_hparams, from_query, to_query
 
 OPTIMIZERS = available_optimizers()
 SURFACES = available_surfaces()

@@ -63,7 +63,7 @@ def run_optimizer(surface_key: str, surface_params: tuple, optimizer_key: str, h
 def warm_up_playground(surface_key: str) -> bool:
     """Once per server and surface: queue the fused graphs of that surface's lesson scene for the
     background builder (tiny eager runs with engine="auto" do the queueing; nothing waits)."""
-    from ui.config import effective_hparams, lesson_config
+    from scene.config import effective_hparams, lesson_config
 
     cfg = lesson_config(surface_key)
     surface = surface_object(surface_key, ())

@@ -8,7 +8,7 @@ import urllib.parse
 
 import streamlit as st
 
-from ui.config import Config, from_query, to_query
+from scene.config import Config, from_query, to_query
 
 
 @functools.lru_cache(maxsize=8)
@@ -31,7 +31,7 @@ def _deferred(render, query: tuple, **kwargs):
 def scene_exports(cfg: Config, key: str, name: str = "gradscape") -> None:
     """GIF, MP4, HTML, PNG, SVG, CSV, JSON of the scene, its link, the CLI line and PyTorch code."""
     from export import render
-    from export.snippet import SUPPORTED, pytorch_snippet
+    from export.snippet import pytorch_snippet, supported
 
     query = to_query(cfg)
     frozen = tuple(sorted(query.items()))
@@ -57,7 +57,7 @@ def scene_exports(cfg: Config, key: str, name: str = "gradscape") -> None:
         st.code(link, language=None)
         st.markdown("**The same files from the command line** (no browser or server needed):")
         st.code(f'gradscape render "{link}" --format gif,mp4,html,png,csv --out {name}/', language="bash")
-        supported = [k for k in cfg.optimizers if k in SUPPORTED]
+        supported = [k for k in cfg.optimizers if k in supported()]
         if supported:
             opt = st.selectbox("Reproduce in PyTorch", supported, key=f"{key}.snippet")
             try:

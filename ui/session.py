@@ -15,7 +15,7 @@ import streamlit as st
 from optimizers import get_optimizer
 from optimizers.schedules import schedule_class
 from surfaces import surface_class
-from ui.config import Config, effective_hparams, from_query, lesson_config, to_query
+from scene.config import Config, effective_hparams, from_query, lesson_config, to_query
 
 PRESETS_FILE = Path(__file__).resolve().parent.parent / "assets" / "presets.json"
 P = "pg."

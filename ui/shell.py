@@ -59,7 +59,7 @@ def page_setup() -> None:
 
 
 def playground_link(label: str, query: dict, icon: str = ":material/open_in_new:") -> None:
-    """A button that opens the Playground with `query` (ui.config.to_query) in a new tab.
+    """A button that opens the Playground with `query` (scene.config.to_query) in a new tab.
 
     Not st.page_link: for the default page (the Playground, served at the app's root) it renders
     href="?query", which a new tab, a middle click or a copied link resolves against the *current*

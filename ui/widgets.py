@@ -6,7 +6,7 @@ import math
 
 import streamlit as st
 
-from optimizers.hparams import Param
+from spec import Param
 
 
 def fmt_value(v) -> str:

@@ -25,7 +25,7 @@ from figures.playground import legend_label
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import make_schedule
 from surfaces import get_surface, surface_class
-from ui.config import MAX_NOISE, MAX_OPTIMIZERS, STEP_CHOICES, effective_hparams, from_query
+from scene.config import MAX_NOISE, MAX_OPTIMIZERS, STEP_CHOICES, effective_hparams, from_query
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

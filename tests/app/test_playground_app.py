@@ -19,7 +19,7 @@ from figures.playground import _r
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, make_schedule
 from surfaces import available_surfaces, get_surface, surface_class
-from ui.config import effective_hparams, from_query, lesson_config, to_query
+from scene.config import effective_hparams, from_query, lesson_config, to_query
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

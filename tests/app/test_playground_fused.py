@@ -12,7 +12,7 @@ import torch
 from engine import fused, simulate
 from tests.app.test_playground_app import main_figure, new_app, ok, paths, xy
 from ui import compute
-from ui.config import effective_hparams, lesson_config
+from scene.config import effective_hparams, lesson_config
 
 
 @pytest.fixture

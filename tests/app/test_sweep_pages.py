@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from engine import rollout
 from engine import sweeps as S
 from surfaces import get_surface
-from ui.config import from_query
+from scene.config import from_query
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -269,7 +269,7 @@ FC_OPTIMIZERS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "
 def test_fair_comparison_tunes_each_lr_and_plots_the_tuned_paths(page, sweep_server, page_errors, engine_device):
     from engine import sweeps as S
     from surfaces import get_surface
-    from ui.config import effective_hparams, from_query
+    from scene.config import effective_hparams, from_query
 
     open_sweep_page(page, sweep_server, "fair_comparison", "fc.chart")
     slide_to_lowest(page, "Step budget (the same for all)", "50")

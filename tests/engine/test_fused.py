@@ -2,15 +2,11 @@
 
 Two layers: the fused roll-out run *without* compiling (the same traced function, executed
 eagerly) must equal the eager engine to rounding for every supported optimizer: that checks the
-per-coordinate split, the host-side step scalars, the chunking, padding and records. Then a few
+per-coordinate split, the per-step values, the chunking, padding and records. Then a few
 compiled graphs (chunks of 5 steps here, to keep compile time down) must agree with eager:
-float64 bit for bit (every recorded quantity) but for eager's square root, float32 to 1e-5
-relative, and hyperparameter changes must not recompile.
-
-Eager torch.sqrt on a float64 CPU tensor is not correctly rounded (about 1.4% of results are one
-ulp off: MKL's vector math, which torch.optim uses too), while the compiled kernels use the
-hardware's correctly rounded sqrt. So the bit-for-bit comparisons run the eager reference with a
-correctly rounded sqrt (`eager_rounded_sqrt`), and also check the plain eager run to 1e-10.
+float64 to 1e-9 relative (every recorded quantity: the compiled kernels round a multiply-add or a
+square root differently from ATen's eager kernels, and the rules know nothing of the compiler),
+float32 to 1e-5 relative, and hyperparameter changes must not recompile.
 """
 
 from __future__ import annotations
@@ -52,18 +48,15 @@ def _close(a, b, rtol, floor=1e-3):
     assert torch.allclose(a.lr, b.lr, rtol=1e-12, atol=0)
 
 
-def eager_rounded_sqrt(*args, **kw):
-    """simulate(...) eagerly with every float64 CPU square root correctly rounded (numpy's)."""
-    plain = torch.Tensor.sqrt
-
-    def sqrt(self):
-        if self.dtype != torch.float64 or self.device.type != "cpu":
-            return plain(self)
-        return torch.from_numpy(np.asarray(np.sqrt(self.detach().numpy())))  # asarray: 0-dim stays an array
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(torch.Tensor, "sqrt", sqrt)
-        return simulate(*args, **kw)
+def _agree(a, b, rtol=1e-9):
+    """The compiled path's contract in float64: every recorded quantity within rtol, relative to
+    |value| plus a floor of 1e-6 (an absolute 1e-15 near 0 is rounding, not an error)."""
+    for name in ("xy", "grad", "loss", "lr", "effective_lr"):
+        want, got = getattr(a, name), getattr(b, name)
+        assert want.shape == got.shape, name
+        if want.numel():
+            assert float(((want - got).abs() / (1e-6 + want.abs())).max()) <= rtol, name
+    assert torch.equal(a.steps, b.steps) and torch.equal(a.diverged_at, b.diverged_at)
 
 
 def _same(a, b):
@@ -106,9 +99,9 @@ def test_compiled_halves_pad_an_odd_batch_with_swept_hyperparameters(small_chunk
                        "momentum": torch.linspace(0.5, 0.9, 5, dtype=torch.float64)})
     fast = simulate("rosenbrock", "momentum", engine="fused", **kw)
     assert fast.meta["engine"] == "fused"
-    _same(simulate("rosenbrock", "momentum", **kw), fast)
+    _agree(simulate("rosenbrock", "momentum", **kw), fast)
     even = dict(kw, start=starts[:4], seed=[1, 2, 3, 4], hparams={n: v[:4] for n, v in kw["hparams"].items()})
-    _same(simulate("rosenbrock", "momentum", **even), simulate("rosenbrock", "momentum", engine="fused", **even))
+    _agree(simulate("rosenbrock", "momentum", **even), simulate("rosenbrock", "momentum", engine="fused", **even))
 
 
 @pytest.mark.parametrize("key", [k for k in available_optimizers() if k not in NOT_FUSABLE])
@@ -150,7 +143,7 @@ def test_compiled_adam_agrees_in_float64_and_float32_and_does_not_recompile(smal
     kw = dict(steps=60, start=starts, record_every=60)
     hp = {"lr": 0.05}
     fast = simulate("ravine", "adam", hparams=hp, engine="fused", **kw)
-    _same(eager_rounded_sqrt("ravine", "adam", hparams=hp, **kw), fast)
+    _agree(simulate("ravine", "adam", hparams=hp, **kw), fast)
     _close(simulate("ravine", "adam", hparams=hp, **kw), fast, 1e-10)
     f32 = dict(kw, dtype=torch.float32)
     _close(simulate("ravine", "adam", hparams=hp, **f32),
@@ -161,7 +154,7 @@ def test_compiled_adam_agrees_in_float64_and_float32_and_does_not_recompile(smal
     hp2 = {"lr": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6}
     auto = simulate("ravine", "adam", hparams=hp2, engine="auto", **kw)
     assert auto.meta["engine"] == "fused"
-    _same(eager_rounded_sqrt("ravine", "adam", hparams=hp2, **kw), auto)
+    _agree(simulate("ravine", "adam", hparams=hp2, **kw), auto)
 
 
 def test_compiled_single_run_recorded_every_step_with_noise_schedule_and_padding(small_chunks):
@@ -172,7 +165,7 @@ def test_compiled_single_run_recorded_every_step_with_noise_schedule_and_padding
     fast = simulate("ravine", "momentum", engine="fused", **kw)
     assert fast.meta["engine"] == "fused"
     assert fast.xy.shape == (1, 24, 2)
-    _same(eager, fast)
+    _agree(eager, fast)
 
 
 def test_compiled_lookahead_keeps_its_period_across_chunks(small_chunks):
@@ -180,7 +173,7 @@ def test_compiled_lookahead_keeps_its_period_across_chunks(small_chunks):
     assert fused.chunk_length(get_optimizer("lookahead").resolve(hp)) == 6  # a multiple of k
     assert fused.chunk_length(get_optimizer("lookahead").resolve(hp), record_all=True) == 9  # of 2 × 5, too
     kw = dict(steps=36, start=STARTS, hparams=hp, record_every=36)
-    _same(simulate("ravine", "lookahead", **kw), simulate("ravine", "lookahead", engine="fused", **kw))
+    _agree(simulate("ravine", "lookahead", **kw), simulate("ravine", "lookahead", engine="fused", **kw))
 
 
 def test_compiled_lookahead_keeps_its_phase_when_records_cut_the_chunks(small_chunks):
@@ -244,13 +237,13 @@ def test_auto_runs_eagerly_until_the_background_compiler_is_done(small_chunks, m
     assert sorted(f.name.split(".", 1)[1] for f in next(tmp_path.iterdir()).iterdir()) == ["pt2", "pt2.json"]
     ready = simulate("himmelblau", "rmsprop", engine="auto", **kw)
     assert ready.meta["engine"] == "fused"
-    _same(eager_rounded_sqrt("himmelblau", "rmsprop", **kw), ready)
+    _agree(simulate("himmelblau", "rmsprop", **kw), ready)
     _close(first, ready, 1e-10)
 
 
 def test_cli_warm_compiles_what_the_playground_then_uses(small_chunks, capsys):
     from export.cli import main
-    from ui.config import effective_hparams, lesson_config
+    from scene.config import effective_hparams, lesson_config
 
     assert main(["warm", "--surface", "saddle", "--optimizer", "nesterov"]) == 0
     assert "saddle" in capsys.readouterr().out
@@ -267,7 +260,7 @@ def test_compiled_nadam_with_a_swept_beta1_keeps_its_graph_across_chunks(small_c
               hparams={"lr": 0.05, "beta1": torch.tensor([0.8, 0.9, 0.95], dtype=torch.float64)})
     fast = simulate("ravine", "nadam", engine="fused", **kw)
     assert fast.meta["engine"] == "fused" and not fused.status()["run_errors"]
-    _same(eager_rounded_sqrt("ravine", "nadam", **kw), fast)
+    _agree(simulate("ravine", "nadam", **kw), fast)
 
 
 def test_a_build_child_ends_when_the_server_that_started_it_is_gone(tmp_path):
@@ -405,30 +398,5 @@ def test_every_fusable_optimizer_builds_a_package_from_a_worker_thread(monkeypat
     assert used == {k: "fused" for k in keys}
     assert len([f for f in os.listdir(fused.cache_dir()) if f.endswith(".pt2") and ".partial" not in f]) == len(keys)
     for key in keys:  # bit for bit the eager roll-out, and each graph serves "auto" afterwards
-        _same(eager_rounded_sqrt(surface, key, **kw), runs[key])
+        _agree(simulate(surface, key, **kw), runs[key])
         assert simulate(surface, key, engine="auto", **kw).meta["engine"] == "fused", key
-
-
-def test_a_rule_that_reads_the_step_number_is_refused_at_build_time():
-    """A package is traced at step 1 and serves every chunk: a chunk that depends on the step number
-    other than through rule.scalars (or a period dividing K) must not be built."""
-    from optimizers.base import Rule
-    from optimizers.sgd import Empty
-    from surfaces import get_surface
-
-    surface, k = get_surface("ravine"), 4
-
-    def rule_with(step_factor):
-        def build(hp):
-            def update(grad, state, params, lr, step):
-                return params - lr * step_factor(step) * grad, state
-            return Rule(lambda p: Empty(), update)
-        return build
-
-    x = torch.linspace(-1, 1, 3, dtype=torch.float64)
-    args = (x, x.flip(0), Empty(), Empty(), 1, torch.full((k,), 0.01, dtype=torch.float64), None, None, {})
-    fused._check_step_free(fused._make_advance(surface, rule_with(lambda step: 1.0), k, False), args, k)
-    fused._check_step_free(fused._make_advance(surface, rule_with(lambda step: 2.0 if step % 2 else 1.0), k, False),
-                           args, k)  # a period that divides K is allowed
-    with pytest.raises(RuntimeError, match="reads the step number"):
-        fused._check_step_free(fused._make_advance(surface, rule_with(lambda step: 1.0 / step), k, False), args, k)

@@ -21,7 +21,7 @@ from PIL import Image
 
 from export import render
 from figures.palette import color_for
-from ui.config import effective_hparams, to_query
+from scene.config import effective_hparams, to_query
 
 SCENES = ["Saddle: who escapes first", "Ravine: SGD vs momentum", "Warm-up rescues Adam",
           "Rosenbrock: Newton vs first order"]

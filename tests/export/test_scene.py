@@ -10,7 +10,7 @@ from engine import simulate
 from export.scene import (compute, find_preset, parse_query_string, preset_names, presets, resolve_scene,
                           scene_from_preset, scene_from_query, slug)
 from optimizers.schedules import make_schedule
-from ui.config import Config, effective_hparams, from_query
+from scene.config import Config, effective_hparams, from_query
 
 SADDLE = "Saddle: who escapes first"
 

@@ -19,10 +19,10 @@ import torch
 
 from engine import simulate
 from export.scene import scene_from_query
-from export.snippet import SUPPORTED, pytorch_snippet
+from export.snippet import pytorch_snippet, supported
 from optimizers.schedules import make_schedule
 from surfaces import get_surface
-from ui.config import effective_hparams
+from scene.config import effective_hparams
 
 RTOL, ATOL = 1e-9, 1e-12
 RAVINE = "surface=ravine&s.condition=20&s.angle=30&steps=100"
@@ -35,7 +35,7 @@ CASES: list[tuple[str, str, str]] = []
 EXTRA = {"momentum": "&momentum.dampening=0.1&momentum.weight_decay=0.01", "rmsprop": "&rmsprop.centered=1&rmsprop.momentum=0.5",
          "adagrad": "&adagrad.lr_decay=0.01", "adam": "&adam.weight_decay=0.01", "adamw": "&adamw.weight_decay=0.1",
          "nadam": "&nadam.momentum_decay=0.01", "rprop": "&rprop.etaplus=1.5"}
-for key in SUPPORTED:
+for key in supported():
     CASES.append((f"{key}-ravine", f"{RAVINE}&opt={key}&{key}.lr={LR[key]}{EXTRA.get(key, '')}", key))
 # Schedules (torch's named schedulers, LambdaLR and chains).
 SCHEDULES = {
@@ -175,7 +175,7 @@ def test_unsupported_optimizers_name_the_supported_ones(key):
     cfg, _ = scene_from_query(f"surface=ravine&opt={key}")
     with pytest.raises(ValueError) as info:
         pytorch_snippet(cfg, key)
-    for k in SUPPORTED:
+    for k in supported():
         assert k in str(info.value)
     if key == "nesterov":
         assert "look-ahead" in str(info.value)

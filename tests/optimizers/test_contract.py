@@ -17,7 +17,7 @@ import torch
 import optimizers
 from engine import simulate
 from optimizers import available_optimizers, get_optimizer
-from optimizers.hparams import Param
+from spec import Param
 
 KEYS = available_optimizers()
 SPECS = {key: get_optimizer(key) for key in KEYS}

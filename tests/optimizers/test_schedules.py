@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as tls
 
-from optimizers.hparams import Param
+from spec import Param
 from optimizers.schedules import (
     CONSTANT, SCHEDULES, Constant, Cosine, Exponential, MultiStep, Plateau, Reciprocal, Schedule, Step,
     Warmup, available_schedules, make_schedule, schedule_class,

@@ -1,4 +1,4 @@
-"""ui.config: the Playground's Config <-> URL query (pure Python, no Streamlit run).
+"""scene.config: the Playground's Config <-> URL query (pure Python, no Streamlit run).
 
 Round trips: to_query then from_query gives the same Config with no warnings. Hostile input: every
 malformed or unknown parameter falls back to its default with a warning that names it, and nothing
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, schedule_class
 from surfaces import available_surfaces, surface_class
-from ui.config import (MAX_NOISE, SPEEDS, STEP_CHOICES, Config, effective_hparams, from_query, lesson_config,
+from scene.config import (MAX_NOISE, SPEEDS, STEP_CHOICES, Config, effective_hparams, from_query, lesson_config,
                        to_query)
 
 SCRIPT = "<script>alert(1)</script>"

@@ -1,0 +1,62 @@
+"""One update of one optimizer on one surface: the step that every path of the engine takes.
+
+The eager roll-out (engine/rollout.py), the compiled chunk (engine/fused.py) and the step-by-step
+view (engine/anatomy.py) all call `step`: where the gradient is taken (a rule's probe, Nesterov's
+look-ahead), the gradient and its noise, the Hessian for Newton-type rules, and the rule's update
+with the per-step values the caller computed once with `rule.per_step(lr, t)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+
+class Step(NamedTuple):
+    at: Any  # where the gradient was taken
+    grad: Any  # the gradient there (noise included)
+    params: Any  # the new point
+    state: Any  # the rule's new state
+
+
+def hessian(surface, at) -> tuple:
+    """((hxx, hxy), (hxy, hyy)) at a (2, B) point, as Newton-type rules take it."""
+    hxx, hxy, hyy = surface.hess_xy(at[0], at[1])
+    return ((hxx, hxy), (hxy, hyy))
+
+
+def step(surface, rule, params, state, lr, values: tuple, noise=None) -> Step:
+    """One update. params: a (2, B) tensor (its state alongside), or a pair (x, y) of (B,) rows with a
+    pair of states: the fused engine's split form, where the rule updates each coordinate on its own
+    (every rule whose `coupled` is False treats x and y independently). noise: (2, B) or None."""
+    split = isinstance(params, tuple)
+    if split:
+        (x, y), (sx, sy) = params, state
+        at = (rule.probe(x, sx), rule.probe(y, sy)) if rule.probe is not None else params
+    else:
+        at = rule.probe(params, state) if rule.probe is not None else params
+    gx, gy = surface.grad_xy(at[0], at[1])
+    if noise is not None:
+        gx, gy = gx + noise[0], gy + noise[1]
+    if split:
+        nx, sx = rule.update(gx, sx, x, lr, values)
+        ny, sy = rule.update(gy, sy, y, lr, values)
+        return Step(at, (gx, gy), (nx, ny), (sx, sy))
+    g = torch.stack((gx, gy))
+    extra = {"hess": hessian(surface, at)} if rule.needs_hessian else {}
+    new, state = rule.update(g, state, params, lr, values, **extra)
+    return Step(at, g, new, state)
+
+
+def gradient_only(surface, rule, params, state, noise=None) -> Tensor:
+    """The (2, B) gradient the next update would take (at the rule's probe, noise added): the last
+    recorded point's. params and state as in `step`."""
+    if isinstance(params, tuple):
+        (x, y), (sx, sy) = params, state
+        at = (rule.probe(x, sx), rule.probe(y, sy)) if rule.probe is not None else params
+    else:
+        at = rule.probe(params, state) if rule.probe is not None else params
+    g = torch.stack(torch.broadcast_tensors(*surface.grad_xy(at[0], at[1])))
+    return g if noise is None else g + noise

@@ -46,29 +46,27 @@ def step_figure(surface, layers: dict, details: list, t: int, key: str, *, zoom:
              marker=dict(size=14, color=color, line=dict(color="#fff", width=2))),
     ]
     px, py = d.position
-    sx, sy = d.step_vector
     gx, gy = d.extras["gradient_step"]
-    notes = _arrow(px, py, gx, gy, "#555555", "−ηg", presenter) + _arrow(px, py, sx, sy, color, "step", presenter)
-    reach = [abs(sx), abs(sy), abs(gx), abs(gy)]
-    m = d.state_after.get("m", d.state_after.get("inner.m"))
-    bc1 = d.extras.get("bias_correction1")
-    if isinstance(m, tuple) and bc1:  # Adam's family: the first moment, as the direction it pushes
-        mx, my = (-d.lr * v / bc1 for v in m)
-        notes += _arrow(px, py, mx, my, "#117733", "−ηm̂", presenter)
-        reach += [abs(mx), abs(my)]
+    notes = _arrow(px, py, gx, gy, "#555555", "−ηg", presenter)
+    reach = [abs(gx), abs(gy)]
+    for label, (ax, ay) in d.explanation.arrows:  # the optimizer's own construction (−ηm̂, Newton's step)
+        notes += _arrow(px, py, ax, ay, "#117733" if "m̂" in label else "#882255", label, presenter)
+        reach += [abs(ax), abs(ay)]
+    # The move as the optimizer's sub-steps, head to tail (Lookahead: the fast step, then the sync jump).
+    moves = d.explanation.moves or [("step", d.step_vector)]
+    x, y = px, py
+    for label, (mx, my) in moves:
+        notes += _arrow(x, y, mx, my, color, label, presenter)
+        x, y = x + mx, y + my
+        reach += [abs(x - px), abs(y - py)]
     if d.probe != d.position:
         data.append(dict(type="scatter", mode="markers", x=[d.probe[0]], y=[d.probe[1]], name="look-ahead point",
                          marker=dict(size=13, symbol="circle-open", color=color, line=dict(width=3))))
         reach += [abs(d.probe[0] - px), abs(d.probe[1] - py)]
-    if "newton_step" in d.extras and key == "newton":
-        nx, ny = (d.lr * v for v in d.extras["newton_step"])
-        notes += _arrow(px, py, nx, ny, "#882255", "−η(H+λI)⁻¹g" if d.extras.get("damped") else "−ηH⁻¹g", presenter)
-        reach += [abs(nx), abs(ny)]
-    slow = d.extras.get("slow")
-    if slow is not None:
-        data.append(dict(type="scatter", mode="markers", x=[slow[0]], y=[slow[1]], name="slow weights φ",
+    for name, (mx, my) in d.explanation.markers.items():
+        data.append(dict(type="scatter", mode="markers", x=[mx], y=[my], name=name,
                          marker=dict(size=14, symbol="diamond", color="#999933", line=dict(color="#000", width=1))))
-        reach += [abs(slow[0] - px), abs(slow[1] - py)]
+        reach += [abs(mx - px), abs(my - py)]
     if zoom:
         half = max(max(reach) * 1.6, 1e-6 * max(x1 - x0, y1 - y0))
         xr, yr = [px - half, px + half], [py - half, py + half]

@@ -11,18 +11,17 @@ OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "
 TOL_EXTRA = ("#332288", "#117733", "#44AA99", "#88CCEE", "#DDCC77", "#CC6677", "#AA4499", "#882255",
              "#999933", "#6699CC", "#994455", "#997700")
 
-# Chosen so the default scenes (sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam) are all
-# Okabe-Ito colours; yellow goes to a less common optimizer (it is faint on a light background).
-_BY_KEY = {
-    "sgd": "#000000", "momentum": "#0072B2", "nesterov": "#56B4E9", "adagrad": "#009E73",
-    "rmsprop": "#D55E00", "adadelta": "#CC79A7", "adam": "#E69F00", "amsgrad": "#882255",
-    "adamw": "#997700", "nadam": "#AA4499", "adamax": "#6699CC", "radam": "#CC6677", "rprop": "#117733",
-    "adabound": "#44AA99", "lion": "#332288", "lookahead": "#999933", "ranger": "#994455",
-    "newton": "#88CCEE", "diag_newton": "#DDCC77",
-}
+# Each optimizer declares its colour in its own file (OptimizerSpec.color), chosen so the default
+# scenes (sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam) are all Okabe-Ito colours; yellow
+# goes to a less common optimizer (it is faint on a light background).
 
 
 def color_for(key: str, index: int = 0) -> str:
-    """The optimizer's colour; an unknown key (a future optimizer) gets one by position."""
+    """The optimizer's colour; an optimizer without one (or an unknown key) gets one by position."""
+    from optimizers import available_optimizers, get_optimizer
+
     palette = OKABE_ITO + TOL_EXTRA
-    return _BY_KEY.get(key, palette[index % len(palette)])
+    if key in available_optimizers():
+        spec = get_optimizer(key)
+        return spec.color or palette[available_optimizers().index(key) % len(palette)]
+    return palette[index % len(palette)]

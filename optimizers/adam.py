@@ -10,6 +10,7 @@ from torch import Tensor
 
 from optimizers._common import add_ratio, add_scaled, beta_param, clamp, ema_sq, is_zero, lerp, with_weight_decay
 from optimizers.base import OptimizerSpec, Rule, TorchTwin
+from optimizers.explain import begin, effective_gradient, finish, fmt
 from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
 
 
@@ -183,7 +184,8 @@ def radam_rule(hp: dict) -> Rule:
     else w ← w − η m̂ (momentum SGD with bias correction).
 
     Liu et al. (2020), "On the variance of the adaptive learning rate and beyond". The paper's
-    Algorithm 2 switches at ρ_t > 4; torch.optim.RAdam (matched here) and the authors' code use 5.
+    Algorithm 2 switches at ρ_t > 4; the authors' code (LiyuanLucasLiu/RAdam) at N_sma ≥ 5;
+    torch.optim.RAdam, matched here, at ρ_t > 5.
     """
     b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
 
@@ -237,10 +239,11 @@ def adabound_rule(hp: dict) -> Rule:
     η̂_t = clip(η √(1 − β₂ᵗ)/(1 − β₁ᵗ) / (√v + ε),  η*(1 − 1/(γt + 1)),  η*(1 + 1/(γt))),
     w ← w − η̂_t ⊙ m,   with η* = final_lr · η_t/η_0 (the band follows a schedule).
 
-    Luo et al. (2019), ICLR, and the authors' reference implementation (Luolc/AdaBound), whose
-    weight decay is L2 (added to the gradient). pytorch-optimizer's AdaBound matches this with
+    Luo et al. (2019), ICLR, and the authors' reference implementation (Luolc/AdaBound): the
+    paper's algorithm has neither ε nor bias correction; √v + ε and the bias-corrected step size
+    come from that code, whose weight decay is L2 (added to the gradient). pytorch-optimizer's AdaBound matches this with
     weight_decouple=False except for an extra 1e-15 inside the root (√(v + 1e-15) + ε), which
-    changes late steps when v is tiny; gradscape keeps the paper's √v + ε (tested both ways).
+    changes late steps when v is tiny; gradscape keeps the reference code's √v + ε (tested both ways).
     """
     b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
     final_lr, gamma = hp["final_lr"], hp["gamma"]
@@ -272,6 +275,107 @@ def adabound_rule(hp: dict) -> Rule:
     return Rule(init, update, effective_lr=effective_lr, per_step=per_step)
 
 
+def _moments_sentences(e, v, g_name: str) -> None:
+    b1, b2 = v.hp["beta1"], v.hp["beta2"]
+    a = v.state_after
+    e.say(f"First moment m decays ×{fmt(b1)} and takes {fmt(1 - b1)}·{g_name}: m = {e.show('state.m', a.m)}.")
+    if hasattr(a, "v"):
+        e.say(f"Second moment v = {fmt(b2)}·v + {fmt(1 - b2, 2)}·{g_name}² = {e.show('state.v', a.v)}.")
+
+
+def _gradient_used(e, v, decoupled: bool = False) -> str:
+    wd = v.hp["weight_decay"]
+    if decoupled:
+        if wd:
+            e.say(f"Decoupled weight decay: w first shrinks ×(1 − ηλ) = ×{fmt(1 - v.lr * wd)}; the moments see g alone.")
+        return "g"
+    effective_gradient(e, v, wd)
+    return "(g + λw)" if wd else "g"
+
+
+def explain_adam(v, amsgrad: bool = False, decoupled: bool = False):
+    e = begin(v)
+    g_name = _gradient_used(e, v, decoupled)
+    _moments_sentences(e, v, g_name)
+    # The corrections per_step folded into the step size (η/(1 − β₁ᵗ)) and the root (√(1 − β₂ᵗ)).
+    bc1 = 1 - v.hp["beta1"] ** v.step
+    bc2 = 1 - v.hp["beta2"] ** v.step
+    e.facts.update(bias_correction1=bc1, bias_correction2=bc2)
+    e.say(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = m × {fmt(1 / bc1)}; v̂ = v/(1 − β₂ᵗ) = v × {fmt(1 / bc2)}.")
+    if amsgrad:
+        e.say(f"AMSGrad divides by the largest v so far: v_max = {e.show('state.v_max', v.state_after.v_max)} "
+              "(with the bias correction above, the factor η/(√(v_max/(1 − β₂ᵗ)) + ε) can still grow).")
+    eff = e.show("effective_lr", v.lr * v.state_after.denom.reciprocal())
+    e.say(f"Per-coordinate factor η/(√v̂ + ε) = {eff}.")
+    e.arrow("−ηm̂", -v.lr * v.state_after.m / (1 - v.hp["beta1"] ** v.step))
+    return finish(e, v, f"Step = −factor·m̂ = {e.show('step', v.move)}.")
+
+
+def explain_amsgrad(v):
+    return explain_adam(v, amsgrad=True)
+
+
+def explain_adamw(v):
+    return explain_adam(v, decoupled=True)
+
+
+def explain_nadam(v):
+    e = begin(v)
+    g_name = _gradient_used(e, v)
+    _moments_sentences(e, v, g_name)
+    bias_correction2, mu, mu_next = v.values
+    e.facts.update(bias_correction1=1 - v.hp["beta1"] ** v.step, bias_correction2=bias_correction2)
+    e.say(f"NAdam's momentum schedule μ_t = {e.number('mu_t', mu)}, μ_t+1 = {e.number('mu_next', mu_next)} "
+          f"weights {g_name} and m (not 1/(1 − β₁ᵗ)); v̂ = v/(1 − β₂ᵗ) = v × {fmt(1 / bias_correction2)}.")
+    e.say(f"Per-coordinate factor η/(√v̂ + ε) = {e.show('effective_lr', v.lr * v.state_after.denom.reciprocal())}.")
+    return finish(e, v, f"Step = {e.show('step', v.move)}.")
+
+
+def explain_adamax(v):
+    e = begin(v)
+    g_name = _gradient_used(e, v)
+    b2 = v.hp["beta2"]
+    _moments_sentences(e, v, g_name)
+    e.say(f"Adamax keeps u = max({fmt(b2)}·u, |{g_name}| + ε) = {e.show('state.u', v.state_after.u)}.")
+    (clr,) = v.values  # η/(1 − β₁ᵗ)
+    bc1 = 1 - v.hp["beta1"] ** v.step
+    e.facts.update(bias_correction1=bc1, bias_correction2=1 - b2 ** v.step)
+    e.say(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = m × {fmt(1 / bc1)} (u needs none: a maximum is not biased to 0).")
+    e.arrow("−ηm̂", -clr * v.state_after.m)
+    return finish(e, v, f"Step = −η·m̂/u = {e.show('step', v.move)}.")
+
+
+def explain_radam(v):
+    e = begin(v)
+    g_name = _gradient_used(e, v)
+    _moments_sentences(e, v, g_name)
+    bias_correction1, bias_correction2, rho_t = v.values
+    e.facts.update(bias_correction1=bias_correction1, bias_correction2=bias_correction2)
+    rho = e.number("rho_t", rho_t, 4)
+    m_hat = v.state_after.m / bias_correction1
+    e.say(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = {e.show('m_hat', m_hat)}.")
+    if rho_t > 5.0:
+        e.say(f"ρ_t = {rho} > 5: the adaptive factor is used, rectified: factor η·r_t·√(1 − β₂ᵗ)/(√v + ε) = "
+              f"{e.show('effective_lr', v.lr * v.state_after.factor)}.")
+    else:
+        e.say(f"ρ_t = {rho} ≤ 5: the variance of v̂ is not yet tractable, so this is a momentum step with bias "
+              "correction (v is updated but not used).")
+    e.arrow("−ηm̂", -v.lr * m_hat)
+    return finish(e, v, f"Step = {e.show('step', v.move)}.")
+
+
+def explain_adabound(v):
+    e = begin(v)
+    g_name = _gradient_used(e, v)
+    _moments_sentences(e, v, g_name)
+    step_size, lower, upper = v.values
+    e.facts.update(band=(float(lower), float(upper)), bias_correction1=1 - v.hp["beta1"] ** v.step,
+                   bias_correction2=1 - v.hp["beta2"] ** v.step)
+    e.say(f"Adam's step size η√(1 − β₂ᵗ)/(1 − β₁ᵗ)/(√v + ε) is clipped per coordinate into "
+          f"[{fmt(float(lower))}, {fmt(float(upper))}]: η̂ = {e.show('state.eta', v.state_after.eta)}.")
+    return finish(e, v, f"Step = −η̂ ⊙ m = {e.show('step', v.move)}.")
+
+
 _BETA1 = dict(label="β₁ (first moment)", help="Memory of the gradient average (momentum).", latex=r"\beta_1")
 _BETA2 = dict(label="β₂ (second moment)", help="Memory of the squared-gradient average.", latex=r"\beta_2",
               low=0.5, high=0.9999)
@@ -297,16 +401,20 @@ ADAM = OptimizerSpec(
     reference="Kingma & Ba (2015), Adam: a method for stochastic optimization; torch.optim.Adam",
     summary="Momentum on the gradient, divided per coordinate by the root of its second moment.",
     effective_lr_kind="diagonal", effective_lr_note="η / (√v̂ + ε), the factor on m̂",
+    explain=explain_adam,
+    color="#E69F00",
 )
 
 AMSGRAD = OptimizerSpec(
     key="amsgrad", name="AMSGrad", family="adam", build=amsgrad_rule,
     torch_twin=TorchTwin("Adam", lambda hp: dict(_adam_kwargs(hp), amsgrad=True)), params=_adam_params(),
-    latex=(r"\hat v^{\max}_t = \max(\hat v^{\max}_{t-1}, v_t),\quad "
+    latex=(r"v^{\max}_t = \max(v^{\max}_{t-1}, v_t),\quad "
            r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v^{\max}_t/(1-\beta_2^t)} + \varepsilon}\, \hat m_t"),
     reference="Reddi, Kale & Kumar (2018), On the convergence of Adam and beyond; torch.optim.Adam(amsgrad=True)",
-    summary="Adam that never lets a coordinate's denominator shrink: steps can only get smaller.",
+    summary="Adam dividing by the largest v seen so far: a coordinate's raw denominator never shrinks.",
     effective_lr_kind="diagonal", effective_lr_note="η / (√(v_max/(1−β₂ᵗ)) + ε)",
+    explain=explain_amsgrad,
+    color="#882255",
 )
 
 ADAMW = OptimizerSpec(
@@ -317,6 +425,8 @@ ADAMW = OptimizerSpec(
     reference="Loshchilov & Hutter (2019), Decoupled weight decay regularization; torch.optim.AdamW",
     summary="Adam with weight decay applied to w directly instead of through the gradient.",
     effective_lr_kind="diagonal", effective_lr_note="η / (√v̂ + ε), the factor on m̂",
+    explain=explain_adamw,
+    color="#997700",
 )
 
 NADAM = OptimizerSpec(
@@ -329,6 +439,8 @@ NADAM = OptimizerSpec(
     reference="Dozat (2016), Incorporating Nesterov momentum into Adam; torch.optim.NAdam",
     summary="Adam with Nesterov's look-ahead folded into the momentum term.",
     effective_lr_kind="diagonal", effective_lr_note="η / (√v̂ + ε)",
+    explain=explain_nadam,
+    color="#AA4499",
 )
 
 ADAMAX = OptimizerSpec(
@@ -338,6 +450,8 @@ ADAMAX = OptimizerSpec(
     reference="Kingma & Ba (2015), §7.1 AdaMax; torch.optim.Adamax",
     summary="Adam with the infinity norm: divides by a decaying maximum of |g| instead of an RMS.",
     effective_lr_kind="diagonal", effective_lr_note="η / u, the factor on m̂",
+    explain=explain_adamax,
+    color="#6699CC",
 )
 
 RADAM = OptimizerSpec(
@@ -349,6 +463,8 @@ RADAM = OptimizerSpec(
     reference="Liu et al. (2020), On the variance of the adaptive learning rate and beyond; torch.optim.RAdam",
     summary="Adam with a built-in warm-up: plain momentum until the second moment can be trusted.",
     effective_lr_kind="diagonal", effective_lr_note="η r_t √(1−β₂ᵗ)/(√v + ε) once rectified, η before",
+    explain=explain_radam,
+    color="#CC6677",
 )
 
 ADABOUND = OptimizerSpec(
@@ -366,6 +482,8 @@ ADABOUND = OptimizerSpec(
               "reference code Luolc/AdaBound",
     summary="Adam at first, SGD in the end: the per-coordinate step is clipped into a narrowing band.",
     effective_lr_kind="diagonal", effective_lr_note="the clipped step size η̂ (the factor on m)",
+    explain=explain_adabound,
+    color="#44AA99",
 )
 
 # A teaching variant, deliberately not registered (see optimizers/__init__.py): used by the page on
@@ -376,4 +494,5 @@ ADAM_UNCORRECTED = OptimizerSpec(
     reference="Kingma & Ba (2015), §3 (what the correction fixes)",
     summary="Adam with m and v used as they are: tiny first steps when β₂ is close to 1.",
     effective_lr_kind="diagonal", effective_lr_note="η / (√v + ε)",
+    explain=explain_adam,
 )

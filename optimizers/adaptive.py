@@ -9,6 +9,7 @@ from torch import Tensor
 
 from optimizers._common import add_ratio, add_scaled, addcmul, beta_param, ema_sq, is_zero, lerp, momentum_param, with_weight_decay
 from optimizers.base import OptimizerSpec, Rule, TorchTwin
+from optimizers.explain import begin, effective_gradient, finish, fmt
 from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
 
 
@@ -121,6 +122,46 @@ def adadelta_rule(hp: dict) -> Rule:
     return Rule(init, update, effective_lr=effective_lr)
 
 
+def explain_adagrad(v):
+    e = begin(v)
+    effective_gradient(e, v, v.hp["weight_decay"])
+    (lr_t,) = v.values
+    if v.hp["lr_decay"]:
+        e.say(f"Decayed learning rate η_t = η/(1 + (t − 1)·decay) = {e.number('lr_t', lr_t)}.")
+    e.say(f"G = G + g² grows to {e.show('state.sum_sq', v.state_after.sum_sq)}; the effective step "
+          f"η_t/(√G + ε) = {e.show('state.rate', v.state_after.rate)}. G only grows, so under a constant η_t this "
+          "factor only shrinks.")
+    return finish(e, v, f"Step = −η_t·g/(√G + ε) = {e.show('step', v.move)}.")
+
+
+def explain_rmsprop(v):
+    e = begin(v)
+    alpha, mu = v.hp["alpha"], v.hp["momentum"]
+    effective_gradient(e, v, v.hp["weight_decay"])
+    a = v.state_after
+    e.say(f"v = {fmt(alpha)}·v + {fmt(1 - alpha)}·g² = {e.show('state.square_avg', a.square_avg)}.")
+    if v.hp["centered"]:
+        e.say(f"Centered: the running mean of g is ḡ = {e.show('state.grad_avg', a.grad_avg)}, and the denominator is "
+              f"√(v − ḡ²) + ε = {e.show('state.avg', a.avg)}.")
+    else:
+        e.say(f"The denominator √v + ε = {e.show('state.avg', a.avg)}.")
+    e.say(f"Effective step η/denominator = {e.show('effective_lr', v.lr * a.avg.reciprocal())} (it grows again when "
+          "gradients shrink).")
+    if mu:
+        e.say(f"Momentum: b = {fmt(mu)}·b + g/denominator = {e.show('state.buf', a.buf)}.")
+        return finish(e, v, f"Step = −η·b = {e.show('step', v.move)}.")
+    return finish(e, v, f"Step = −η·g/denominator = {e.show('step', v.move)}.")
+
+
+def explain_adadelta(v):
+    e = begin(v)
+    effective_gradient(e, v, v.hp["weight_decay"])
+    a = v.state_after
+    e.say(f"E[g²] = {e.show('state.square_avg', a.square_avg)}; unit-corrected factor √(E[Δ²] + ε)/√(E[g²] + ε) = "
+          f"{e.show('state.scale', a.scale)}; then E[Δ²] = {e.show('state.acc_delta', a.acc_delta)}.")
+    return finish(e, v, f"Step = −η·Δ = −{fmt(v.lr)}·factor·g = {e.show('step', v.move)}.")
+
+
 _EPS_HELP = "Added to the root in the denominator so it never divides by zero."
 
 ADAGRAD = OptimizerSpec(
@@ -134,7 +175,9 @@ ADAGRAD = OptimizerSpec(
             Param("initial_accumulator_value", 0.0, 0.0, 1.0, label="initial accumulator",
                   help="Starting value of the sum of squared gradients.", latex=r"G_0"),
             weight_decay_param()),
-    latex=r"G_t = G_{t-1} + g_t^2,\quad w_{t+1} = w_t - \frac{\eta}{\sqrt{G_t} + \varepsilon}\, g_t",
+    latex=(r"\eta_t = \frac{\eta}{1 + (t-1)\delta},\quad G_t = G_{t-1} + g_t^2,"
+           r"\quad w_{t+1} = w_t - \frac{\eta_t}{\sqrt{G_t} + \varepsilon}\, g_t"),
+    explain=explain_adagrad, color="#009E73",
     reference="Duchi, Hazan & Singer (2011); torch.optim.Adagrad",
     summary="Divides each coordinate's step by the root of its summed squared gradients: steps only shrink.",
     effective_lr_kind="diagonal", effective_lr_note="η / (√G + ε)",
@@ -152,6 +195,7 @@ RMSPROP = OptimizerSpec(
                   help="Divide by the gradient's variance estimate instead of its raw second moment."),
             weight_decay_param()),
     latex=r"v_t = \alpha v_{t-1} + (1-\alpha) g_t^2,\quad w_{t+1} = w_t - \frac{\eta}{\sqrt{v_t} + \varepsilon}\, g_t",
+    explain=explain_rmsprop, color="#D55E00",
     reference="Tieleman & Hinton (2012), Coursera lecture 6.5; torch.optim.RMSprop",
     summary="AdaGrad with a moving average instead of a sum: steps grow again when gradients shrink.",
     effective_lr_kind="diagonal", effective_lr_note="η / (√v + ε)",
@@ -167,6 +211,7 @@ ADADELTA = OptimizerSpec(
             weight_decay_param()),
     latex=(r"\Delta_t = \frac{\sqrt{E[\Delta^2]_{t-1} + \varepsilon}}{\sqrt{E[g^2]_t + \varepsilon}}\, g_t,"
            r"\quad w_{t+1} = w_t - \eta\, \Delta_t"),
+    explain=explain_adadelta, color="#CC79A7",
     reference="Zeiler (2012), ADADELTA; torch.optim.Adadelta",
     summary="RMSprop whose step carries the units of w: the ratio of two running RMS values.",
     effective_lr_kind="diagonal", effective_lr_note="η·√(E[Δ²] + ε) / √(E[g²] + ε)",

@@ -10,6 +10,7 @@ from torch import Tensor
 from optimizers._common import lerp, select
 from optimizers.adam import _adam_params, radam_rule
 from optimizers.base import OptimizerSpec, Rule
+from optimizers.explain import fmt, generic
 from optimizers.hparams import Param, resolve_params
 
 # Every optimizer that Lookahead may wrap (the wrappers themselves excluded), in display order.
@@ -115,6 +116,42 @@ def ranger_rule(hp: dict) -> Rule:
     return lookahead(radam_rule(radam_hp), hp["k"], hp["alpha"])
 
 
+def _explain_around(v, inner_spec, inner_rule, alpha, k):
+    """The inner optimizer's own explanation of its fast step, then Lookahead's sync as a sub-step of its own."""
+    *inner_values, sync = v.values
+    extra = {"hess": v.hess} if inner_rule.needs_hessian else {}
+    fast, _ = inner_rule.update(v.grad, v.state_before.inner, v.params, v.lr, tuple(inner_values), **extra)
+    inner_view = v.inner(inner_rule, v.state_before.inner, v.state_after.inner, tuple(inner_values), fast)
+    e = (inner_spec.explain or generic)(inner_view)
+    e.moves = [("fast step", e.moves[0][1])] if e.moves else []
+    slow = e.show("state.slow", v.state_after.slow)
+    e.markers["slow weights φ"] = e.shown["state.slow"]
+    e.facts["synced"] = bool(sync)
+    e.facts["slow"] = e.shown["state.slow"]
+    if sync:
+        jump = v.new_params - fast
+        e.say(f"Step {v.step} is a multiple of k = {k}: the slow weights move {fmt(float(alpha))} of the way to the "
+              f"fast ones, φ = {slow}, and the fast weights jump back there: jump = {e.show('jump', jump)}.")
+        e.move("sync: back to φ", jump)
+    else:
+        e.say(f"Fast step {v.step % k} of {k}; the slow weights stay at φ = {slow}.")
+    return e
+
+
+def explain_lookahead(v):
+    from optimizers import get_optimizer
+
+    inner_spec = get_optimizer(v.hp["inner"])
+    inner_rule = inner_spec.build({p.name: v.hp[p.name] for p in inner_spec.params})
+    return _explain_around(v, inner_spec, inner_rule, v.hp["slow_alpha"], v.hp["k"])
+
+
+def explain_ranger(v):
+    from optimizers.adam import RADAM
+
+    return _explain_around(v, RADAM, radam_rule({p.name: v.hp[p.name] for p in RADAM.params}), v.hp["alpha"], v.hp["k"])
+
+
 LOOKAHEAD = OptimizerSpec(
     key="lookahead", name="Lookahead", family="wrapper", build=_build_lookahead, resolver=_resolve_lookahead,
     params=(_K, _SLOW_ALPHA, _INNER),
@@ -123,7 +160,8 @@ LOOKAHEAD = OptimizerSpec(
     reference="Zhang, Lucas, Hinton & Ba (2019), Lookahead optimizer: k steps forward, 1 step back; "
               "pytorch-optimizer Lookahead",
     summary="Lets any optimizer explore k steps, then pulls back part of the way: a smoothed path.",
-    effective_lr_kind="inner", effective_lr_note="that of the inner optimizer",
+    effective_lr_kind="inner", explain=explain_lookahead, inner_param="inner",
+    color="#999933",
 )
 
 RANGER = OptimizerSpec(
@@ -133,5 +171,6 @@ RANGER = OptimizerSpec(
     latex=r"\text{Lookahead}(k, \alpha)\ \text{around RAdam}",
     reference="Wright (2019), Ranger; Liu et al. (2020) RAdam + Zhang et al. (2019) Lookahead",
     summary="RAdam's warm-up inside Lookahead's slow-and-fast weights.",
-    effective_lr_kind="diagonal", effective_lr_note="that of RAdam",
+    effective_lr_kind="diagonal", effective_lr_note="that of RAdam", explain=explain_ranger,
+    color="#994455",
 )

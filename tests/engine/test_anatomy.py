@@ -353,7 +353,7 @@ def test_state_after_matches_the_rules_state(case, key):
             if rule.needs_hessian:
                 hxx, hxy, hyy = surface.hess_xy(at[0], at[1])
                 extra["hess"] = ((hxx, hxy), (hxy, hyy))
-            params, state = rule.update(g, state, params, d.lr, d.step, **extra)
+            params, state = rule.update(g, state, params, d.lr, rule.per_step(d.lr, d.step), **extra)
             want = flatten_state(state)
             assert set(d.state_after) == set(want)
             for name, value in want.items():

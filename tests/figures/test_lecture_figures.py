@@ -186,7 +186,13 @@ def test_step_figure_arrows(surface_key, key, start, t):
     valid(fig)
     a = arrows(fig)
     px, py = d.position
-    assert a["step"] == pytest.approx((px, py, *d.new_position), rel=1e-12, abs=1e-15)
+    # The move as the optimizer's sub-steps, head to tail: from w to the new point.
+    chain = [a[label] for label, _ in d.explanation.moves]
+    assert chain[0][:2] == pytest.approx((px, py), rel=1e-12, abs=1e-15)
+    assert chain[-1][2:] == pytest.approx(d.new_position, rel=1e-12, abs=1e-15)
+    assert all(prev[2:] == pytest.approx(nxt[:2], rel=1e-12, abs=1e-15) for prev, nxt in zip(chain, chain[1:]))
+    if key not in ("lookahead", "ranger"):
+        assert [label for label, _ in d.explanation.moves] == ["step"]
     gx, gy = d.grad
     assert a["−ηg"] == pytest.approx((px, py, px - d.lr * gx, py - d.lr * gy), rel=1e-12, abs=1e-15)
     assert ("−ηH⁻¹g" in a) == (key == "newton")

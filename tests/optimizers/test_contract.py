@@ -317,9 +317,9 @@ def test_update_does_not_modify_its_inputs(key, hp, lr_kind):
         before = [t.clone() for t in inputs]
         if rule.probe is not None:
             rule.probe(params, state)
-        delta, new_state = rule.update(grad, state, params, lr, step, **extra)
+        delta, new_state = rule.update(grad, state, params, lr, rule.per_step(lr, step), **extra)
         if rule.effective_lr is not None:
-            rule.effective_lr(new_state, lr, step)
+            rule.effective_lr(new_state, lr)
         for t, b in zip(inputs, before):
             assert torch.equal(t, b), f"step {step}: an input was changed in place"
         assert delta.shape == params.shape and delta.dtype == params.dtype
@@ -486,3 +486,26 @@ def test_lookahead_with_slow_alpha_below_one_pulls_back_every_k_steps(inner):
     # after k fast steps the iterate restarts halfway between the start and the fast weights
     halfway = 0.5 * (plain.xy[:, 0] + plain.xy[:, k])
     torch.testing.assert_close(wrapped.xy[:, k], halfway, rtol=1e-12, atol=1e-14)
+
+
+# ---- the core's contract: one way for step-dependent values; rules know nothing of a compiler ------
+
+@pytest.mark.parametrize("key", KEYS)
+def test_update_never_sees_the_step_number(key):
+    """update(grad, state, params, lr, values[, hess]): whatever depends on the step comes from
+    per_step, which the engine computes; the same values give the same update at any step."""
+    import inspect
+
+    rule = SPECS[key].rule({})
+    names = list(inspect.signature(rule.update).parameters)
+    assert names[:5] == ["grad", "state", "params", "lr", "values"], names
+    assert "step" not in names and "pre" not in names
+
+
+def test_no_rule_mentions_a_compiler():
+    import pathlib
+
+    words = ("is_compiling", "inductor", "torch.compile", "prims.fma", "torch._dynamo", "pick_first")
+    for path in pathlib.Path("optimizers").glob("*.py"):
+        text = path.read_text()
+        assert not [w for w in words if w in text], f"{path} mentions {[w for w in words if w in text]}"

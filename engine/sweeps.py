@@ -147,23 +147,16 @@ def _surface(surface) -> Surface:
 def find_param(key: str, name: str, base_hparams: Mapping | None = None) -> Param:
     """The Param called `name` of an optimizer (for Lookahead, also its inner optimizer's)."""
     spec = get_optimizer(key)
-    for p in spec.params:
+    for p in spec.params_with_inner(spec.inner_key(base_hparams or {})):
         if p.name == name:
             return p
-    if key == "lookahead":
-        inner = (base_hparams or {}).get("inner", spec.defaults()["inner"])
-        for p in get_optimizer(inner).params:
-            if p.name == name:
-                return p
     raise ValueError(f"optimizer {key!r} has no hyperparameter {name!r}")
 
 
 def sweepable(key: str, base_hparams: Mapping | None = None) -> tuple[str, ...]:
     """Names of the float hyperparameters of an optimizer (the ones a map can sweep)."""
     spec = get_optimizer(key)
-    params = list(spec.params)
-    if key == "lookahead":
-        params += list(get_optimizer((base_hparams or {}).get("inner", spec.defaults()["inner"])).params)
+    params = spec.params_with_inner(spec.inner_key(base_hparams or {}))
     return tuple(p.name for p in params if p.kind == "float")
 
 

@@ -48,7 +48,7 @@ def run_view(traj, label: str, row: int = 0) -> RunView:
     if kind == "inner":
         from optimizers import get_optimizer
 
-        kind = get_optimizer(traj.hparams["inner"]).effective_lr_kind
+        kind = get_optimizer(spec.inner_key(traj.hparams)).effective_lr_kind
     return RunView(
         key=spec.key, label=label, xy=traj.xy[row].numpy(), loss=traj.loss[row].numpy(),
         grad_norm=traj.grad[row].norm(dim=-1).numpy(), lr=traj.lr[row].numpy(),

@@ -35,8 +35,8 @@ key = sb.selectbox("Optimizer", available_optimizers(), index=available_optimize
                    key=f"{K}.opt", format_func=lambda k: get_optimizer(k).name)
 spec = get_optimizer(key)
 lesson = dict(cls.lesson_hparams.get(key, {}))
-inner = st.session_state.get(f"{K}.{key}.hp.inner", lesson.get("inner")) if key == "lookahead" else None
-base_for_specs = {"inner": inner} if inner else {}
+inner = st.session_state.get(f"{K}.{key}.hp.{spec.inner_param}", lesson.get(spec.inner_param)) if spec.inner_param else None
+base_for_specs = {spec.inner_param: inner} if inner else {}
 names = sweepable(key, base_for_specs)
 
 
@@ -75,7 +75,7 @@ objective = sb.radio("Colour and best cell by", OBJECTIVES, key=f"{K}.objective"
                      format_func=OBJECTIVE_LABELS.get, horizontal=True)
 tol = sb.select_slider("Tolerance on loss − f*", TOLS, value=DEFAULT_TOL, key=f"{K}.tol", format_func=fmt_value)
 with sb.expander("Other hyperparameters (held fixed)"):
-    specs = list(spec.params) + (list(get_optimizer(inner or spec.defaults()["inner"]).params) if key == "lookahead" else [])
+    specs = spec.params_with_inner(inner)
     fixed = {p.name: param_widget(p, f"{K}.{key}.hp.{p.name}", lesson.get(p.name, p.default))
              for p in specs if p.name not in (name_x, name_y)}
 (x0, x1), (y0, y1) = surface.bounds

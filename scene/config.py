@@ -17,7 +17,7 @@ from surfaces import available_surfaces, get_surface, surface_class
 
 FORMULA = "formula"
 
-MAX_OPTIMIZERS = 20
+MAX_OPTIMIZERS = max(20, len(available_optimizers()))  # every optimizer at once, always
 STEP_CHOICES = (50, 100, 200, 250, 300, 500, 1000, 2000, 5000, 10000, 20000)
 MAX_NOISE = 10.0
 SPEEDS = {"0.5×": 120, "1×": 60, "2×": 30, "4×": 15}  # milliseconds per animation frame
@@ -260,11 +260,7 @@ def _schedule_specs(schedule: str, inner: str | None) -> dict:
 
 
 def _hparam_value(spec, name: str, raw: str, inner: str | None):
-    params = {p.name: p for p in spec.params}
-    if spec.key == "lookahead" and name not in params:
-        inner_key = inner or spec.defaults()["inner"]
-        params.update({p.name: p for p in get_optimizer(inner_key).params})
-    p = params.get(name)
+    p = {p.name: p for p in spec.params_with_inner(inner)}.get(name)
     if p is None:
         return None, f"{spec.name} has no hyperparameter {name!r}: ignored"
     value, ok = _typed(p, raw)

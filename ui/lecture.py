@@ -31,10 +31,8 @@ def hparam_widgets(prefix: str, keys, defaults: dict, container=None) -> dict:
     for key in keys:
         spec = get_optimizer(key)
         with where.expander(f"{spec.name} settings"):
-            specs = list(spec.params)
-            if key == "lookahead":
-                inner = st.session_state.get(f"{prefix}.{key}.inner", spec.defaults()["inner"])
-                specs += list(get_optimizer(inner).params)
+            inner = st.session_state.get(f"{prefix}.{key}.{spec.inner_param}") if spec.inner_param else None
+            specs = spec.params_with_inner(inner)
             values[key] = {p.name: param_widget(p, f"{prefix}.{key}.{p.name}",
                                                 defaults.get(key, {}).get(p.name, p.default)) for p in specs}
     return values

@@ -155,11 +155,8 @@ def on_chart_click() -> None:
 
 def _hparam_specs(key: str):
     spec = get_optimizer(key)
-    specs = list(spec.params)
-    if key == "lookahead":
-        inner = st.session_state.get(f"{P}hp.lookahead.inner", spec.defaults()["inner"])
-        specs += list(get_optimizer(inner).params)
-    return specs
+    inner = st.session_state.get(f"{P}hp.{key}.{spec.inner_param}") if spec.inner_param else None
+    return list(spec.params_with_inner(inner))
 
 
 def hparam_specs(key: str):

@@ -324,9 +324,27 @@ def build_package(job: BuildJob, path: str) -> None:
     torch._inductor.aoti_compile_and_package(program, package_path=partial)
     signature = [(str(v.dtype), [-1 if batched and i == v.dim() - 1 else n for i, n in enumerate(v.shape)])
                  for v, batched in rows]
-    with open(path + ".json", "w") as f:  # before the package: a reader that sees the package finds it
-        json.dump({"inputs": signature, "halves": halves}, f)
-    os.replace(partial, path)  # atomic: a reader sees a whole package or none
+    # The side file names the package's checksum, written once the package is complete; each file goes
+    # to a temporary name and is renamed into place (atomic), the side file first: a reader that sees
+    # a package finds its side file, and a package cut short by a killed build, or overwritten by
+    # another server's, fails the checksum and is never loaded as native code.
+    side = f"{partial}.json"
+    with open(side, "w") as f:
+        json.dump({"inputs": signature, "halves": halves, "sha256": _sha256(partial)}, f)
+    os.replace(side, path + ".json")
+    os.replace(partial, path)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class DamagedPackage(RuntimeError):
+    """A package whose bytes do not match the checksum its build wrote: never loaded."""
 
 
 def interleaved(record_all: bool, device) -> bool:
@@ -372,6 +390,8 @@ class Graph:
     def __init__(self, path: str):
         with open(path + ".json") as f:
             saved = json.load(f)
+        if saved.get("sha256") != _sha256(path):  # checked before the native code is loaded
+            raise DamagedPackage(f"{path} does not match the checksum its build wrote")
         self.signature = [(dtype, tuple(shape)) for dtype, shape in saved["inputs"]]
         self.halves = bool(saved["halves"])
         self.model = torch._inductor.aoti_load_package(path)
@@ -614,7 +634,8 @@ def _build_in_child(job: BuildJob) -> None:
         done = subprocess.run([sys.executable, "-m", "engine.build_graph", job_file], cwd=project, env=env,
                               capture_output=True, text=True, timeout=BUILD_TIMEOUT)
     finally:
-        for leftover in glob.glob(package_path(job.key)[:-len(".pt2")] + ".*.partial.pt2") + [job_file]:
+        stem = package_path(job.key)[:-len(".pt2")]
+        for leftover in glob.glob(stem + ".*.partial.pt2") + glob.glob(stem + ".*.partial.pt2.json") + [job_file]:
             with contextlib.suppress(OSError):
                 os.unlink(leftover)
     if done.returncode != 0 or not os.path.exists(package_path(job.key)):
@@ -635,6 +656,8 @@ def wait_for_background(timeout: float | None = None) -> bool:
 
 
 def status() -> dict:
+    """What the graph store did in this process: loaded graphs, pending builds, and by key each graph
+    that failed to build or load (a damaged package included) or failed at run time."""
     return {"ready": len(_LOADED), "pending": len(_PENDING), "failed": dict(_FAILED), "run_errors": dict(_RUN_ERRORS)}
 
 

@@ -167,6 +167,8 @@ def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedul
     graph = fused.loaded_graph(key)
     if graph is None and engine != "fused" and fused.waiting_to_retry(key):
         return None, "eager (the fused graph failed; it is tried again later)"
+    if graph is None and engine != "fused" and key in fused.status()["failed"]:
+        return None, "eager (the fused graph could not be used: see fused.status())"
     if graph is None:
         job = fused.make_job(key, surface, spec, resolved, hp, params, schedule, base_lr, noise, seeds, every, k)
         if engine != "fused":

@@ -7,19 +7,26 @@
 from __future__ import annotations
 
 from optimizers.adam import ADABOUND, ADAM, ADAMAX, ADAMW, AMSGRAD, NADAM, RADAM
+from optimizers.adafactor import ADAFACTOR
 from optimizers.adaptive import ADADELTA, ADAGRAD, RMSPROP
+from optimizers.asgd import ASGD
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.hparams import Param
-from optimizers.lookahead import LOOKAHEAD, RANGER
+from optimizers.lookahead import RANGER, lookahead_spec
 from optimizers.newton import DIAG_NEWTON, NEWTON
 from optimizers.sgd import MOMENTUM, NESTEROV, SGD
 from optimizers.sign import LION, RPROP
 
-# Display order. An explicit tuple: adding an optimizer is one line here.
-OPTIMIZERS: tuple[OptimizerSpec, ...] = (
+# Display order. Explicit tuples: adding an optimizer is one entry here. Lookahead wraps every
+# plain one (first and second order), so its choices follow from these tuples.
+FIRST_ORDER: tuple[OptimizerSpec, ...] = (
     SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADADELTA, ADAM, AMSGRAD, ADAMW, NADAM, ADAMAX, RADAM,
-    RPROP, ADABOUND, LION, LOOKAHEAD, RANGER, NEWTON, DIAG_NEWTON,
+    ASGD, ADAFACTOR, RPROP, ADABOUND, LION,
 )
+SECOND_ORDER: tuple[OptimizerSpec, ...] = (NEWTON, DIAG_NEWTON)
+INNER_CHOICES: tuple[str, ...] = tuple(spec.key for spec in FIRST_ORDER + SECOND_ORDER)
+LOOKAHEAD = lookahead_spec(INNER_CHOICES)
+OPTIMIZERS: tuple[OptimizerSpec, ...] = FIRST_ORDER + (LOOKAHEAD, RANGER) + SECOND_ORDER
 _BY_KEY = {spec.key: spec for spec in OPTIMIZERS}
 
 
@@ -37,4 +44,4 @@ def get_optimizer(key: str) -> OptimizerSpec:
         raise ValueError(f"unknown optimizer {key!r}; valid: {', '.join(_BY_KEY)}") from None
 
 
-__all__ = ["OPTIMIZERS", "OptimizerSpec", "Param", "Rule", "available_optimizers", "get_optimizer"]
+__all__ = ["INNER_CHOICES", "OPTIMIZERS", "OptimizerSpec", "Param", "Rule", "available_optimizers", "get_optimizer"]

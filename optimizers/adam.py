@@ -306,7 +306,8 @@ def explain_adam(v, amsgrad: bool = False, decoupled: bool = False):
         e.say(f"AMSGrad divides by the largest v so far: v_max = {e.show('state.v_max', v.state_after.v_max)} "
               "(with the bias correction above, the factor η/(√(v_max/(1 − β₂ᵗ)) + ε) can still grow).")
     eff = e.show("effective_lr", v.lr * v.state_after.denom.reciprocal())
-    e.say(f"Per-coordinate factor η/(√v̂ + ε) = {eff}.")
+    root = "√(v_max/(1 − β₂ᵗ))" if amsgrad else "√(v/(1 − β₂ᵗ))"
+    e.say(f"Per-coordinate factor η/({root} + ε) = {eff}.")
     e.arrow("−ηm̂", -v.lr * v.state_after.m / (1 - v.hp["beta1"] ** v.step))
     return finish(e, v, f"Step = −factor·m̂ = {e.show('step', v.move)}.")
 
@@ -327,7 +328,8 @@ def explain_nadam(v):
     e.facts.update(bias_correction1=1 - v.hp["beta1"] ** v.step, bias_correction2=bias_correction2)
     e.say(f"NAdam's momentum schedule μ_t = {e.number('mu_t', mu)}, μ_t+1 = {e.number('mu_next', mu_next)} "
           f"weights {g_name} and m (not 1/(1 − β₁ᵗ)); v̂ = v/(1 − β₂ᵗ) = v × {fmt(1 / bias_correction2)}.")
-    e.say(f"Per-coordinate factor η/(√v̂ + ε) = {e.show('effective_lr', v.lr * v.state_after.denom.reciprocal())}.")
+    e.say(f"Per-coordinate factor η/(√(v/(1 − β₂ᵗ)) + ε) = "
+          f"{e.show('effective_lr', v.lr * v.state_after.denom.reciprocal())}.")
     return finish(e, v, f"Step = {e.show('step', v.move)}.")
 
 
@@ -356,9 +358,10 @@ def explain_radam(v):
     e.say(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = {e.show('m_hat', m_hat)}.")
     if rho_t > 5.0:
         e.say(f"ρ_t = {rho} > 5: the adaptive factor is used, rectified: factor η·r_t·√(1 − β₂ᵗ)/(√v + ε) = "
-              f"{e.show('effective_lr', v.lr * v.state_after.factor)}.")
+              f"{e.show('effective_lr', v.lr * v.state_after.factor)} (about η·r_t/√v̂, v̂ = v/(1 − β₂ᵗ) = "
+              f"v × {fmt(1 / bias_correction2)}).")
     else:
-        e.say(f"ρ_t = {rho} ≤ 5: the variance of v̂ is not yet tractable, so this is a momentum step with bias "
+        e.say(f"ρ_t = {rho} ≤ 5: the variance of the adaptive factor is not yet tractable, so this is a momentum step with bias "
               "correction (v is updated but not used).")
     e.arrow("−ηm̂", -v.lr * m_hat)
     return finish(e, v, f"Step = {e.show('step', v.move)}.")
@@ -371,7 +374,8 @@ def explain_adabound(v):
     step_size, lower, upper = v.values
     e.facts.update(band=(float(lower), float(upper)), bias_correction1=1 - v.hp["beta1"] ** v.step,
                    bias_correction2=1 - v.hp["beta2"] ** v.step)
-    e.say(f"Adam's step size η√(1 − β₂ᵗ)/(1 − β₁ᵗ)/(√v + ε) is clipped per coordinate into "
+    e.say(f"Adam's step size η√(1 − β₂ᵗ)/(1 − β₁ᵗ)/(√v + ε) (about η/((1 − β₁ᵗ)√v̂), v̂ = v/(1 − β₂ᵗ) = "
+          f"v × {fmt(1 / (1 - v.hp['beta2'] ** v.step))}) is clipped per coordinate into "
           f"[{fmt(float(lower))}, {fmt(float(upper))}]: η̂ = {e.show('state.eta', v.state_after.eta)}.")
     return finish(e, v, f"Step = −η̂ ⊙ m = {e.show('step', v.move)}.")
 

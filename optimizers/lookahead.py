@@ -13,11 +13,6 @@ from optimizers.base import OptimizerSpec, Rule
 from optimizers.explain import fmt, generic
 from optimizers.hparams import Param, resolve_params
 
-# Every optimizer that Lookahead may wrap (the wrappers themselves excluded), in display order.
-INNER_CHOICES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "amsgrad",
-                 "adamw", "nadam", "adamax", "radam", "rprop", "adabound", "lion", "newton", "diag_newton")
-
-
 class LookaheadState(NamedTuple):
     inner: Any
     slow: Tensor
@@ -69,8 +64,6 @@ _ALPHA = Param("alpha", 0.5, 0.05, 1.0, label="slow step α",
 # RMSprop already has an `alpha`. Ranger (always over RAdam) keeps the paper's name.
 _SLOW_ALPHA = Param("slow_alpha", 0.5, 0.05, 1.0, label="slow step α",
                     help=_ALPHA.help, latex=r"\alpha")
-_INNER = Param("inner", "adam", label="inner optimizer", kind="choice", choices=INNER_CHOICES,
-               help="The optimizer that moves the fast weights.")
 
 
 def _resolve_lookahead(spec: OptimizerSpec, hparams: Mapping[str, Any]) -> dict:
@@ -152,17 +145,6 @@ def explain_ranger(v):
     return _explain_around(v, RADAM, radam_rule({p.name: v.hp[p.name] for p in RADAM.params}), v.hp["alpha"], v.hp["k"])
 
 
-LOOKAHEAD = OptimizerSpec(
-    key="lookahead", name="Lookahead", family="wrapper", build=_build_lookahead, resolver=_resolve_lookahead,
-    params=(_K, _SLOW_ALPHA, _INNER),
-    latex=(r"\theta_{t,i} = \theta_{t,i-1} + A(\theta_{t,i-1}),\ i = 1..k;\quad "
-           r"\phi_t = \phi_{t-1} + \alpha(\theta_{t,k} - \phi_{t-1}),\ \theta_{t+1,0} = \phi_t"),
-    reference="Zhang, Lucas, Hinton & Ba (2019), Lookahead optimizer: k steps forward, 1 step back; "
-              "pytorch-optimizer Lookahead",
-    summary="Lets any optimizer explore k steps, then pulls back part of the way: a smoothed path.",
-    effective_lr_kind="inner", explain=explain_lookahead, inner_param="inner",
-    color="#999933",
-)
 
 RANGER = OptimizerSpec(
     key="ranger", name="Ranger", family="wrapper", build=ranger_rule,
@@ -174,3 +156,20 @@ RANGER = OptimizerSpec(
     effective_lr_kind="diagonal", effective_lr_note="that of RAdam", explain=explain_ranger,
     color="#994455",
 )
+
+
+def lookahead_spec(inner_choices: tuple[str, ...]) -> OptimizerSpec:
+    """Lookahead's spec over the optimizers it may wrap (the registry passes every plain one)."""
+    inner = Param("inner", "adam", label="inner optimizer", kind="choice", choices=inner_choices,
+                  help="The optimizer that moves the fast weights.")
+    return OptimizerSpec(
+        key="lookahead", name="Lookahead", family="wrapper", build=_build_lookahead, resolver=_resolve_lookahead,
+        params=(_K, _SLOW_ALPHA, inner),
+        latex=(r"\theta_{t,i} = \theta_{t,i-1} + A(\theta_{t,i-1}),\ i = 1..k;\quad "
+               r"\phi_t = \phi_{t-1} + \alpha(\theta_{t,k} - \phi_{t-1}),\ \theta_{t+1,0} = \phi_t"),
+        reference="Zhang, Lucas, Hinton & Ba (2019), Lookahead optimizer: k steps forward, 1 step back; "
+                  "pytorch-optimizer Lookahead",
+        summary="Lets any optimizer explore k steps, then pulls back part of the way: a smoothed path.",
+        effective_lr_kind="inner", explain=explain_lookahead, inner_param="inner",
+        color="#999933",
+    )

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from engine import simulate
-from engine.anatomy import bias_correction_table
+from engine.lessons import bias_correction_rows, bias_correction_sentence
 from figures.playground import playground_figure, run_view
 from optimizers.adam import ADAM_UNCORRECTED
 from surfaces import available_surfaces, get_surface, surface_class
@@ -21,22 +21,14 @@ st.title("Adam's bias correction")
 st.markdown(
     "Adam's moments start at zero. Unrolling s₍t₎ = ρ₁ s₍t−1₎ + (1 − ρ₁) g₍t₎ gives "
     "s₍t₎ = (1 − ρ₁) Σᵢ ρ₁^(t−i) gᵢ, so for gradients of steady mean, E[s₍t₎] = (1 − ρ₁ᵗ) E[g]: too small by "
-    "exactly (1 − ρ₁ᵗ), and likewise r₍t₎ by (1 − ρ₂ᵗ). Dividing by these factors removes the bias. "
-    "Without it, m/√v starts at (1 − ρ₁)/√(1 − ρ₂) times the corrected ratio: ×3.16 with the defaults, "
-    "so early steps overshoot; with ρ₁ = ρ₂ they start too small instead.")
+    "exactly (1 − ρ₁ᵗ), and likewise r₍t₎ by (1 − ρ₂ᵗ). Dividing by these factors removes the bias.")
 
 c1, c2, c3 = st.columns(3)
 beta1 = c1.slider("ρ₁ (β₁)", 0.0, 0.99, 0.9, 0.01, key=f"{K}.b1")
 beta2 = c2.select_slider("ρ₂ (β₂)", [0.9, 0.95, 0.99, 0.995, 0.999, 0.9999], value=0.999, key=f"{K}.b2")
 steps_shown = c3.slider("Rows", 5, 30, 10, key=f"{K}.rows")
-
-rows = bias_correction_table(beta1, steps_shown)
-rows2 = bias_correction_table(beta2, steps_shown)
-table = [{"t": a["t"], "1 − ρ₁ᵗ": a["1 − βᵗ"], "m correction ×": a["correction 1/(1 − βᵗ)"], "1 − ρ₂ᵗ": b["1 − βᵗ"],
-          "v correction ×": b["correction 1/(1 − βᵗ)"],
-          "uncorrected m/√v ÷ corrected": float(np.sqrt(b["1 − βᵗ"]) / a["1 − βᵗ"])}
-         for a, b in zip(rows, rows2)]
-st.dataframe(table, hide_index=True, width="stretch")
+st.markdown(bias_correction_sentence(beta1, beta2))
+st.dataframe(bias_correction_rows(beta1, beta2, steps_shown), hide_index=True, width="stretch")
 
 st.subheader("The first steps, with and without the correction")
 sc1, sc2, sc3 = st.columns(3)
@@ -52,5 +44,8 @@ fig = playground_figure(surface, runs, layers=surface_drawing(surface_key, ()))
 st.plotly_chart(PrebuiltFigure(fig), key=f"{K}.fig")
 figure_exports(fig, key=f"{K}.export", name="gradscape-bias-correction")
 first = [float(np.abs(r.xy[1] - r.xy[0]).max()) for r in runs]
-st.caption(f"First step, largest coordinate: corrected {first[0]:.4g} (≈ η = {lr:g} whatever the gradient's size), "
-           f"uncorrected {first[1]:.4g}.")
+near = abs(first[0] - lr) <= 1e-3 * lr
+st.caption(f"First step, largest coordinate: corrected {first[0]:.4g} "
+           + (f"(≈ η = {lr:g} whatever the gradient's size), " if near else f"(η = {lr:g}; here ε is not negligible "
+              "against the gradient), ")
+           + f"uncorrected {first[1]:.4g}.")

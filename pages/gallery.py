@@ -6,12 +6,23 @@ import urllib.parse
 
 import streamlit as st
 
+from engine.lessons import measured_text
+from scene.config import from_query
 from ui.session import presets
 from ui.shell import page_setup, playground_link
 
 page_setup()
+
+
+@st.cache_data(show_spinner="Measuring the scene's runs…")
+def measured(template: str, query: dict) -> str:
+    """The scene's numbers, from its own runs (engine/lessons.py): computed once per server."""
+    return measured_text(template, from_query(query)[0])
+
+
 st.title("Scenes")
-st.caption("Each scene opens the Playground with everything set; the link can be copied into slides or notes.")
+st.caption("Each scene opens the Playground with everything set; the link can be copied into slides or notes. "
+           "The numbers under each text are measured on the scene's own runs when this page opens.")
 items = presets()
 if not items:
     st.warning("No scenes found (assets/presets.json is missing or unreadable).")
@@ -20,5 +31,7 @@ for i, preset in enumerate(items):
     with cols[i % 2].container(border=True):
         st.markdown(f"#### {preset['name']}")
         st.write(preset.get("description", ""))
+        if preset.get("measured"):
+            st.caption(measured(preset["measured"], preset["query"]))
         playground_link("Open in the Playground", preset["query"], icon=":material/play_arrow:")
         st.code("?" + urllib.parse.urlencode(preset["query"]), language=None)

@@ -138,10 +138,13 @@ server_ms = (time.perf_counter() - t0) * 1000
 scene_exports(cfg, key=P + "ui.export", name=f"gradscape-{surface_key}")
 
 diverged = [r.label for r in runs if r.diverged_at >= 0]
-lines = ["Top: the surface (darker is higher loss, log scale), each path, and a dot per optimizer at the "
-         "animated step. Below, on one step axis: loss, gradient norm, and the learning rates: dotted is the "
-         "scheduled η; solid (x) and dashed (y) are the per-coordinate effective step factor of the adaptive "
-         "methods (for Rprop, its step length)."]
+lines = ["Top: the surface, each path, and a dot per optimizer at the animated step. The shading is by rank, not by "
+         "loss: darker blue is higher loss, and each shade, like each band between two contour lines, covers about "
+         "the same share of the view, however unequal the loss steps between them. Below, on one step axis: the "
+         + ("loss above the minimum, loss − f* (log scale)" if surface.minima else "loss (linear scale)")
+         + ", the gradient norm (log scale), and the learning rates (log scale): dotted is the scheduled η; solid (x) "
+         "and dashed (y) are the per-coordinate effective step factor of the adaptive methods (for Rprop, its step "
+         "length)."]
 if diverged:
     lines.append(f"Diverged: {', '.join(diverged)} — the path stops where it left the view.")
 st.caption(" ".join(lines))

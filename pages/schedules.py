@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from engine.lessons import compare_runs
 from figures.playground import playground_figure
 from figures.small import schedule_preview
+from figures.words import schedule_label
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, make_schedule, schedule_class
 from surfaces import available_surfaces, get_surface, surface_class
@@ -29,7 +31,8 @@ for i, key in enumerate(keys):
     cls = schedule_class(key)
     sched = make_schedule(key, inner="cosine") if key == "warmup" else make_schedule(key)
     with cols[i % 3]:
-        st.markdown(f"**{cls.name}**  \n${cls.latex}$" if cls.latex else f"**{cls.name}**")
+        title = schedule_label(sched)  # the warm-up card draws a warm-up into a cosine decay: its title says so
+        st.markdown(f"**{title}**  \n${cls.latex}$" if cls.latex else f"**{title}**")
         st.plotly_chart(PrebuiltFigure(schedule_preview(sched.values(500).numpy(), title="")), key=f"{K}.all.{key}",
                         config={"displayModeBar": False})
 st.caption("Reduce on plateau is not drawn here: its curve depends on the run's loss (see below).")
@@ -54,6 +57,7 @@ if warm:
     schedule = ("warmup", tuple(sorted({**params, "inner": base}.items())))
 else:
     schedule = (base, tuple(sorted(params.items())))
+sched_name = schedule_label(make_schedule(schedule[0], **dict(schedule[1])))
 
 hp = {opt: {"lr": lr}}
 plain, err1 = run_all(surface_key, {}, [opt], hp, steps)
@@ -65,13 +69,11 @@ if plain and scheduled:
 
     runs = [replace(plain[0], label=f"{plain[0].label}, constant η"),
             replace(scheduled[0], key="nesterov" if opt != "nesterov" else "sgd",
-                    label=f"{scheduled[0].label}, {schedule_class(schedule[0]).name}")]
+                    label=f"{scheduled[0].label}, {sched_name}")]
     surface = get_surface(surface_key)
     fig = playground_figure(surface, runs, layers=surface_drawing(surface_key, ()))
     st.plotly_chart(PrebuiltFigure(fig), key=f"{K}.fig")
     figure_exports(fig, key=f"{K}.export", name="gradscape-schedule")
     st.caption("Two runs of the same optimizer from the same start: constant η against the schedule. The "
-               "learning-rate panel shows both schedules (dotted) and, for adaptive methods, the effective steps. "
-               "The default scene: Adam with η = 1 on Rastrigin hops from dimple to dimple and out of the view "
-               "(each Adam step is about η long, whatever the gradient); a warm-up into a cosine decay lets it "
-               "settle in a minimum.")
+               "learning-rate panel shows both schedules (dotted) and, for adaptive methods, the per-coordinate "
+               "effective learning rates. " + compare_runs(runs, surface.bounds))

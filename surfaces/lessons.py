@@ -25,8 +25,9 @@ class Ravine(Surface):
     key = "ravine"
     name = "Quadratic ravine"
     latex = r"f = \tfrac12\left(u^2/\kappa + v^2\right),\quad \binom{u}{v} = R_\theta \binom{x}{y}"
-    description = ("An ill-conditioned bowl: gradient descent zig-zags across the steep walls and crawls "
-                   "along the floor; rotate it and per-coordinate scaling stops helping.")
+    description = ("An ill-conditioned bowl: gradient descent crawls along the shallow floor (it also zig-zags "
+                   "across the steep walls once η is above 1, and diverges above 2); rotate it and per-coordinate "
+                   "scaling stops helping.")
     params = (
         Param("condition", 50.0, 1.0, 1000.0, log=True, label="condition number κ",
               help="Ratio of the steep to the shallow curvature.", latex=r"\kappa"),
@@ -122,8 +123,9 @@ class Plateau(Surface):
     key = "plateau"
     name = "Plateau"
     latex = r"f = 1 - e^{-(x^2 + y^2)/w^2}"
-    description = ("Far from the well the gradient is almost zero: plain gradient steps stall, "
-                   "while methods that rescale by the gradient's size keep moving.")
+    description = ("Far from the well the gradient is almost zero: plain gradient steps start tiny and grow only "
+                   "near the well's wall, while methods that divide by the gradient's size take full-size steps "
+                   "from the start.")
     params = (
         Param("width", 1.5, 0.3, 3.0, label="well width w",
               help="Radius of the well; the plain around it is flatter the narrower the well.", latex="w"),

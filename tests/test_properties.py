@@ -35,7 +35,7 @@ from engine import simulate
 from engine.rollout import FAR_SPANS
 from figures.playground import legend_label, playground_figure, run_view
 from optimizers import available_optimizers, get_optimizer
-from optimizers.lookahead import INNER_CHOICES
+from optimizers import INNER_CHOICES
 from optimizers.schedules import available_schedules, make_schedule
 from surfaces import available_surfaces, get_surface, surface_class
 from scene.config import Config, effective_hparams, from_query, to_query

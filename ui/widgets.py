@@ -6,6 +6,7 @@ import math
 
 import streamlit as st
 
+from figures.words import label_with_symbol
 from spec import Param
 
 
@@ -24,12 +25,16 @@ def _step(p: Param) -> float:
     return 10.0 ** (math.floor(math.log10(span)) - 2) if span > 0 else 0.01
 
 
+def widget_label(p: Param) -> str:
+    """The label a Param's widget shows: its label with its symbol, the symbol shown once (labels such
+    as "decay ρ" already carry it) and as plain Unicode text."""
+    return label_with_symbol(p.label or p.name, p.latex)
+
+
 def param_widget(p: Param, key: str, default, *, container=None, disabled: bool = False):
     """One widget for one Param, its state in st.session_state[key] (seeded with `default`)."""
     where = container if container is not None else st
-    label = p.label or p.name
-    if p.latex:
-        label = f"{label} ${p.latex}$"
+    label = widget_label(p)
     if key not in st.session_state:
         st.session_state[key] = _snap(p, default)
     elif p.kind == "float" and p.log and st.session_state[key] not in _options(p, st.session_state[key]):

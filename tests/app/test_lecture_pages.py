@@ -432,7 +432,7 @@ def test_bias_correction_betas_change_the_table():
     df = at.dataframe[0].value
     assert df["m correction ×"].tolist()[:3] == pytest.approx([2.0, 1 / 0.75, 1 / 0.875], rel=1e-12)
     ratio = df["uncorrected m/√v ÷ corrected"].tolist()[0]
-    assert ratio == pytest.approx(math.sqrt(0.1) / 0.5, rel=1e-12)
+    assert ratio == pytest.approx(0.5 / math.sqrt(0.1), rel=1e-12)  # (1 − β₁)/√(1 − β₂), not its inverse
 
 
 # --- schedules ------------------------------------------------------------------------------------------
@@ -460,7 +460,7 @@ def scheduled_paths(at):
 def test_schedules_warm_up_toggle_changes_the_scheduled_run():
     at = open_page("schedules")
     plain, label_on, with_warmup = scheduled_paths(at)
-    assert label_on.endswith("linear warm-up")
+    assert label_on.endswith("linear warm-up (100 steps) + cosine annealing")  # the schedule that runs
     at.sidebar.toggle(key="sc.warm").set_value(False)
     run(at)
     plain_off, label_off, without = scheduled_paths(at)

@@ -19,7 +19,7 @@ import torch
 from engine.anatomy import anatomy
 from optimizers import available_optimizers, get_optimizer
 from optimizers.explain import fmt, pair
-from optimizers.lookahead import INNER_CHOICES
+from optimizers import INNER_CHOICES
 from surfaces import get_surface
 
 # Settings that change what a sentence must say: (surface, hyperparameters, start or None).

@@ -19,6 +19,7 @@ import torch
 
 from engine import simulate
 from export.scene import scene_from_query
+from optimizers import get_optimizer
 from export.snippet import pytorch_snippet, supported
 from optimizers.schedules import make_schedule
 from surfaces import get_surface
@@ -36,7 +37,7 @@ EXTRA = {"momentum": "&momentum.dampening=0.1&momentum.weight_decay=0.01", "rmsp
          "adagrad": "&adagrad.lr_decay=0.01", "adam": "&adam.weight_decay=0.01", "adamw": "&adamw.weight_decay=0.1",
          "nadam": "&nadam.momentum_decay=0.01", "rprop": "&rprop.etaplus=1.5"}
 for key in supported():
-    CASES.append((f"{key}-ravine", f"{RAVINE}&opt={key}&{key}.lr={LR[key]}{EXTRA.get(key, '')}", key))
+    CASES.append((f"{key}-ravine", f"{RAVINE}&opt={key}&{key}.lr={LR.get(key, get_optimizer(key).defaults()['lr'])}{EXTRA.get(key, '')}", key))
 # Schedules (torch's named schedulers, LambdaLR and chains).
 SCHEDULES = {
     "step": "sched=step&sched.step_size=30&sched.gamma=0.5",

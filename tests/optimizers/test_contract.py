@@ -214,52 +214,34 @@ def test_torch_name_is_a_torch_optimizer(key):
 
 # ---- defaults equal torch.optim's --------------------------------------------------------------
 
-# gradscape name -> (torch argument, index into a tuple argument or None)
-_COMMON = {"weight_decay": ("weight_decay", None), "eps": ("eps", None)}
-_BETAS = {"beta1": ("betas", 0), "beta2": ("betas", 1)}
-TORCH_DEFAULTS = {
-    "sgd": ("SGD", {"weight_decay": ("weight_decay", None)}),
-    "momentum": ("SGD", {"dampening": ("dampening", None), "weight_decay": ("weight_decay", None)}),
-    "adagrad": ("Adagrad", {**_COMMON, "lr_decay": ("lr_decay", None),
-                            "initial_accumulator_value": ("initial_accumulator_value", None)}),
-    "rmsprop": ("RMSprop", {**_COMMON, "alpha": ("alpha", None), "momentum": ("momentum", None),
-                            "centered": ("centered", None)}),
-    "adadelta": ("Adadelta", {**_COMMON, "rho": ("rho", None)}),
-    "adam": ("Adam", {**_COMMON, **_BETAS}),
-    "amsgrad": ("Adam", {**_COMMON, **_BETAS}),
-    "adamw": ("AdamW", {**_COMMON, **_BETAS}),
-    "nadam": ("NAdam", {**_COMMON, **_BETAS, "momentum_decay": ("momentum_decay", None)}),
-    "adamax": ("Adamax", {**_COMMON, **_BETAS}),
-    "radam": ("RAdam", {**_COMMON, **_BETAS}),
-    "rprop": ("Rprop", {"etaminus": ("etas", 0), "etaplus": ("etas", 1),
-                        "step_size_min": ("step_sizes", 0), "step_size_max": ("step_sizes", 1)}),
-}
-# Chosen for 2-D surfaces on purpose (DESIGN.md), not torch's.
+# Chosen for 2-D surfaces on purpose (DESIGN.md), not torch's: lr everywhere, momentum for the
+# momentum entry (torch's SGD has momentum 0).
 NOT_FROM_TORCH = {"lr"}
-NOT_FROM_TORCH_BY_KEY = {"momentum": {"momentum"}, "nesterov": {"momentum"}}
+NOT_FROM_TORCH_BY_KEY = {"momentum": {"momentum"}}
+TWINNED = [k for k in KEYS if SPECS[k].torch_twin is not None]
 
 
-def test_every_torch_backed_optimizer_is_in_the_defaults_table():
-    backed = {k for k in KEYS if SPECS[k].torch_name}
-    assert backed <= set(TORCH_DEFAULTS)
-    assert set(TORCH_DEFAULTS) <= set(KEYS)
-
-
-@pytest.mark.parametrize("key", list(TORCH_DEFAULTS))
+@pytest.mark.parametrize("key", TWINNED)
 def test_defaults_equal_torch_optim_defaults(key):
-    cls_name, mapping = TORCH_DEFAULTS[key]
-    assert SPECS[key].torch_name == cls_name
-    signature = inspect.signature(getattr(torch.optim, cls_name).__init__).parameters
-    compared = NOT_FROM_TORCH | NOT_FROM_TORCH_BY_KEY.get(key, set())
-    for p in SPECS[key].params:
-        if p.name in compared:
+    """The twin's arguments at the spec's defaults equal torch.optim's own defaults (lr aside), and
+    every hyperparameter reaches torch: changing it changes the twin's arguments."""
+    spec = SPECS[key]
+    twin = spec.torch_twin
+    signature = inspect.signature(getattr(torch.optim, twin.cls).__init__).parameters
+    skipped = NOT_FROM_TORCH | NOT_FROM_TORCH_BY_KEY.get(key, set())
+    at_defaults = twin.arguments(spec.defaults())
+    for arg, value in at_defaults.items():
+        assert arg in signature, f"torch.optim.{twin.cls} has no argument {arg!r}"
+    for p in spec.params:
+        if p.name in skipped or p.kind not in ("float", "bool"):
             continue
-        assert p.name in mapping, f"{key}.{p.name} has no torch.optim.{cls_name} counterpart in the table"
-        arg, index = mapping[p.name]
-        torch_default = signature[arg].default
-        if index is not None:
-            torch_default = torch_default[index]
-        assert p.default == torch_default, f"{key}.{p.name} = {p.default}, torch.optim.{cls_name} {arg} = {torch_default}"
+        moved = dict(spec.defaults(), **{p.name: (not p.default) if p.kind == "bool" else p.default * 0.5 + 0.25})
+        changed = [a for a, v in twin.arguments(moved).items() if v != at_defaults[a]]
+        assert changed, f"{key}.{p.name} does not reach torch.optim.{twin.cls}"
+        for arg in changed:
+            if arg not in skipped:
+                default = signature[arg].default
+                assert at_defaults[arg] == default, f"{key}: {arg} = {at_defaults[arg]}, torch's default {default}"
 
 
 def test_momentum_entries_default_to_momentum_0_9():
@@ -424,7 +406,7 @@ def test_second_order_sweeps_on_a_non_quadratic_surface(key, p):
 # ---- Lookahead's inner optimizer ------------------------------------------------------------------
 
 def test_lookahead_inner_choices_are_every_non_wrapper_optimizer():
-    from optimizers.lookahead import INNER_CHOICES
+    from optimizers import INNER_CHOICES
 
     assert INNER_CHOICES == tuple(k for k in KEYS if k not in WRAPPERS)
     assert SPECS["lookahead"].param("inner").choices == INNER_CHOICES

@@ -75,20 +75,31 @@ def random_hparams(key: str, rng: random.Random, eps: float | None, lr_top: floa
     return hp
 
 
-def torch_trajectory(surface, start, steps, cls, kwargs, scheduler=None, wrap=None):
-    p = start.clone().requires_grad_(True)
-    opt = cls([p], **kwargs)
+def torch_trajectory(surface, start, steps, cls, kwargs, scheduler=None, wrap=None, coupled=False):
+    """torch.optim's path from `start` (B, 2): one (B, 2) parameter (B independent runs for an
+    element-wise optimizer), or B (2,) parameters when the rule couples x and y (Adafactor's RMS is
+    over a whole parameter, and torch would factor a (B, 2) one)."""
+    if coupled:
+        params = [row.clone().requires_grad_(True) for row in start]
+    else:
+        params = [start.clone().requires_grad_(True)]
+    opt = cls(params, **kwargs)
     if wrap is not None:
         opt = wrap(opt)
     sched = scheduler(opt) if scheduler is not None else None
-    path = [p.detach().clone()]
+
+    def point():
+        return torch.stack([p.detach().clone() for p in params]) if coupled else params[0].detach().clone()
+
+    path = [point()]
     for _ in range(steps):
         with torch.no_grad():
-            p.grad = surface.grad(p.detach())
+            for p in params:
+                p.grad = surface.grad(p.detach())
         opt.step()
         if sched is not None:
             sched.step()
-        path.append(p.detach().clone())
+        path.append(point())
     return torch.stack(path, dim=1)  # (B, steps + 1, 2)
 
 
@@ -111,7 +122,7 @@ def test_matches_torch_optim(key, surface_key, eps_kind):
     start = starts_for(surface, 4, rng)
     ours = simulate(surface, key, start=start, steps=STEPS, hparams=hp, device="cpu")
     cls, kwargs = torch_kwargs(key, ours.hparams)
-    theirs = torch_trajectory(surface, start, STEPS, cls, kwargs)
+    theirs = torch_trajectory(surface, start, STEPS, cls, kwargs, coupled=get_optimizer(key).rule().coupled)
     valid = ours.diverged_at < 0
     assert valid.any(), "pick gentler hyperparameters: every run diverged"
     torch.testing.assert_close(ours.xy[valid], theirs[valid], rtol=RTOL, atol=ATOL)
@@ -125,7 +136,7 @@ def test_matches_torch_foreach_implementation(key):
     start = starts_for(surface, 3, rng)
     ours = simulate(surface, key, start=start, steps=STEPS, hparams=hp, device="cpu")
     cls, kwargs = torch_kwargs(key, ours.hparams)
-    theirs = torch_trajectory(surface, start, STEPS, cls, {**kwargs, "foreach": True})
+    theirs = torch_trajectory(surface, start, STEPS, cls, {**kwargs, "foreach": True}, coupled=get_optimizer(key).rule().coupled)
     # The multi-tensor kernels order some operations differently: equal to rounding, not bits.
     torch.testing.assert_close(ours.xy, theirs, rtol=1e-10, atol=1e-12)
 
@@ -153,7 +164,7 @@ def test_matches_torch_with_lr_scheduler(key, sched, torch_sched):
     ours = simulate(surface, key, start=start, steps=STEPS, hparams=hp, schedule=make_schedule(sched[0], **sched[1]),
                     device="cpu")
     cls, kwargs = torch_kwargs(key, ours.hparams)
-    theirs = torch_trajectory(surface, start, STEPS, cls, kwargs, scheduler=torch_sched)
+    theirs = torch_trajectory(surface, start, STEPS, cls, kwargs, scheduler=torch_sched, coupled=get_optimizer(key).rule().coupled)
     # Recursive torch schedules differ from the closed forms by rounding only.
     torch.testing.assert_close(ours.xy, theirs, rtol=1e-9, atol=1e-11)
 

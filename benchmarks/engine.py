@@ -52,6 +52,7 @@ SCALE_STEP_COUNTS = (100, 1_000, 5_000)
 
 # --- timing ---------------------------------------------------------------------------------
 
+
 def make_timer(device: str):
     """bench({name: fn}, repeats) -> {name: median seconds}.
 
@@ -88,6 +89,7 @@ def make_timer(device: str):
 
 # --- baselines ------------------------------------------------------------------------------
 
+
 def torch_optimizer(key: str, hp: dict, params: list, **impl):
     """The torch.optim optimizer equal to gradscape's resolved hyperparameters `hp`."""
     o = torch.optim
@@ -96,21 +98,44 @@ def torch_optimizer(key: str, hp: dict, params: list, **impl):
     if key == "sgd":
         return o.SGD(params, lr=lr, weight_decay=hp["weight_decay"], **impl)
     if key == "momentum":
-        return o.SGD(params, lr=lr, momentum=hp["momentum"], dampening=hp["dampening"],
-                     weight_decay=hp["weight_decay"], **impl)
+        return o.SGD(
+            params, lr=lr, momentum=hp["momentum"], dampening=hp["dampening"], weight_decay=hp["weight_decay"], **impl
+        )
     if key == "nesterov":  # torch tracks the look-ahead point w + γu; same work per step
         return o.SGD(params, lr=lr, momentum=hp["momentum"], nesterov=True, **impl)
     if key == "adagrad":
-        return o.Adagrad(params, lr=lr, lr_decay=hp["lr_decay"], eps=hp["eps"], weight_decay=hp["weight_decay"],
-                         initial_accumulator_value=hp["initial_accumulator_value"], **impl)
+        return o.Adagrad(
+            params,
+            lr=lr,
+            lr_decay=hp["lr_decay"],
+            eps=hp["eps"],
+            weight_decay=hp["weight_decay"],
+            initial_accumulator_value=hp["initial_accumulator_value"],
+            **impl,
+        )
     if key == "rmsprop":
-        return o.RMSprop(params, lr=lr, alpha=hp["alpha"], eps=hp["eps"], weight_decay=hp["weight_decay"],
-                         momentum=hp["momentum"], centered=hp["centered"], **impl)
+        return o.RMSprop(
+            params,
+            lr=lr,
+            alpha=hp["alpha"],
+            eps=hp["eps"],
+            weight_decay=hp["weight_decay"],
+            momentum=hp["momentum"],
+            centered=hp["centered"],
+            **impl,
+        )
     if key == "adam":
         return o.Adam(params, lr=lr, betas=betas, eps=hp["eps"], weight_decay=hp["weight_decay"], **impl)
     if key == "nadam":
-        return o.NAdam(params, lr=lr, betas=betas, eps=hp["eps"], weight_decay=hp["weight_decay"],
-                       momentum_decay=hp["momentum_decay"], **impl)
+        return o.NAdam(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=hp["eps"],
+            weight_decay=hp["weight_decay"],
+            momentum_decay=hp["momentum_decay"],
+            **impl,
+        )
     if key == "radam":
         return o.RAdam(params, lr=lr, betas=betas, eps=hp["eps"], weight_decay=hp["weight_decay"], **impl)
     raise ValueError(f"no torch.optim baseline for {key!r}")
@@ -185,6 +210,7 @@ def torch_adam_runs(surface, p0: torch.Tensor, lr: float, steps: int):
 
 # --- helpers --------------------------------------------------------------------------------
 
+
 def machine_line(device: str) -> str:
     cpu = "unknown CPU"
     try:
@@ -195,9 +221,14 @@ def machine_line(device: str) -> str:
                     break
     except OSError:
         cpu = platform.processor() or cpu
-    parts = [f"CPU {cpu}", f"{os.cpu_count()} cores", f"torch {torch.__version__}",
-             f"{torch.get_num_threads()} torch threads", f"Python {platform.python_version()}",
-             f"device {device}"]
+    parts = [
+        f"CPU {cpu}",
+        f"{os.cpu_count()} cores",
+        f"torch {torch.__version__}",
+        f"{torch.get_num_threads()} torch threads",
+        f"Python {platform.python_version()}",
+        f"device {device}",
+    ]
     if device.startswith("cuda"):
         parts.append(f"GPU {torch.cuda.get_device_name(torch.device(device))}")
     return ", ".join(parts)
@@ -207,6 +238,7 @@ def _minor_faults() -> int:
     """Minor page faults of this process so far (fresh memory touched for the first time)."""
     try:
         import resource
+
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     except (ImportError, OSError):
         return 0
@@ -241,14 +273,16 @@ def table(header, rows):
 
 # --- the check ------------------------------------------------------------------------------
 
+
 def check_equal_work(surface, device: str) -> None:
     """Engine Adam == torch.optim.Adam (single-tensor implementation), float64, analytic gradient."""
     old = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # torch.optim keeps its scalar state in the default dtype
     try:
         start = torch.tensor([surface.start], dtype=torch.float64)
-        traj = simulate(surface, "adam", start=start, steps=PART_A_STEPS, hparams={"lr": LR},
-                        device=device, dtype=torch.float64)
+        traj = simulate(
+            surface, "adam", start=start, steps=PART_A_STEPS, hparams={"lr": LR}, device=device, dtype=torch.float64
+        )
         p = start.to(device).clone().requires_grad_(True)
         opt = torch_optimizer("adam", traj.hparams, [p], foreach=False)
         path = [p.detach().clone()]
@@ -273,20 +307,24 @@ def check_equal_work(surface, device: str) -> None:
 
 # --- the three parts ------------------------------------------------------------------------
 
+
 def part_a(surface, device, bench, repeats):
     print(f"## (a) One run, {PART_A_STEPS:,} steps, float64, lr = {LR:g}: engine vs torch.optim + autograd loop\n")
-    print("Baseline: `p` (1, 2) with requires_grad, `loss = surface.f(p).sum()`, zero_grad/backward/step, "
-          "`path.append(p.detach().clone())` every step (torch.optim defaults otherwise). "
-          "Engine: `simulate(surface, key, start, steps=1000, hparams, device)`, every step recorded, "
-          "analytic gradient. Nesterov's baseline is `SGD(nesterov=True)`.\n")
+    print(
+        "Baseline: `p` (1, 2) with requires_grad, `loss = surface.f(p).sum()`, zero_grad/backward/step, "
+        "`path.append(p.detach().clone())` every step (torch.optim defaults otherwise). "
+        "Engine: `simulate(surface, key, start, steps=1000, hparams, device)`, every step recorded, "
+        "analytic gradient. Nesterov's baseline is `SGD(nesterov=True)`.\n"
+    )
     start = torch.tensor([surface.start], dtype=torch.float64, device=device)
     rows, tot_e, tot_b = [], 0.0, 0.0
     for key in PART_A_KEYS:
         hp = get_optimizer(key).resolve({"lr": LR})
 
         def run_engine():
-            return simulate(surface, key, start=start, steps=PART_A_STEPS, hparams=hp, device=device,
-                            dtype=torch.float64)
+            return simulate(
+                surface, key, start=start, steps=PART_A_STEPS, hparams=hp, device=device, dtype=torch.float64
+            )
 
         def run_loop():
             return notebook_loop(surface, key, hp, start, PART_A_STEPS)
@@ -301,8 +339,14 @@ def part_a(surface, device, bench, repeats):
         tot_b += t_b
         rows.append((key, f"{t_b / PART_A_STEPS * 1e6:.1f}", f"{t_e / PART_A_STEPS * 1e6:.1f}", f"{t_b / t_e:.2f}×"))
     n = len(PART_A_KEYS) * PART_A_STEPS
-    rows.append((f"**all {len(PART_A_KEYS)}** ({n:,} steps)", f"{tot_b * 1e3:.0f} ms ({tot_b / n * 1e6:.1f} µs/step)",
-                 f"{tot_e * 1e3:.0f} ms ({tot_e / n * 1e6:.1f} µs/step)", f"**{tot_b / tot_e:.2f}×**"))
+    rows.append(
+        (
+            f"**all {len(PART_A_KEYS)}** ({n:,} steps)",
+            f"{tot_b * 1e3:.0f} ms ({tot_b / n * 1e6:.1f} µs/step)",
+            f"{tot_e * 1e3:.0f} ms ({tot_e / n * 1e6:.1f} µs/step)",
+            f"**{tot_b / tot_e:.2f}×**",
+        )
+    )
     table(("optimizer", "torch.optim loop µs/step", "engine µs/step", "baseline / engine"), rows)
     return tot_b / tot_e
 
@@ -317,8 +361,9 @@ def part_b(surface, device, bench, repeats):
         p0 = starts.to(device=device, dtype=dtype)
 
         def run_engine():
-            return simulate(surface, "adam", start=starts, steps=S, hparams={"lr": LR}, device=device,
-                            dtype=dtype, record_every=S)
+            return simulate(
+                surface, "adam", start=starts, steps=S, hparams={"lr": LR}, device=device, dtype=dtype, record_every=S
+            )
 
         traj = run_engine()
         assert int(traj.diverged_at.max()) < 0, "engine runs diverged"
@@ -331,49 +376,92 @@ def part_b(surface, device, bench, repeats):
         rows.append((name, f"engine, record_every={S} (start and end)", fmt_rate(r_e), "1.00", pf["engine"]))
         for what, k in (("analytic `surface.grad`", "analytic"), ("autograd", "autograd")):
             r = B * S / t[k]
-            rows.append((name, f"torch.optim.Adam({label}) on one ({B}, 2) param, {what}", fmt_rate(r),
-                         f"{r_e / r:.2f}", pf[k]))
+            rows.append(
+                (name, f"torch.optim.Adam({label}) on one ({B}, 2) param, {what}", fmt_rate(r), f"{r_e / r:.2f}", pf[k])
+            )
 
     Bf = PART_B_FULL_RECORD_BATCH
     starts_f = random_starts(surface, Bf, seed=1)
     for dtype in (torch.float32, torch.float64):
         name = str(dtype).replace("torch.", "")
+
         def run(every):
-            return lambda: simulate(surface, "adam", start=starts_f, steps=S, hparams={"lr": LR}, device=device,
-                                    dtype=dtype, record_every=every)
+            return lambda: simulate(
+                surface,
+                "adam",
+                start=starts_f,
+                steps=S,
+                hparams={"lr": LR},
+                device=device,
+                dtype=dtype,
+                record_every=every,
+            )
 
         t = bench({S: run(S), 1: run(1)}, repeats)
         pf = {k: f"{v / S:.0f}" for k, v in bench.faults.items()}
         rates = {every: Bf * S / secs for every, secs in t.items()}
         rows.append((name, f"engine, B = {Bf:,}, record_every={S}", fmt_rate(rates[S]), "1.00", pf[S]))
-        rows.append((name, f"engine, B = {Bf:,}, record_every=1 (every frame)", fmt_rate(rates[1]),
-                     f"{rates[S] / rates[1]:.2f}", pf[1]))
-    table(("dtype", "what", "run-steps/s", "engine speed-up over row (engine rate / row rate)",
-           "page faults/step"), rows)
+        rows.append(
+            (
+                name,
+                f"engine, B = {Bf:,}, record_every=1 (every frame)",
+                fmt_rate(rates[1]),
+                f"{rates[S] / rates[1]:.2f}",
+                pf[1],
+            )
+        )
+    table(
+        ("dtype", "what", "run-steps/s", "engine speed-up over row (engine rate / row rate)", "page faults/step"), rows
+    )
 
 
 def part_c(surface, device, bench, repeats, quick):
-    print(f"## (c) Engine scaling, Adam, float32, record_every = steps\n")
+    print("## (c) Engine scaling, Adam, float32, record_every = steps\n")
     batches = SCALE_BATCHES[:-1] if quick else SCALE_BATCHES
     rows = []
     for B in batches:
         starts = random_starts(surface, B, seed=2)
 
         def run():
-            return simulate(surface, "adam", start=starts, steps=SCALE_STEPS, hparams={"lr": LR}, device=device,
-                            dtype=torch.float32, record_every=SCALE_STEPS)
+            return simulate(
+                surface,
+                "adam",
+                start=starts,
+                steps=SCALE_STEPS,
+                hparams={"lr": LR},
+                device=device,
+                dtype=torch.float32,
+                record_every=SCALE_STEPS,
+            )
 
         t = bench({B: run}, repeats if B < 1_000_000 else max(1, repeats - 2))[B]
-        rows.append((f"{B:,}", SCALE_STEPS, f"{t * 1e3:.1f}", f"{t / SCALE_STEPS * 1e6:.1f}",
-                     fmt_rate(B * SCALE_STEPS / t), f"{bench.faults[B] / SCALE_STEPS:.0f}"))
+        rows.append(
+            (
+                f"{B:,}",
+                SCALE_STEPS,
+                f"{t * 1e3:.1f}",
+                f"{t / SCALE_STEPS * 1e6:.1f}",
+                fmt_rate(B * SCALE_STEPS / t),
+                f"{bench.faults[B] / SCALE_STEPS:.0f}",
+            )
+        )
     table(("B", "steps", "ms per call", "µs per step", "run-steps/s", "page faults/step"), rows)
 
     rows = []
     start = torch.tensor([surface.start], dtype=torch.float64)
     for steps in SCALE_STEP_COUNTS:
+
         def run(steps=steps):
-            return simulate(surface, "adam", start=start, steps=steps, hparams={"lr": LR}, device=device,
-                            dtype=torch.float32, record_every=steps)
+            return simulate(
+                surface,
+                "adam",
+                start=start,
+                steps=steps,
+                hparams={"lr": LR},
+                device=device,
+                dtype=torch.float32,
+                record_every=steps,
+            )
 
         t = bench({steps: run}, repeats)[steps]
         rows.append((1, f"{steps:,}", f"{t * 1e3:.1f}", f"{t / steps * 1e6:.1f}", fmt_rate(steps / t)))
@@ -395,17 +483,21 @@ def main(argv=None) -> None:
     surface = get_surface(SURFACE)
     print(f"# gradscape engine benchmark{' (--quick)' if args.quick else ''}\n")
     print(f"machine: {machine_line(device)}")
-    print(f"timing: medians of {repeats} repeats ((b): {max(3, repeats - 2)}) after one warm-up per row, "
-          f"compared rows interleaved; time.perf_counter"
-          f"{' with torch.cuda.synchronize()' if device.startswith('cuda') else ''}\n")
+    print(
+        f"timing: medians of {repeats} repeats ((b): {max(3, repeats - 2)}) after one warm-up per row, "
+        f"compared rows interleaved; time.perf_counter"
+        f"{' with torch.cuda.synchronize()' if device.startswith('cuda') else ''}\n"
+    )
     check_equal_work(surface, device)
     print()
     bench = make_timer(device)
     part_a(surface, device, bench, repeats)
     part_b(surface, device, bench, max(3, repeats - 2))
     part_c(surface, device, bench, repeats, args.quick)
-    print(f"load average (1 min) at start {load0:.2f}, at end {_load():.2f}; "
-          f"total wall time: {time.perf_counter() - t_all:.0f} s")
+    print(
+        f"load average (1 min) at start {load0:.2f}, at end {_load():.2f}; "
+        f"total wall time: {time.perf_counter() - t_all:.0f} s"
+    )
 
 
 if __name__ == "__main__":

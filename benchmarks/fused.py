@@ -43,6 +43,7 @@ from engine import fused  # noqa: E402  (importing it sets the inductor cache di
 def _engine_benchmark():
     """benchmarks/engine.py's baselines and helpers (a script named like the engine package)."""
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("engine_benchmark", ROOT / "benchmarks" / "engine.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -51,8 +52,13 @@ def _engine_benchmark():
 
 _eb = _engine_benchmark()
 fmt_rate, torch_adam_runs = _eb.fmt_rate, _eb.torch_adam_runs
-machine_line, make_timer, notebook_loop, random_starts, table = (_eb.machine_line, _eb.make_timer,
-                                                                 _eb.notebook_loop, _eb.random_starts, _eb.table)
+machine_line, make_timer, notebook_loop, random_starts, table = (
+    _eb.machine_line,
+    _eb.make_timer,
+    _eb.notebook_loop,
+    _eb.random_starts,
+    _eb.table,
+)
 
 FLOPS_PER_RUN_STEP = 30  # Adam on Rosenbrock, both coordinates: gradient ~10, Adam ~10 per coordinate
 PLAYGROUND_KEYS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "nadam", "radam")
@@ -64,13 +70,15 @@ def sgemm_rate(device: str) -> float:
     b = torch.randn(2048, 2048, device=device)
     bench = make_timer(device)
     t = bench({"mm": lambda: a @ b}, 7)["mm"]
-    return 2 * 2048 ** 3 / t
+    return 2 * 2048**3 / t
 
 
 def part_floor(device):
     peak = sgemm_rate(device)
-    print(f"## (0) Compute floor\n\nsgemm (torch.mm, 2048², float32): **{peak / 1e9:.0f} GFLOP/s** on {device}. "
-          f"Adam at {FLOPS_PER_RUN_STEP} flops a run-step: floor {peak / FLOPS_PER_RUN_STEP:.3g} run-steps/s.\n")
+    print(
+        f"## (0) Compute floor\n\nsgemm (torch.mm, 2048², float32): **{peak / 1e9:.0f} GFLOP/s** on {device}. "
+        f"Adam at {FLOPS_PER_RUN_STEP} flops a run-step: floor {peak / FLOPS_PER_RUN_STEP:.3g} run-steps/s.\n"
+    )
     return peak
 
 
@@ -102,53 +110,101 @@ def part_a(device, bench, repeats, peak, batch=65_536, steps=500):
     rate = work / t["fused"]
     floor_s = work * FLOPS_PER_RUN_STEP / peak
     print(f"## (a) Adam, B = {batch:,} × {steps} steps, float32, {device}\n")
-    print(f"First fused call (compile or disk-cache load included): {first:.1f} s. Fused vs eager engine, "
-          f"largest difference relative to |x| + 0.01: {diff:.1e}.\n")
+    print(
+        f"First fused call (compile or disk-cache load included): {first:.1f} s. Fused vs eager engine, "
+        f"largest difference relative to |x| + 0.01: {diff:.1e}.\n"
+    )
     rows = [("gradscape fused engine (start and end recorded)", f"{t['fused'] * 1e3:.1f}", fmt_rate(rate), "1.00")]
-    for name, key in ((f"torch.optim.Adam({label}), analytic gradient", "analytic"),
-                      (f"torch.optim.Adam({label}), autograd", "autograd"),
-                      ("gradscape eager engine (start and end recorded)", "eager")):
+    for name, key in (
+        (f"torch.optim.Adam({label}), analytic gradient", "analytic"),
+        (f"torch.optim.Adam({label}), autograd", "autograd"),
+        ("gradscape eager engine (start and end recorded)", "eager"),
+    ):
         r = work / t[key]
         rows.append((name, f"{t[key] * 1e3:.1f}", fmt_rate(r), f"**{rate / r:.2f}×**"))
     table(("what", "ms", "run-steps/s", "fused speed-up over row"), rows)
-    print(f"Compute floor for this work: {floor_s * 1e3:.2f} ms; the fused engine reaches "
-          f"**{100 * floor_s / t['fused']:.0f}% of the floor** (target 25%).\n")
+    print(
+        f"Compute floor for this work: {floor_s * 1e3:.2f} ms; the fused engine reaches "
+        f"**{100 * floor_s / t['fused']:.0f}% of the floor** (target 25%).\n"
+    )
 
 
 def part_b(device, bench, repeats, steps=1_000):
     surface = get_surface("rosenbrock")
     start = torch.tensor([surface.start], dtype=torch.float64)
     from optimizers import get_optimizer
+
     rows = []
     totals = {"loop": 0.0, "eager": 0.0, "fused": 0.0}
     for key in PLAYGROUND_KEYS:
         hp = get_optimizer(key).resolve({"lr": 1e-3})
         kw = dict(start=start, steps=steps, hparams={"lr": 1e-3}, device=device)
         simulate(surface, key, engine="fused", **kw)  # compile (or load) first
-        t = bench({"loop": lambda: notebook_loop(surface, key, hp, start.to(device), steps),
-                   "eager": lambda: simulate(surface, key, **kw),
-                   "fused": lambda: simulate(surface, key, engine="fused", **kw)}, repeats)
+        t = bench(
+            {
+                "loop": lambda: notebook_loop(surface, key, hp, start.to(device), steps),
+                "eager": lambda: simulate(surface, key, **kw),
+                "fused": lambda: simulate(surface, key, engine="fused", **kw),
+            },
+            repeats,
+        )
         for k in totals:
             totals[k] += t[k]
-        rows.append((key, f"{t['loop'] * 1e3:.1f}", f"{t['eager'] * 1e3:.1f}", f"{t['fused'] * 1e3:.2f}",
-                     f"{t['loop'] / t['fused']:.1f}×", f"{t['eager'] / t['fused']:.1f}×"))
-    rows.append(("**all 8** (sum of the rows)", f"{totals['loop'] * 1e3:.0f}", f"{totals['eager'] * 1e3:.0f}",
-                 f"{totals['fused'] * 1e3:.1f}", f"**{totals['loop'] / totals['fused']:.1f}×**",
-                 f"{totals['eager'] / totals['fused']:.1f}×"))
+        rows.append(
+            (
+                key,
+                f"{t['loop'] * 1e3:.1f}",
+                f"{t['eager'] * 1e3:.1f}",
+                f"{t['fused'] * 1e3:.2f}",
+                f"{t['loop'] / t['fused']:.1f}×",
+                f"{t['eager'] / t['fused']:.1f}×",
+            )
+        )
+    rows.append(
+        (
+            "**all 8** (sum of the rows)",
+            f"{totals['loop'] * 1e3:.0f}",
+            f"{totals['eager'] * 1e3:.0f}",
+            f"{totals['fused'] * 1e3:.1f}",
+            f"**{totals['loop'] / totals['fused']:.1f}×**",
+            f"{totals['eager'] / totals['fused']:.1f}×",
+        )
+    )
     # The rows above interleave each fused run with a 100 ms autograd loop, which leaves the caches
     # cold for it. The page runs its 8 optimizers one after another: time that too, each side as
     # one block of 8 runs (the blocks interleaved).
     runs = {key: dict(start=start, steps=steps, hparams={"lr": 1e-3}, device=device) for key in PLAYGROUND_KEYS}
     hps = {key: get_optimizer(key).resolve({"lr": 1e-3}) for key in PLAYGROUND_KEYS}
-    block = bench({"loop": lambda: [notebook_loop(surface, k, hps[k], start.to(device), steps) for k in runs],
-                   "eager": lambda: [simulate(surface, k, **kw) for k, kw in runs.items()],
-                   "fused": lambda: [simulate(surface, k, engine="fused", **kw) for k, kw in runs.items()]}, repeats)
-    rows.append(("**all 8, one after another** (as the page runs them)", f"{block['loop'] * 1e3:.0f}",
-                 f"{block['eager'] * 1e3:.0f}", f"{block['fused'] * 1e3:.1f}",
-                 f"**{block['loop'] / block['fused']:.1f}×**", f"{block['eager'] / block['fused']:.1f}×"))
+    block = bench(
+        {
+            "loop": lambda: [notebook_loop(surface, k, hps[k], start.to(device), steps) for k in runs],
+            "eager": lambda: [simulate(surface, k, **kw) for k, kw in runs.items()],
+            "fused": lambda: [simulate(surface, k, engine="fused", **kw) for k, kw in runs.items()],
+        },
+        repeats,
+    )
+    rows.append(
+        (
+            "**all 8, one after another** (as the page runs them)",
+            f"{block['loop'] * 1e3:.0f}",
+            f"{block['eager'] * 1e3:.0f}",
+            f"{block['fused'] * 1e3:.1f}",
+            f"**{block['loop'] / block['fused']:.1f}×**",
+            f"{block['eager'] / block['fused']:.1f}×",
+        )
+    )
     print(f"## (b) The Playground: 8 optimizers × {steps:,} steps, one start, every step recorded, float64\n")
-    table(("optimizer", "torch.optim + autograd loop ms", "eager engine ms", "fused engine ms",
-           "loop / fused", "eager / fused"), rows)
+    table(
+        (
+            "optimizer",
+            "torch.optim + autograd loop ms",
+            "eager engine ms",
+            "fused engine ms",
+            "loop / fused",
+            "eager / fused",
+        ),
+        rows,
+    )
 
 
 def part_c(device, bench, repeats, n=256, steps=500):
@@ -162,16 +218,21 @@ def part_c(device, bench, repeats, n=256, steps=500):
                 return [sweeps.basins(surface, key, n=n, steps=steps, device=device) for key in BASIN_KEYS]
             finally:
                 sweeps.ENGINE = before
+
         return go
 
     maps = run("fused")()  # compile first
     labels = [m.label for m in maps]
     t = bench({"fused": run("fused"), "eager": run("eager")}, repeats)
     same = all((a == b).mean() > 0.99 for a, b in zip(labels, [m.label for m in run("eager")()]))
-    print(f"## (c) Basins of attraction: {n} × {n} starts × {len(BASIN_KEYS)} optimizers × {steps} steps, "
-          f"Himmelblau, end to end\n")
-    table(("engine", "seconds (4 maps)", "target"), [
-        ("fused", f"**{t['fused']:.2f}**", "< 3 s"), ("eager", f"{t['eager']:.2f}", "")])
+    print(
+        f"## (c) Basins of attraction: {n} × {n} starts × {len(BASIN_KEYS)} optimizers × {steps} steps, "
+        f"Himmelblau, end to end\n"
+    )
+    table(
+        ("engine", "seconds (4 maps)", "target"),
+        [("fused", f"**{t['fused']:.2f}**", "< 3 s"), ("eager", f"{t['eager']:.2f}", "")],
+    )
     print(f"Labels agree between the two engines on more than 99% of the starts of every map: {same}.\n")
 
 
@@ -181,15 +242,29 @@ def part_d(device, bench, repeats, quick):
     batches = (1, 16, 256, 4_096, 65_536) + (() if quick else (1_048_576,))
     for batch in batches:
         starts = random_starts(surface, batch)
-        kw = dict(start=starts, steps=500, hparams={"lr": 1e-3}, device=device, dtype=torch.float32,
-                  record_every=500, engine="fused")
+        kw = dict(
+            start=starts,
+            steps=500,
+            hparams={"lr": 1e-3},
+            device=device,
+            dtype=torch.float32,
+            record_every=500,
+            engine="fused",
+        )
         simulate(surface, "adam", **kw)
         t = bench({"f": lambda: simulate(surface, "adam", **kw)}, repeats)["f"]
         rows.append((f"{batch:,}", 500, f"{t * 1e3:.2f}", f"{t / 500 * 1e6:.1f}", fmt_rate(batch * 500 / t)))
     for steps in (100, 1_000, 5_000):
         starts = random_starts(surface, 4_096)
-        kw = dict(start=starts, steps=steps, hparams={"lr": 1e-3}, device=device, dtype=torch.float32,
-                  record_every=steps, engine="fused")
+        kw = dict(
+            start=starts,
+            steps=steps,
+            hparams={"lr": 1e-3},
+            device=device,
+            dtype=torch.float32,
+            record_every=steps,
+            engine="fused",
+        )
         simulate(surface, "adam", **kw)
         t = bench({"f": lambda: simulate(surface, "adam", **kw)}, repeats)["f"]
         rows.append(("4,096", f"{steps:,}", f"{t * 1e3:.2f}", f"{t / steps * 1e6:.1f}", fmt_rate(4_096 * steps / t)))
@@ -216,11 +291,16 @@ def part_e(device):
         env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, GRADSCAPE_GRAPH_DIR=cache)
         for every, what in ((60, "start and end recorded (sweeps)"), (1, "every step recorded (Playground)")):
             code = _COMPILE_PROBE.format(root=str(ROOT), every=every, device=device)
-            times = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                          check=True).stdout.split()[-1]) for _ in range(2)]
+            times = [
+                float(
+                    subprocess.run(
+                        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+                    ).stdout.split()[-1]
+                )
+                for _ in range(2)
+            ]
             rows.append((what, f"{times[0]:.1f}", f"{times[1]:.1f}"))
-    print("## (e) Build cost of one graph (AdamW on Beale, chunks of "
-          f"{fused.CHUNK} steps), in a fresh process each\n")
+    print(f"## (e) Build cost of one graph (AdamW on Beale, chunks of {fused.CHUNK} steps), in a fresh process each\n")
     table(("graph", "cold: export + AOTInductor, s", "package on disk: load, s"), rows)
 
 

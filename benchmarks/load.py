@@ -56,9 +56,17 @@ from pathlib import Path
 from _server import TICK, app_server, load_average, rss_mb  # benchmarks/_server.py
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 VIEWPORT = {"width": 1600, "height": 1100}
 ACTION_TIMEOUT_MS = 60_000
 TARGET_P95_MS = 2000
@@ -70,7 +78,8 @@ PATHS_SIG = f"""() => {{
   const gd = {MAIN};
   if (!gd || !gd._fullData || !gd._fullData.length) return null;
   return gd._fullData.filter(t => (t.xaxis || 'x') === 'x' && t.mode === 'lines' && t.showlegend)
-    .map(t => {{ const n = t.x.length; return [t.name, n, t.x[n >> 1], t.y[n >> 1], t.x[n - 1], t.y[n - 1]].join(':'); }})
+    .map(t => {{ const n = t.x.length;
+      return [t.name, n, t.x[n >> 1], t.y[n >> 1], t.x[n - 1], t.y[n - 1]].join(':'); }})
     .join('|');
 }}"""
 HEADS_SIG = f"""() => {{
@@ -82,6 +91,7 @@ HEADS_SIG = f"""() => {{
 
 
 # ---- the server and /proc -----------------------------------------------------------------------
+
 
 def _stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, CPU seconds) of a process, or None if it is gone. The CPU seconds are its own user +
@@ -118,6 +128,7 @@ def cpu_seconds(root: int, exclude: int) -> tuple[float, float]:
 
 
 # ---- one session ----------------------------------------------------------------------------------
+
 
 @dataclass
 class SessionResult:
@@ -156,12 +167,16 @@ async def timed_key(page, locator, key: str) -> float:
                                   {{capture: true, once: true}});
     }}""")
     await page.keyboard.press(key)
-    handle = await page.wait_for_function(f"""() => {{
+    handle = await page.wait_for_function(
+        f"""() => {{
         if (window.__keyAt === null) return false;
         const s = ({PATHS_SIG})();
         if (!s || s === window.__sig) return false;
         return performance.now() - window.__keyAt;
-    }}""", timeout=ACTION_TIMEOUT_MS, polling=50)
+    }}""",
+        timeout=ACTION_TIMEOUT_MS,
+        polling=50,
+    )
     return float(await handle.json_value())
 
 
@@ -170,10 +185,14 @@ async def timed_play(page, play_s: float) -> float:
     await page.evaluate(f"() => {{ window.__heads = ({HEADS_SIG})(); window.__clickAt = performance.now(); }}")
     # .first: while Streamlit swaps in the updated chart, the old plot can still be in the DOM for a moment
     await page.locator(".updatemenu-button", has_text="Play").first.click()
-    handle = await page.wait_for_function(f"""() => {{
+    handle = await page.wait_for_function(
+        f"""() => {{
         const s = ({HEADS_SIG})();
         return s && s !== window.__heads ? performance.now() - window.__clickAt : false;
-    }}""", timeout=ACTION_TIMEOUT_MS, polling=50)
+    }}""",
+        timeout=ACTION_TIMEOUT_MS,
+        polling=50,
+    )
     ms = float(await handle.json_value())
     await page.wait_for_timeout(play_s * 1000)
     await page.locator(".updatemenu-button", has_text="Pause").first.click()
@@ -185,8 +204,9 @@ async def exceptions_shown(page) -> list[str]:
     return await page.locator("[data-testid=stException]").all_inner_texts()
 
 
-async def open_session(i: int, browser, base: str, link: str, arrive_s: float, res: SessionResult,
-                       load_timeout_ms: int):
+async def open_session(
+    i: int, browser, base: str, link: str, arrive_s: float, res: SessionResult, load_timeout_ms: int
+):
     """Arrive after `arrive_s`, open the link, wait for the chart, open Adam's settings. Returns
     (context, page), or (context, None) if the page did not come up (recorded as an error)."""
     await asyncio.sleep(arrive_s)
@@ -220,22 +240,31 @@ async def run_rounds(page, res: SessionResult, rounds: int, jitter_s: float, pla
     """Rounds of: a slider change (timed to the updated chart), Play (timed to the first move), Pause."""
     adam = page.locator("[data-testid=stExpander]", has_text="Adam settings")
     lr = adam.locator("[data-testid=stSlider] input[type=range]").first
-    steps = page.locator("[data-testid=stSidebar] [data-testid=stSlider]").filter(
-        has=page.locator("[data-testid=stWidgetLabel]", has_text="Steps")).locator("input[type=range]").first
+    steps = (
+        page.locator("[data-testid=stSidebar] [data-testid=stSlider]")
+        .filter(has=page.locator("[data-testid=stWidgetLabel]", has_text="Steps"))
+        .locator("input[type=range]")
+        .first
+    )
     for r in range(rounds):
         await asyncio.sleep(rng.uniform(0, jitter_s))
         kind, loc, key = ("adam_lr", lr, "ArrowLeft") if r % 2 == 0 else ("steps", steps, "ArrowRight")
         try:
             res.change_ms.append((kind, await timed_key(page, loc, key)))
         except Exception as err:  # a time-out is an error of the run, not of the script
-            res.errors.append(("timeout" if "Timeout" in type(err).__name__ else "action",
-                               f"{kind}: {str(err).splitlines()[0]}"[:300]))
+            res.errors.append(
+                (
+                    "timeout" if "Timeout" in type(err).__name__ else "action",
+                    f"{kind}: {str(err).splitlines()[0]}"[:300],
+                )
+            )
             continue
         try:
             res.play_ms.append(await timed_play(page, play_s))
         except Exception as err:
-            res.errors.append(("timeout" if "Timeout" in type(err).__name__ else "action",
-                               f"play: {str(err).splitlines()[0]}"[:300]))
+            res.errors.append(
+                ("timeout" if "Timeout" in type(err).__name__ else "action", f"play: {str(err).splitlines()[0]}"[:300])
+            )
         ms = await server_ms(page)
         if ms is not None:
             res.server_ms.append((kind, ms))
@@ -260,11 +289,15 @@ async def memory_session(browser, base: str, pid: int, reruns: int, every: int) 
             try:
                 res.change_ms.append(("seed", await timed_key(page, seed, "ArrowUp")))
             except Exception as err:
-                res.errors.append(("timeout" if "Timeout" in type(err).__name__ else "action", f"seed {k}: {err}"[:300]))
+                res.errors.append(
+                    ("timeout" if "Timeout" in type(err).__name__ else "action", f"seed {k}: {err}"[:300])
+                )
             if k % every == 0 or k == reruns:
                 samples.append((k, rss_mb(pid)))
-                print(f"  rerun {k:4d}: server RSS {samples[-1][1]:7.1f} MB  ({time.perf_counter() - t0:5.0f} s)",
-                      flush=True)
+                print(
+                    f"  rerun {k:4d}: server RSS {samples[-1][1]:7.1f} MB  ({time.perf_counter() - t0:5.0f} s)",
+                    flush=True,
+                )
         value = await seed.input_value()
         if int(value) != reruns:
             res.errors.append(("state", f"the seed input shows {value} after {reruns} ArrowUp presses"))
@@ -276,6 +309,7 @@ async def memory_session(browser, base: str, pid: int, reruns: int, every: int) 
 
 
 # ---- the report -----------------------------------------------------------------------------------
+
 
 def pct(values, q: float) -> float:
     v = sorted(values)
@@ -289,15 +323,20 @@ def pct(values, q: float) -> float:
 def summary_line(name: str, values) -> str:
     if not values:
         return f"  {name:<34} (none)"
-    return (f"  {name:<34} n={len(values):4d}  p50 {pct(values, .5):6.0f} ms  p95 {pct(values, .95):6.0f} ms  "
-            f"max {max(values):6.0f} ms")
+    return (
+        f"  {name:<34} n={len(values):4d}  p50 {pct(values, 0.5):6.0f} ms  p95 {pct(values, 0.95):6.0f} ms  "
+        f"max {max(values):6.0f} ms"
+    )
 
 
 async def main_async(args) -> int:
     from playwright.async_api import async_playwright
 
-    print(f"load benchmark: {args.sessions} sessions × {args.rounds} rounds, then {args.reruns} reruns; "
-          f"{os.cpu_count()} CPUs, load average {load_average()}; {platform.python_version()}", flush=True)
+    print(
+        f"load benchmark: {args.sessions} sessions × {args.rounds} rounds, then {args.reruns} reruns; "
+        f"{os.cpu_count()} CPUs, load average {load_average()}; {platform.python_version()}",
+        flush=True,
+    )
     with app_server("server") as (base, proc, _log):
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -307,8 +346,11 @@ async def main_async(args) -> int:
                 ctx, page = await open_session(-1, browser, base, "/", 0.0, lecturer, 240_000)
                 await ctx.close()
                 rss_start = rss_mb(proc.pid)
-                print(f"server up, warmed by one session (link -> chart {lecturer.load_ms or float('nan'):.0f} ms, "
-                      f"errors {lecturer.errors}); RSS {rss_start:.1f} MB", flush=True)
+                print(
+                    f"server up, warmed by one session (link -> chart {lecturer.load_ms or float('nan'):.0f} ms, "
+                    f"errors {lecturer.errors}); RSS {rss_start:.1f} MB",
+                    flush=True,
+                )
 
                 rng = random.Random(0)
                 rss_peak = rss_start
@@ -322,37 +364,63 @@ async def main_async(args) -> int:
                 if args.sessions:
                     watcher = asyncio.create_task(watch_rss())
                     results = [SessionResult(i) for i in range(args.sessions)]
-                    links = ["/?noise=0.05&seed=7" if args.shared_link else f"/?noise=0.05&seed={i + 1}"
-                             for i in range(args.sessions)]
+                    links = [
+                        "/?noise=0.05&seed=7" if args.shared_link else f"/?noise=0.05&seed={i + 1}"
+                        for i in range(args.sessions)
+                    ]
                     # (a) arrival: the students open the link within arrive_s seconds.
                     cpu0, wall0 = cpu_seconds(os.getpid(), proc.pid), time.perf_counter()
-                    opened = await asyncio.gather(*[
-                        open_session(i, browser, base, links[i], rng.uniform(0, args.arrive_s), results[i],
-                                     args.load_timeout_s * 1000) for i in range(args.sessions)])
+                    opened = await asyncio.gather(
+                        *[
+                            open_session(
+                                i,
+                                browser,
+                                base,
+                                links[i],
+                                rng.uniform(0, args.arrive_s),
+                                results[i],
+                                args.load_timeout_s * 1000,
+                            )
+                            for i in range(args.sessions)
+                        ]
+                    )
                     cpu1, wall1 = cpu_seconds(os.getpid(), proc.pid), time.perf_counter()
                     # (b) all at once: every session changes sliders and plays, round after round.
-                    await asyncio.gather(*[run_rounds(page, results[i], args.rounds, args.jitter_s, args.play_s,
-                                                      random.Random(i)) for i, (_, page) in enumerate(opened) if page])
+                    await asyncio.gather(
+                        *[
+                            run_rounds(page, results[i], args.rounds, args.jitter_s, args.play_s, random.Random(i))
+                            for i, (_, page) in enumerate(opened)
+                            if page
+                        ]
+                    )
                     cpu2, wall2 = cpu_seconds(os.getpid(), proc.pid), time.perf_counter()
                     for ctx, _ in opened:
                         await ctx.close()
                     watcher.cancel()
 
                     changes = [ms for r in results for _, ms in r.change_ms]
-                    by_kind = {k: [ms for r in results for kk, ms in r.change_ms if kk == k] for k in ("adam_lr", "steps")}
+                    by_kind = {
+                        k: [ms for r in results for kk, ms in r.change_ms if kk == k] for k in ("adam_lr", "steps")
+                    }
                     srv = {k: [ms for r in results for kk, ms in r.server_ms if kk == k] for k in ("adam_lr", "steps")}
                     loads = [r.load_ms for r in results if r.load_ms is not None]
                     plays = [ms for r in results for ms in r.play_ms]
                     errors = [(r.index, kind, text) for r in results for kind, text in r.errors]
                     known = sum(len(r.known) for r in results)
                     cores = os.cpu_count() or 1
-                    print(f"\nPhase 1: {args.sessions} sessions "
-                          f"({'one shared link' if args.shared_link else 'a seed each: no shared cache'})")
-                    print(f" (a) arrival within {args.arrive_s:g} s: {wall1 - wall0:.0f} s wall; "
-                          f"{len(loads)}/{args.sessions} pages up")
+                    print(
+                        f"\nPhase 1: {args.sessions} sessions "
+                        f"({'one shared link' if args.shared_link else 'a seed each: no shared cache'})"
+                    )
+                    print(
+                        f" (a) arrival within {args.arrive_s:g} s: {wall1 - wall0:.0f} s wall; "
+                        f"{len(loads)}/{args.sessions} pages up"
+                    )
                     print(summary_line("open the link -> chart drawn", loads))
-                    print(f"     CPU seconds: server {cpu1[0] - cpu0[0]:.0f}, browsers (chromium + Playwright) "
-                          f"{cpu1[1] - cpu0[1]:.0f}, of {cores * (wall1 - wall0):.0f} available")
+                    print(
+                        f"     CPU seconds: server {cpu1[0] - cpu0[0]:.0f}, browsers (chromium + Playwright) "
+                        f"{cpu1[1] - cpu0[1]:.0f}, of {cores * (wall1 - wall0):.0f} available"
+                    )
                     print(f" (b) {args.rounds} rounds each, all sessions at once: {wall2 - wall1:.0f} s wall")
                     print(summary_line("change -> updated chart (all)", changes))
                     print(summary_line("  Adam lr (1 run recomputed)", by_kind["adam_lr"]))
@@ -360,25 +428,35 @@ async def main_async(args) -> int:
                     print(summary_line("  server's own time, Adam lr", srv["adam_lr"]))
                     print(summary_line("  server's own time, Steps", srv["steps"]))
                     print(summary_line("Play -> heads move", plays))
-                    print(f"     CPU seconds: server {cpu2[0] - cpu1[0]:.0f}, browsers (chromium + Playwright) "
-                          f"{cpu2[1] - cpu1[1]:.0f}, of {cores * (wall2 - wall1):.0f} available")
+                    print(
+                        f"     CPU seconds: server {cpu2[0] - cpu1[0]:.0f}, browsers (chromium + Playwright) "
+                        f"{cpu2[1] - cpu1[1]:.0f}, of {cores * (wall2 - wall1):.0f} available"
+                    )
                     print(f"  errors: {len(errors)}  (known plotly Pause rejections, not counted: {known})")
                     for e in errors[:20]:
                         print(f"    session {e[0]}: {e[1]}: {e[2]}")
-                    print(f"  server RSS: {rss_start:.1f} MB before, peak {rss_peak:.1f} MB, after {rss_mb(proc.pid):.1f} MB")
-                    verdict = pct(changes, .95) < TARGET_P95_MS and not errors
-                    print(f"  target p95 < {TARGET_P95_MS} ms and no error: {'MET' if verdict else 'NOT MET'}", flush=True)
+                    print(
+                        f"  server RSS: {rss_start:.1f} MB before, peak {rss_peak:.1f} MB, after {rss_mb(proc.pid):.1f} MB"  # noqa: E501
+                    )
+                    verdict = pct(changes, 0.95) < TARGET_P95_MS and not errors
+                    print(
+                        f"  target p95 < {TARGET_P95_MS} ms and no error: {'MET' if verdict else 'NOT MET'}", flush=True
+                    )
 
                 if args.reruns:
-                    print(f"\nPhase 2: one session, {args.reruns} reruns (Noise seed +1 each, 3 new runs per rerun)",
-                          flush=True)
+                    print(
+                        f"\nPhase 2: one session, {args.reruns} reruns (Noise seed +1 each, 3 new runs per rerun)",
+                        flush=True,
+                    )
                     samples, mres = await memory_session(browser, base, proc.pid, args.reruns, 25)
                     at = dict(samples)
                     marks = [k for k in (0, 100, 250, 500, args.reruns) if k in at]
                     print("  server RSS: " + ", ".join(f"{k} reruns {at[k]:.1f} MB" for k in dict.fromkeys(marks)))
                     tail = [mb for k, mb in samples if k >= args.reruns // 2]
-                    print(f"  over the second half: min {min(tail):.1f}, max {max(tail):.1f} MB "
-                          f"(growth {tail[-1] - tail[0]:+.1f} MB)")
+                    print(
+                        f"  over the second half: min {min(tail):.1f}, max {max(tail):.1f} MB "
+                        f"(growth {tail[-1] - tail[0]:+.1f} MB)"
+                    )
                     print(summary_line("seed change -> updated chart", [ms for _, ms in mres.change_ms]))
                     print(f"  errors: {len(mres.errors)}")
                     for e in mres.errors[:10]:

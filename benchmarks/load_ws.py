@@ -84,14 +84,24 @@ LR_SUFFIX = "-pg.hp.adam.lr"
 STEPS_SUFFIX = "-pg.steps"
 SEED_SUFFIX = "-pg.seed"
 # lazy JS chunks the Playground page makes a browser load (widgets, plotly, code blocks, download buttons)
-LAZY_CHUNKS = ("PlotlyChart", "Slider", "Selectbox", "Multiselect", "NumberInput", "Checkbox",
-               "StreamlitSyntaxHighlighter", "DownloadButton", "Expander")
+LAZY_CHUNKS = (
+    "PlotlyChart",
+    "Slider",
+    "Selectbox",
+    "Multiselect",
+    "NumberInput",
+    "Checkbox",
+    "StreamlitSyntaxHighlighter",
+    "DownloadButton",
+    "Expander",
+)
 
 EXTENSIONS = "?"  # websocket extensions negotiated (permessage-deflate, as browsers offer it)
 FINISHED = {v.number: v.name for v in ForwardMsg.DESCRIPTOR.enum_types_by_name["ScriptFinishedStatus"].values}
 
 
 # ---- the server and /proc -----------------------------------------------------------------------
+
 
 def proc_cpu_s(pid: int) -> float:
     """utime + stime (+ waited-for children) of a process, all threads, in seconds."""
@@ -122,8 +132,13 @@ class Meter:
     def stop(self) -> dict:
         wall = time.perf_counter() - self.t
         srv, cli = proc_cpu_s(self.pid) - self.srv, client_cpu_s() - self.cli
-        return dict(wall=wall, server=srv, client=cli, other=max(0.0, machine_busy_s() - self.all - srv - cli),
-                    available=wall * (os.cpu_count() or 1))
+        return dict(
+            wall=wall,
+            server=srv,
+            client=cli,
+            other=max(0.0, machine_busy_s() - self.all - srv - cli),
+            available=wall * (os.cpu_count() or 1),
+        )
 
 
 # ---- static assets, as a browser with an empty cache loads them ------------------------------------
@@ -171,13 +186,15 @@ async def fetch_assets(base: str, sem: asyncio.Semaphore) -> int:
 
 # ---- one session: a protocol-level model of the frontend ----------------------------------------------
 
+
 def initial_widget_state(kind: str, el) -> WidgetState | None:
     """The state the frontend's widget component sets when it mounts (or when set_value is true)."""
     ws = WidgetState(id=el.id)
     if kind == "slider":
         if el.type == 2:  # SELECT_SLIDER: option strings
-            vals = list(el.raw_value) if el.set_value and len(el.raw_value) else \
-                [el.options[int(i)] for i in el.default]
+            vals = (
+                list(el.raw_value) if el.set_value and len(el.raw_value) else [el.options[int(i)] for i in el.default]
+            )
             ws.string_array_value.data.extend(vals)
         else:
             ws.double_array_value.data.extend(list(el.value) if el.set_value else list(el.default))
@@ -216,8 +233,12 @@ def path_signatures(spec: str) -> dict[str, str]:
     fig = json.loads(spec)
     out = {}
     for t in fig.get("data", []):
-        if t.get("mode") == "lines" and t.get("xaxis", "x") == "x" and t.get("showlegend", True) \
-                and t.get("name") not in ("contours",):
+        if (
+            t.get("mode") == "lines"
+            and t.get("xaxis", "x") == "x"
+            and t.get("showlegend", True)
+            and t.get("name") not in ("contours",)
+        ):
             blob = json.dumps([t.get("x"), t.get("y")], sort_keys=True).encode()
             out[str(t.get("name"))] = hashlib.blake2b(blob, digest_size=8).hexdigest()
     return out
@@ -254,8 +275,13 @@ class Session:
         self.ref_hits = 0
 
     async def open(self):
-        self.ws = await connect(f"ws://{self.base}/_stcore/stream", subprotocols=["streamlit"], max_size=None,
-                                open_timeout=ACTION_TIMEOUT_S, ping_timeout=None)
+        self.ws = await connect(
+            f"ws://{self.base}/_stcore/stream",
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=ACTION_TIMEOUT_S,
+            ping_timeout=None,
+        )
         self.reader = asyncio.create_task(self._read())
         global EXTENSIONS
         EXTENSIONS = ", ".join(type(e).__name__ for e in self.ws.protocol.extensions) or "none"
@@ -420,6 +446,7 @@ def check_paths(before: str | None, after: str | None, expect: str) -> str | Non
 
 # ---- the phases -------------------------------------------------------------------------------------
 
+
 @dataclass
 class Result:
     index: int
@@ -460,8 +487,9 @@ async def open_session(base: str, query: str, label: str, res: Result, assets: b
 async def play_rounds(s: Session, res: Result, rounds: int, think: tuple[float, float], rng: random.Random):
     for r in range(rounds):
         await asyncio.sleep(rng.uniform(*think))  # think, press Play, watch (client-side), Pause
-        kind, suffix, step, expect = ("adam_lr", LR_SUFFIX, -1, "adam") if r % 2 == 0 else \
-            ("steps", STEPS_SUFFIX, +1, "all")
+        kind, suffix, step, expect = (
+            ("adam_lr", LR_SUFFIX, -1, "adam") if r % 2 == 0 else ("steps", STEPS_SUFFIX, +1, "all")
+        )
         try:
             change = shifted(s, suffix, step)
         except (KeyError, ValueError) as err:
@@ -472,13 +500,20 @@ async def play_rounds(s: Session, res: Result, rounds: int, think: tuple[float, 
         s.errors.clear()
         res.warnings += run.warnings
         if run.chart_at is not None:
-            res.changes.append((kind, (run.chart_at - run.t0) * 1000,
-                                (run.finished_at - run.t0) * 1000 if run.finished_at else float("nan"),
-                                run.server_ms))
+            res.changes.append(
+                (
+                    kind,
+                    (run.chart_at - run.t0) * 1000,
+                    (run.finished_at - run.t0) * 1000 if run.finished_at else float("nan"),
+                    run.server_ms,
+                )
+            )
             if os.environ.get("LOAD_WS_DEBUG"):
-                print(f"  {s.label} {kind} -> {change.string_array_value.data[0]}: chart "
-                      f"{(run.chart_at - run.t0) * 1000:.0f} ms, server {run.server_ms} ms; url {s.query_string}",
-                      file=sys.stderr)
+                print(
+                    f"  {s.label} {kind} -> {change.string_array_value.data[0]}: chart "
+                    f"{(run.chart_at - run.t0) * 1000:.0f} ms, server {run.server_ms} ms; url {s.query_string}",
+                    file=sys.stderr,
+                )
             problem = check_paths(s.last_spec, run.chart_spec, expect)
             if problem:
                 res.errors.append(("chart unchanged", f"{kind}: {problem}"))
@@ -498,23 +533,28 @@ def row(name: str, values, unit_ms: bool = True) -> str:
     if not values:
         return f"| {name} | 0 | – | – | – |"
     f = (lambda x: f"{x / 1000:.2f} s") if unit_ms else (lambda x: f"{x:.0f}")
-    return f"| {name} | {len(values)} | {f(pct(values, .5))} | {f(pct(values, .95))} | {f(max(values))} |"
+    return f"| {name} | {len(values)} | {f(pct(values, 0.5))} | {f(pct(values, 0.95))} | {f(max(values))} |"
 
 
 def cpu_line(m: dict) -> str:
-    return (f"| {m['wall']:.0f} s | {m['server']:.1f} s ({100 * m['server'] / m['available']:.0f}%) | "
-            f"{m['client']:.1f} s ({100 * m['client'] / m['available']:.0f}%) | "
-            f"{m['other']:.1f} s ({100 * m['other'] / m['available']:.0f}%) | {m['available']:.0f} s |")
+    return (
+        f"| {m['wall']:.0f} s | {m['server']:.1f} s ({100 * m['server'] / m['available']:.0f}%) | "
+        f"{m['client']:.1f} s ({100 * m['client'] / m['available']:.0f}%) | "
+        f"{m['other']:.1f} s ({100 * m['other'] / m['available']:.0f}%) | {m['available']:.0f} s |"
+    )
 
 
 async def main_async(args) -> int:
     port = args.port or free_port()
     think = tuple(float(x) for x in args.think.split(","))
     print(f"# load_ws: {args.sessions} sessions × {args.rounds} rounds, then {args.reruns} reruns\n")
-    print(f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), Python "
-          f"{platform.python_version()}, load average at start {load_average()}; assets {'on' if args.assets else 'off'}, "
-          f"background builder {'on' if args.compile else 'off'}, arrival window {args.arrival_window:g} s, "
-          f"think {think[0]:g}-{think[1]:g} s; server options {args.server_opt or 'default'}\n", flush=True)
+    print(
+        f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), Python "
+        f"{platform.python_version()}, load average at start {load_average()}; assets {'on' if args.assets else 'off'}, "  # noqa: E501
+        f"background builder {'on' if args.compile else 'off'}, arrival window {args.arrival_window:g} s, "
+        f"think {think[0]:g}-{think[1]:g} s; server options {args.server_opt or 'default'}\n",
+        flush=True,
+    )
     builder = {} if args.compile else {"GRADSCAPE_BACKGROUND_COMPILE": "0"}
     with app_server("server_ws", port, env=builder, options=args.server_opt) as (url, proc, log_path):
         base = url.removeprefix("http://")  # host:port, for http:// and ws:// alike
@@ -524,9 +564,12 @@ async def main_async(args) -> int:
         s = await open_session(base, "", "lecturer", warm, args.assets, sem)
         if s is not None:
             await s.close()
-        print(f"Warm-up (the lecturer's session, first script run imports torch): link -> chart "
-              f"{(warm.link_chart_ms or float('nan')) / 1000:.1f} s, errors {warm.errors}; server RSS "
-              f"{rss_mb(pid):.0f} MB\n", flush=True)
+        print(
+            f"Warm-up (the lecturer's session, first script run imports torch): link -> chart "
+            f"{(warm.link_chart_ms or float('nan')) / 1000:.1f} s, errors {warm.errors}; server RSS "
+            f"{rss_mb(pid):.0f} MB\n",
+            flush=True,
+        )
         rss_samples: list[tuple[float, float]] = []
         t_start = time.perf_counter()
 
@@ -552,8 +595,13 @@ async def main_async(args) -> int:
             c1 = m1.stop()
             rss1 = rss_mb(pid)
             m2 = Meter(pid)
-            await asyncio.gather(*[play_rounds(s, results[i], args.rounds, think, random.Random(1000 + i))
-                                   for i, s in enumerate(sessions) if s is not None])
+            await asyncio.gather(
+                *[
+                    play_rounds(s, results[i], args.rounds, think, random.Random(1000 + i))
+                    for i, s in enumerate(sessions)
+                    if s is not None
+                ]
+            )
             c2 = m2.stop()
             rss2 = rss_mb(pid)
             for s in sessions:
@@ -579,32 +627,49 @@ async def main_async(args) -> int:
             print(row("change -> script_finished (all)", [c[2] for c in changes]))
             print(row("&nbsp;&nbsp;Adam's lr", [c[2] for c in by["adam_lr"]]))
             print(row("&nbsp;&nbsp;Steps", [c[2] for c in by["steps"]]))
-            print(row("the server's own time (page caption), Adam's lr", [c[3] for c in by["adam_lr"] if c[3] is not None]))
+            print(
+                row(
+                    "the server's own time (page caption), Adam's lr", [c[3] for c in by["adam_lr"] if c[3] is not None]
+                )
+            )
             print(row("the server's own time (page caption), Steps", [c[3] for c in by["steps"] if c[3] is not None]))
             print()
-            print("| stage | wall | server CPU (share of all cores) | client CPU (this script) | other processes | "
-                  "CPU available |\n| --- | --- | --- | --- | --- | --- |")
-            print(f"| arrival |" + cpu_line(c1)[1:])
-            print(f"| rounds |" + cpu_line(c2)[1:])
+            print(
+                "| stage | wall | server CPU (share of all cores) | client CPU (this script) | other processes | "
+                "CPU available |\n| --- | --- | --- | --- | --- | --- |"
+            )
+            print("| arrival |" + cpu_line(c1)[1:])
+            print("| rounds |" + cpu_line(c2)[1:])
             if args.assets:
                 mb = sum(r.assets_bytes for r in results) / 1e6
-                print(f"\nAssets: {len(asset_paths(base)) + 1} requests and {mb:.0f} MB over the wire in "
-                      f"all ({mb / max(up, 1):.1f} MB per session; asked with Accept-Encoding: gzip, responses by "
-                      f"Content-Encoding: {ENCODINGS}).")
-            p95 = pct([c[1] for c in changes], .95)
+                print(
+                    f"\nAssets: {len(asset_paths(base)) + 1} requests and {mb:.0f} MB over the wire in "
+                    f"all ({mb / max(up, 1):.1f} MB per session; asked with Accept-Encoding: gzip, responses by "
+                    f"Content-Encoding: {ENCODINGS})."
+                )
+            p95 = pct([c[1] for c in changes], 0.95)
             verdict = p95 < TARGET_P95_MS and not all_errors
             mb_in = sum(r.session.bytes_in for r in results if r.session) / 1e6
             hits = sum(r.session.ref_hits for r in results if r.session)
-            print(f"\nWebsocket: extensions {EXTENSIONS}; {mb_in:.0f} MB of ForwardMsgs received in all "
-                  f"(decompressed); {hits} cached-message references resolved.")
-            print(f"\nServer RSS: {rss0:.0f} MB before the hall, {rss1:.0f} MB after the arrivals, {rss2:.0f} MB after "
-                  f"the rounds, peak {peak:.0f} MB.")
-            print(f"Errors: {len(all_errors)}. Warnings shown by the app: {len(warns)}"
-                  f"{' (' + '; '.join(sorted(set(warns))[:3]) + ')' if warns else ''}.")
+            print(
+                f"\nWebsocket: extensions {EXTENSIONS}; {mb_in:.0f} MB of ForwardMsgs received in all "
+                f"(decompressed); {hits} cached-message references resolved."
+            )
+            print(
+                f"\nServer RSS: {rss0:.0f} MB before the hall, {rss1:.0f} MB after the arrivals, {rss2:.0f} MB after "
+                f"the rounds, peak {peak:.0f} MB."
+            )
+            print(
+                f"Errors: {len(all_errors)}. Warnings shown by the app: {len(warns)}"
+                f"{' (' + '; '.join(sorted(set(warns))[:3]) + ')' if warns else ''}."
+            )
             for e in all_errors[:20]:
                 print(f"  - session {e[0]}: {e[1]}: {e[2]}")
-            print(f"\n**Target p95 < {TARGET_P95_MS / 1000:g} s and no error: {'MET' if verdict else 'NOT MET'}** "
-                  f"(p95 {p95 / 1000:.2f} s).\n", flush=True)
+            print(
+                f"\n**Target p95 < {TARGET_P95_MS / 1000:g} s and no error: {'MET' if verdict else 'NOT MET'}** "
+                f"(p95 {p95 / 1000:.2f} s).\n",
+                flush=True,
+            )
 
         if args.reruns:
             print(f"## Phase 2: one session on /?noise=0.05, {args.reruns} reruns (Noise seed +1 each)\n", flush=True)
@@ -631,8 +696,11 @@ async def main_async(args) -> int:
                         s.last_spec = run.chart_spec
                     if k % args.sample_every == 0 or k == args.reruns:
                         samples.append((k, rss_mb(pid)))
-                        print(f"    rerun {k:4d}: RSS {samples[-1][1]:6.0f} MB  ({time.perf_counter() - m3.t:4.0f} s)",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"    rerun {k:4d}: RSS {samples[-1][1]:6.0f} MB  ({time.perf_counter() - m3.t:4.0f} s)",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                 final_seed = s.widgets[s.widget_id(SEED_SUFFIX)].int_value
                 if final_seed != args.reruns:
                     res.errors.append(("state", f"seed is {final_seed} after {args.reruns} reruns"))
@@ -643,13 +711,17 @@ async def main_async(args) -> int:
             print("| --- | " + " | ".join("---" for _ in samples) + " |")
             print("| server VmRSS (MB) | " + " | ".join(f"{mb:.0f}" for _, mb in samples) + " |")
             half = [mb for k, mb in samples if k >= args.reruns // 2]
-            print(f"\nSecond half: {min(half):.0f}-{max(half):.0f} MB (last minus mid {half[-1] - half[0]:+.0f} MB); "
-                  f"whole run {samples[-1][1] - samples[0][1]:+.0f} MB.\n")
+            print(
+                f"\nSecond half: {min(half):.0f}-{max(half):.0f} MB (last minus mid {half[-1] - half[0]:+.0f} MB); "
+                f"whole run {samples[-1][1] - samples[0][1]:+.0f} MB.\n"
+            )
             print("| what | n | p50 | p95 | max |\n| --- | --- | --- | --- | --- |")
             print(row("seed change -> updated chart (alone)", times))
             print(row("seed change -> script_finished", finished))
-            print("\n| stage | wall | server CPU | client CPU | other processes | CPU available |\n"
-                  "| --- | --- | --- | --- | --- | --- |")
+            print(
+                "\n| stage | wall | server CPU | client CPU | other processes | CPU available |\n"
+                "| --- | --- | --- | --- | --- | --- |"
+            )
             print("| 500 reruns |".replace("500", str(args.reruns)) + cpu_line(c3)[1:])
             print(f"\nErrors: {len(res.errors)}")
             for e in res.errors[:10]:
@@ -658,8 +730,10 @@ async def main_async(args) -> int:
     log = log_path.read_text(encoding="utf-8", errors="replace")
     tracebacks = log.count("Traceback")
     bad = [ln for ln in log.splitlines() if re.search(r"\b(ERROR|Error|Exception|WARNING)\b", ln)]
-    print(f"\nServer log ({log_path.relative_to(ROOT)}): {tracebacks} tracebacks, {len(bad)} error/warning lines"
-          + ("".join(f"\n  > {ln[:200]}" for ln in bad[:10])))
+    print(
+        f"\nServer log ({log_path.relative_to(ROOT)}): {tracebacks} tracebacks, {len(bad)} error/warning lines"
+        + ("".join(f"\n  > {ln[:200]}" for ln in bad[:10]))
+    )
     print(f"\nTotal errors: {len(all_errors) + tracebacks}. Load average at the end: {load_average()}")
     return 0 if not all_errors and not tracebacks else 1
 
@@ -674,10 +748,16 @@ def main() -> int:
     ap.add_argument("--think", default="2,6", help="think time before each change, uniform in MIN,MAX seconds")
     ap.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     ap.add_argument("--compile", action="store_true", help="leave the background builder on")
-    ap.add_argument("--server-opt", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra `streamlit run` option, e.g. server.fileWatcherType=none (repeatable)")
-    ap.add_argument("--no-assets", dest="assets", action="store_false",
-                    help="do not fetch the page's HTML/JS/CSS before connecting")
+    ap.add_argument(
+        "--server-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra `streamlit run` option, e.g. server.fileWatcherType=none (repeatable)",
+    )
+    ap.add_argument(
+        "--no-assets", dest="assets", action="store_false", help="do not fetch the page's HTML/JS/CSS before connecting"
+    )
     return asyncio.run(main_async(ap.parse_args()))
 
 

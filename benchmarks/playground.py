@@ -44,6 +44,7 @@ def warm_fused() -> None:
     graphs the page asked for (the first visit of a lecture; later visits find them ready)."""
     os.environ["GRADSCAPE_BACKGROUND_COMPILE"] = "1"
     from engine import fused
+
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update({"surface": "ravine", "opt": EIGHT, "steps": "1000", "seed": "999"})
     t0 = time.perf_counter()
@@ -83,8 +84,7 @@ def main() -> None:
         assert not at.exception, at.exception
     chart = main_chart(at)
     engine = "fused engine (graphs compiled)" if use_fused else "eager engine"
-    print(f"Playground server time, {engine} (AppTest: script + engine + figure + serialisation), medians of",
-          REPEATS)
+    print(f"Playground server time, {engine} (AppTest: script + engine + figure + serialisation), medians of", REPEATS)
     print(f"  full recompute, 8 optimizers × 1,000 steps : {statistics.median(full):7.0f} ms   (target < 500)")
     print(f"  one slider change (Adam lr)                : {statistics.median(change):7.0f} ms   (target < 100)")
     print(f"  rerun with everything cached               : {statistics.median(noop):7.0f} ms")

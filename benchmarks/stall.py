@@ -61,16 +61,20 @@ def main() -> None:
     print(f"| quiet process | {statistics.median(quiet):.3f} | {max(quiet):.3f} | {len(quiet)} |")
     if during:
         print(f"| while the builder runs | {statistics.median(during):.3f} | {max(during):.3f} | {len(during)} |")
-        print(f"\nslow-down while building: median {statistics.median(during) / statistics.median(quiet):.2f}×, "
-              f"worst {max(during) / statistics.median(quiet):.2f}×")
+        print(
+            f"\nslow-down while building: median {statistics.median(during) / statistics.median(quiet):.2f}×, "
+            f"worst {max(during) / statistics.median(quiet):.2f}×"
+        )
     for surface, key in requests:
         t = time.perf_counter()
         first = simulate(surface, key, steps=30, engine="auto")
         loading = time.perf_counter() - t
         t = time.perf_counter()
         simulate(surface, key, steps=30, engine="auto")
-        print(f"{key}: first auto run (loads the package) {loading * 1e3:.1f} ms, engine {first.meta['engine']}; "
-              f"next {1e3 * (time.perf_counter() - t):.2f} ms")
+        print(
+            f"{key}: first auto run (loads the package) {loading * 1e3:.1f} ms, engine {first.meta['engine']}; "
+            f"next {1e3 * (time.perf_counter() - t):.2f} ms"
+        )
 
 
 if __name__ == "__main__":

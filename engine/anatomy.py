@@ -45,8 +45,9 @@ class StepDetail:
         return (self.new_position[0] - self.position[0], self.new_position[1] - self.position[1])
 
 
-def anatomy(surface: Surface | str, optimizer: str, start=None, steps: int = 30, hparams: dict | None = None,
-            schedule=None) -> list[StepDetail]:
+def anatomy(
+    surface: Surface | str, optimizer: str, start=None, steps: int = 30, hparams: dict | None = None, schedule=None
+) -> list[StepDetail]:
     """The first `steps` updates of one run, in float64 on the CPU."""
     from optimizers.schedules import CONSTANT
 
@@ -71,17 +72,27 @@ def anatomy(surface: Surface | str, optimizer: str, start=None, steps: int = 30,
             hess = None
             if rule.needs_hessian:
                 from engine.step import hessian
+
                 hess = hessian(surface, done.at)
             loss = float(surface.value_xy(params[0], params[1]))
-            view = StepView(t + 1, lr, hp, values, params, done.at, done.grad, done.params, state, done.state, rule,
-                            hess, loss)
+            view = StepView(
+                t + 1, lr, hp, values, params, done.at, done.grad, done.params, state, done.state, rule, hess, loss
+            )
             explanation = explain(view)
             g = pair(done.grad)
             detail = StepDetail(
-                step=t + 1, position=pair(params), probe=pair(done.at), grad=g, new_position=pair(done.params),
-                lr=lr, loss=loss, state_before=_fields(state), state_after=_fields(done.state),
+                step=t + 1,
+                position=pair(params),
+                probe=pair(done.at),
+                grad=g,
+                new_position=pair(done.params),
+                lr=lr,
+                loss=loss,
+                state_before=_fields(state),
+                state_after=_fields(done.state),
                 effective_lr=pair(rule.effective_lr(done.state, lr)) if rule.effective_lr else None,
-                extras={"gradient_step": (-lr * g[0], -lr * g[1]), **explanation.facts}, explanation=explanation,
+                extras={"gradient_step": (-lr * g[0], -lr * g[1]), **explanation.facts},
+                explanation=explanation,
             )
             details.append(detail)
             if schedule.needs_loss:
@@ -114,5 +125,5 @@ def bias_correction_table(beta: float, steps: int = 10) -> list[dict]:
     rows = []
     for t in range(1, steps + 1):
         total = (1 - beta) * sum(beta ** (t - i) for i in range(1, t + 1))
-        rows.append({"t": t, "(1−β)Σβ^(t−i)": total, "1 − βᵗ": 1 - beta ** t, "correction 1/(1 − βᵗ)": 1 / (1 - beta ** t)})
+        rows.append({"t": t, "(1−β)Σβ^(t−i)": total, "1 − βᵗ": 1 - beta**t, "correction 1/(1 − βᵗ)": 1 / (1 - beta**t)})
     return rows

@@ -46,7 +46,7 @@ def saddle_escape_step(xy: np.ndarray, steps: np.ndarray, point, radius: float, 
     inside = np.nonzero(d[:valid] <= radius)[0]
     if len(inside) == 0:
         return NEVER_NEAR
-    after = np.nonzero(d[inside[0]:valid] > radius)[0]
+    after = np.nonzero(d[inside[0] : valid] > radius)[0]
     if len(after):
         return int(steps[inside[0] + after[0]])
     return int(diverged_at) if diverged_at >= 0 else -1

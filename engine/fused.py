@@ -64,10 +64,13 @@ from torch.utils._pytree import tree_flatten, tree_leaves, tree_map, tree_unflat
 from engine.noise import gaussian
 from engine.step import gradient_only, step as take_step
 
-os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR",
-                      os.path.join(os.path.expanduser("~"), ".cache", "gradscape", "inductor"))
+os.environ.setdefault(
+    "TORCHINDUCTOR_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "gradscape", "inductor")
+)
 
-CHUNK = int(os.environ.get("GRADSCAPE_CHUNK", "25"))  # steps per compiled call (amortises the call; compile time grows with it)
+CHUNK = int(
+    os.environ.get("GRADSCAPE_CHUNK", "25")
+)  # steps per compiled call (amortises the call; compile time grows with it)
 # A run recorded at every step (the Playground's single runs) is call-bound, not compute-bound:
 # chunks twice as long make it ~24% faster for ~2x the build time (session 4), paid in the background.
 RECORD_ALL_FACTOR = 2
@@ -99,6 +102,7 @@ def chunk_length(rule_hp: dict, record_all: bool = False) -> int:
 
 # ---- the traced function ----------------------------------------------------------------------
 
+
 def _make_advance(surface, build: Callable, steps_per_call: int | None, record_all: bool) -> Callable:
     """advance(x, y, sx, sy, step0, lrs, pre, noise, hp[, never]) -> (x, y, sx, sy, records).
 
@@ -128,8 +132,7 @@ def _make_advance(surface, build: Callable, steps_per_call: int | None, record_a
         def join(a, b):
             return torch.cat((a, b), -1) if a.dim() > 0 else a  # a 0-dim state value is the same in both
 
-        return (join(xa, xb), join(ya, yb), tree_map(join, sxa, sxb), tree_map(join, sya, syb),
-                join(*records))
+        return (join(xa, xb), join(ya, yb), tree_map(join, sxa, sxb), tree_map(join, sya, syb), join(*records))
 
     return advance
 
@@ -154,19 +157,31 @@ def _map_batched(fn: Callable, x, y, sx, sy, lrs, pre, noise, hp) -> list:
     says whether its last axis is the batch: x and y, state and noise always (0-dim state aside),
     lrs as (n, B) and rule scalars as (n, m, B) only when swept, hyperparameters as (B,) only when
     swept. (The one statement of which inputs carry the batch: halves, export, padding.)"""
+
     def state(s):
         return tree_map(lambda v: fn(v, v.dim() > 0) if isinstance(v, Tensor) else v, s)
 
-    return [fn(x, True), fn(y, True), state(sx), state(sy), fn(lrs, lrs.dim() == 2),
-            None if pre is None else fn(pre, pre.dim() == 3), None if noise is None else fn(noise, True),
-            {name: fn(v, v.dim() > 0) if isinstance(v, Tensor) else v for name, v in hp.items()}]
+    return [
+        fn(x, True),
+        fn(y, True),
+        state(sx),
+        state(sy),
+        fn(lrs, lrs.dim() == 2),
+        None if pre is None else fn(pre, pre.dim() == 3),
+        None if noise is None else fn(noise, True),
+        {name: fn(v, v.dim() > 0) if isinstance(v, Tensor) else v for name, v in hp.items()},
+    ]
 
 
 def _halves(x, y, sx, sy, lrs, pre, noise, hp) -> list[list]:
     """The chunk's arguments cut into two groups of B/2 runs."""
     h = x.shape[-1] // 2
-    return [_map_batched(lambda v, batched: v[..., j * h:(j + 1) * h] if batched else v, x, y, sx, sy, lrs, pre, noise, hp)
-            for j in (0, 1)]
+    return [
+        _map_batched(
+            lambda v, batched: v[..., j * h : (j + 1) * h] if batched else v, x, y, sx, sy, lrs, pre, noise, hp
+        )
+        for j in (0, 1)
+    ]
 
 
 # Why two halves. One step of a run is a chain of dependent operations (gradient, moments, a square
@@ -188,6 +203,7 @@ def _interleave(groups: list[list], never: Tensor) -> None:
 # in a .pt2 package, ~3 ms): compiling inside the server (torch.compile in a thread) held the GIL
 # for 15-25 s per graph, and every page run in the other threads stalled for as long.
 
+
 # The batch a graph is traced at (its batch axis is dynamic: any B ≥ 2 runs it). Inductor decides
 # from this size whether a loop is worth splitting over threads: a small one for the single runs
 # recorded at every step (the Playground; B = 2), a large one for sweeps (multi-threaded kernels;
@@ -199,7 +215,9 @@ def example_batch(record_all: bool) -> int:
 def cache_dir() -> str:
     """Where packages live: GRADSCAPE_GRAPH_DIR, else ~/.cache/gradscape/graphs; one folder per
     version of the code and of torch, so an edited rule never loads a stale graph."""
-    root = os.environ.get("GRADSCAPE_GRAPH_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "gradscape", "graphs")
+    root = os.environ.get("GRADSCAPE_GRAPH_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "gradscape", "graphs"
+    )
     return os.path.join(root, _fingerprint())
 
 
@@ -251,10 +269,12 @@ class BuildJob:
 
     def surface(self):
         from surfaces import get_surface
+
         return get_surface(self.surface_key, **self.surface_values)
 
     def spec(self):
         from optimizers import get_optimizer
+
         return get_optimizer(self.spec_key)
 
     def advance(self) -> Callable:
@@ -262,18 +282,41 @@ class BuildJob:
         return _make_advance(self.surface(), self.spec().build, self.k, self.every == 1)
 
 
-def make_job(key: tuple, surface, spec, resolved: dict, hp: dict, params: Tensor, schedule, base_lr, noise: float,
-             seeds, every: int, k: int) -> BuildJob:
+def make_job(
+    key: tuple,
+    surface,
+    spec,
+    resolved: dict,
+    hp: dict,
+    params: Tensor,
+    schedule,
+    base_lr,
+    noise: float,
+    seeds,
+    every: int,
+    k: int,
+) -> BuildJob:
     """The job for `key`, cut from a real run's arguments: swept values keep their first run."""
     batch = example_batch(every == 1)
 
     def cut(v):
         return v.reshape(-1)[:1].expand(batch).clone() if isinstance(v, Tensor) and v.numel() > 1 else v
 
-    return BuildJob(key, surface.key, dict(surface.values), spec.key, {n: cut(v) for n, v in resolved.items()},
-                    {n: cut(v) for n, v in hp.items()}, params[:, :1].expand(2, batch).clone(), schedule,
-                    cut(base_lr), noise, None if seeds is None else seeds.reshape(-1)[:1].expand(batch).clone(),
-                    1 if every == 1 else k, k)
+    return BuildJob(
+        key,
+        surface.key,
+        dict(surface.values),
+        spec.key,
+        {n: cut(v) for n, v in resolved.items()},
+        {n: cut(v) for n, v in hp.items()},
+        params[:, :1].expand(2, batch).clone(),
+        schedule,
+        cut(base_lr),
+        noise,
+        None if seeds is None else seeds.reshape(-1)[:1].expand(batch).clone(),
+        1 if every == 1 else k,
+        k,
+    )
 
 
 class _Captured(Exception):
@@ -290,8 +333,21 @@ def build_package(job: BuildJob, path: str) -> None:
         raise _Captured
 
     try:
-        roll_out_fused(job.surface(), job.spec(), job.resolved, job.hp, job.params, job.k, job.schedule,
-                       job.base_lr, job.noise, job.seeds, job.every, k=job.k, on_device=capture)
+        roll_out_fused(
+            job.surface(),
+            job.spec(),
+            job.resolved,
+            job.hp,
+            job.params,
+            job.k,
+            job.schedule,
+            job.base_lr,
+            job.noise,
+            job.seeds,
+            job.every,
+            k=job.k,
+            on_device=capture,
+        )
     except _Captured:
         pass
     args = captured[0]
@@ -310,20 +366,27 @@ def build_package(job: BuildJob, path: str) -> None:
 
     class Flat(torch.nn.Module):
         def forward(self, *flat):
-            it = iter(flat[:len(flat) - len(never)])
+            it = iter(flat[: len(flat) - len(never)])
             extra = {"never": flat[-1]} if halves else {}
-            return tuple(tree_leaves(advance(*tree_unflatten([next(it) if t else c for t, c in zip(is_tensor, constants)],
-                                                             in_spec), **extra)))
+            return tuple(
+                tree_leaves(
+                    advance(
+                        *tree_unflatten([next(it) if t else c for t, c in zip(is_tensor, constants)], in_spec), **extra
+                    )
+                )
+            )
 
     # Two interleaved halves need an even batch (Graph pads an odd one with a copy of its last run).
     batch = 2 * torch.export.Dim("half", min=1) if halves else torch.export.Dim("batch", min=2)
     axes = [{v.dim() - 1: batch} if batched else None for v, batched in rows + never]
     program = torch.export.export(Flat(), tensors, dynamic_shapes=(tuple(axes),), strict=True)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = f"{path[:-len('.pt2')]}.{os.getpid()}.partial.pt2"
+    partial = f"{path[: -len('.pt2')]}.{os.getpid()}.partial.pt2"
     torch._inductor.aoti_compile_and_package(program, package_path=partial)
-    signature = [(str(v.dtype), [-1 if batched and i == v.dim() - 1 else n for i, n in enumerate(v.shape)])
-                 for v, batched in rows]
+    signature = [
+        (str(v.dtype), [-1 if batched and i == v.dim() - 1 else n for i, n in enumerate(v.shape)])
+        for v, batched in rows
+    ]
     # The side file names the package's checksum, written once the package is complete; each file goes
     # to a temporary name and is renamed into place (atomic), the side file first: a reader that sees
     # a package finds its side file, and a package cut short by a killed build, or overwritten by
@@ -372,8 +435,9 @@ def _check_halves(advance: Callable, args: tuple, never: Tensor) -> None:
     ramp = torch.linspace(-0.01, 0.01, x.shape[-1], dtype=x.dtype, device=x.device)
     args = (x + ramp, y - ramp, *args[2:])
     whole, split = tree_leaves(advance(*args)), tree_leaves(advance(*args, never=never))
-    if not all(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num())
-               for a, b in zip(whole, split)):
+    if not all(
+        torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num()) for a, b in zip(whole, split)
+    ):
         raise RuntimeError("the rule mixes runs: it cannot be stepped as two halves")
 
 
@@ -407,7 +471,9 @@ class Graph:
         loader = getattr(model, "loader", None)
         try:
             out_spec = json.loads(loader.get_call_spec()[1])[1]
-            flat = out_spec["type"] == "builtins.tuple" and all(not c["children_spec"] for c in out_spec["children_spec"])
+            flat = out_spec["type"] == "builtins.tuple" and all(
+                not c["children_spec"] for c in out_spec["children_spec"]
+            )
         except Exception:  # noqa: BLE001 - another torch's package layout: the documented call
             flat = False
         return loader.boxed_run if flat else (lambda tensors: list(model(*tensors)))
@@ -418,8 +484,11 @@ class Graph:
             return
         batch = tensors[0].shape[-1]
         fits = len(seen) == len(self.signature) and all(
-            dtype == want_dtype and len(shape) == len(want) and all(n == (batch if w == -1 else w) for n, w in zip(shape, want))
-            for (dtype, shape), (want_dtype, want) in zip(seen, self.signature))
+            dtype == want_dtype
+            and len(shape) == len(want)
+            and all(n == (batch if w == -1 else w) for n, w in zip(shape, want))
+            for (dtype, shape), (want_dtype, want) in zip(seen, self.signature)
+        )
         if not fits:
             raise SignatureMismatch(f"inputs {seen} do not fit the graph's signature {self.signature}")
         self.checked.add(seen)
@@ -430,8 +499,10 @@ class Graph:
         batch = x.shape[-1]
         odd = self.halves and batch % 2 == 1
         if odd:  # two halves need an even batch: one more run, a copy of the last, computed and dropped
-            tensors = [torch.cat((v, v[..., -1:]), -1) if w and w[-1] == -1 else v
-                       for v, (_, w) in zip(tensors, self.signature)]
+            tensors = [
+                torch.cat((v, v[..., -1:]), -1) if w and w[-1] == -1 else v
+                for v, (_, w) in zip(tensors, self.signature)
+            ]
         if self.halves:
             never = self.never.get(x.device)
             if never is None:
@@ -486,6 +557,7 @@ def prepare_in_background() -> None:
     def probe():
         try:
             from torch._inductor.cpu_vec_isa import pick_vec_isa
+
             pick_vec_isa()  # cached for the process
         except Exception:  # noqa: BLE001 - no C++ compiler: the first load pays (or fails) as it would anyway
             pass
@@ -548,7 +620,7 @@ def forget(key: tuple, exc: Exception) -> None:
         return
     failures, due = _RETRY.get(key, (0, 0.0))
     if _now() >= due:  # sessions that failed on the same graph at once count once
-        _RETRY[key] = (failures + 1, _now() + min(RETRY_MAX, RETRY_AFTER * 2 ** failures))
+        _RETRY[key] = (failures + 1, _now() + min(RETRY_MAX, RETRY_AFTER * 2**failures))
 
 
 def succeeded(key: tuple) -> None:
@@ -572,7 +644,12 @@ def prune_store() -> list[tuple[str, int]]:
     removed = []
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         folder = os.path.join(root, name)
-        if name == current or not os.path.isdir(folder) or len(name) != 16 or not all(c in "0123456789abcdef" for c in name):
+        if (
+            name == current
+            or not os.path.isdir(folder)
+            or len(name) != 16
+            or not all(c in "0123456789abcdef" for c in name)
+        ):
             continue
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
         shutil.rmtree(folder, ignore_errors=True)
@@ -631,10 +708,16 @@ def _build_in_child(job: BuildJob) -> None:
             pickle.dump(job, f)
         project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [project, os.environ.get("PYTHONPATH")])))
-        done = subprocess.run([sys.executable, "-m", "engine.build_graph", job_file], cwd=project, env=env,
-                              capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        done = subprocess.run(
+            [sys.executable, "-m", "engine.build_graph", job_file],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+        )
     finally:
-        stem = package_path(job.key)[:-len(".pt2")]
+        stem = package_path(job.key)[: -len(".pt2")]
         for leftover in glob.glob(stem + ".*.partial.pt2") + glob.glob(stem + ".*.partial.pt2.json") + [job_file]:
             with contextlib.suppress(OSError):
                 os.unlink(leftover)
@@ -663,20 +746,23 @@ def status() -> dict:
 
 # ---- the roll-out ---------------------------------------------------------------------------
 
-def graph_key(surface, spec_key: str, hp: dict, dtype, device: str, every: int, noise: bool, k: int,
-              swept_lr: bool) -> tuple:
+
+def graph_key(
+    surface, spec_key: str, hp: dict, dtype, device: str, every: int, noise: bool, k: int, swept_lr: bool
+) -> tuple:
     """Everything a compiled graph is specialised on (values that enter as tensors are not). hp and
     the base lr: floats or (B,) tensors (`scalar_values` turns one-element tensors into floats)."""
     fixed = tuple(sorted((n, v) for n, v in hp.items() if not isinstance(v, Tensor) and not _is_live_float(v)))
     swept = tuple(sorted(n for n, v in hp.items() if isinstance(v, Tensor) and v.numel() > 1))
-    return (spec_key, repr(surface), fixed, swept, swept_lr,
-            str(dtype), str(device), every == 1, noise, k)
+    return (spec_key, repr(surface), fixed, swept, swept_lr, str(dtype), str(device), every == 1, noise, k)
 
 
 def scalar_values(hp: dict, base_lr):
     """One-element tensors as floats: a graph is built for floats or (B,) rows, not (1,) tensors."""
+
     def one(v):
         return float(v) if isinstance(v, Tensor) and v.numel() == 1 else v
+
     return {n: one(v) for n, v in hp.items()}, one(base_lr)
 
 
@@ -684,8 +770,7 @@ def _tensor_hparams(hp: dict, device: str) -> dict:
     """Floats become 0-dim float64 tensors (graph inputs, so moving a slider does not recompile).
     An exact 0.0 stays a float: rules skip a term that is off (weight decay, momentum), and a graph
     without it is faster; turning it on compiles once more, later values are tensors again."""
-    return {n: (torch.tensor(v, dtype=torch.float64, device=device) if _is_live_float(v) else v)
-            for n, v in hp.items()}
+    return {n: (torch.tensor(v, dtype=torch.float64, device=device) if _is_live_float(v) else v) for n, v in hp.items()}
 
 
 def _is_live_float(v) -> bool:
@@ -695,12 +780,14 @@ def _is_live_float(v) -> bool:
 def _tensor_state(state, device: str):
     """Clone every tensor of the initial state (init shares one zeros tensor between moments, and the
     compiled graph's inputs must not alias each other); floats become 0-dim tensors."""
+
     def leaf(v):
         if isinstance(v, Tensor):
             return v.clone()
         if isinstance(v, float):
             return torch.tensor(v, dtype=torch.float64, device=device)
         return v
+
     if isinstance(state, tuple) and hasattr(state, "_fields"):
         return type(state)(*(_tensor_state(v, device) if isinstance(v, tuple) else leaf(v) for v in state))
     return leaf(state)
@@ -721,8 +808,7 @@ def _table(values: list, device: str, like: Tensor) -> Tensor:
     if all(not isinstance(v, Tensor) for v in values):
         return torch.tensor(values, dtype=torch.float64, device=device)
     batch = like.shape[-1]
-    return torch.stack([torch.as_tensor(v, dtype=like.dtype, device=device).reshape(-1).expand(batch)
-                        for v in values])
+    return torch.stack([torch.as_tensor(v, dtype=like.dtype, device=device).reshape(-1).expand(batch) for v in values])
 
 
 def _step_tables(host_rule, schedule, sched_state, t0: int, n: int, device: str, like: Tensor):
@@ -744,9 +830,23 @@ def _pre_table(host_rule, lrs: list, t0: int, device: str, like: Tensor) -> Tens
     return torch.stack(columns, 1)  # (n, m) or (n, m, B)
 
 
-def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tensor, steps: int, schedule,
-                   base_lr, noise: float, seeds, every: int, *, k: int | None = None, compiled: bool = True,
-                   on_device=None):
+def roll_out_fused(
+    surface,
+    spec,
+    resolved: dict,
+    hp_device: dict,
+    params: Tensor,
+    steps: int,
+    schedule,
+    base_lr,
+    noise: float,
+    seeds,
+    every: int,
+    *,
+    k: int | None = None,
+    compiled: bool = True,
+    on_device=None,
+):
     """The fused counterpart of rollout._roll_out: the same records (ts, xs, gs, lrs, effs).
 
     k: steps per chunk (default chunk_length). compiled=False runs the same traced function eagerly
@@ -790,8 +890,8 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
         padded = record_all and compiled and n < k
         width = k if padded else n
         if whole is not None:  # copies: each chunk's inputs compact and starting at offset 0
-            step_lrs, lr_in = whole[0][t:t + width], whole[1][t:t + width].clone()
-            pre = None if whole[2] is None else whole[2][t:t + width].clone()
+            step_lrs, lr_in = whole[0][t : t + width], whole[1][t : t + width].clone()
+            pre = None if whole[2] is None else whole[2][t : t + width].clone()
         else:
             step_lrs, lr_in, pre = _step_tables(host_rule, schedule, sched_state, t, width, device, x)
         noise_in = gaussian(seeds, t, width, x.dtype) * noise if noise else None
@@ -799,7 +899,7 @@ def roll_out_fused(surface, spec, resolved: dict, hp_device: dict, params: Tenso
         x, y, sx, sy, out = fn(x, y, sx, sy, t + 1, lr_in, pre, noise_in, hp_in)
         kept = n if record_all else (1 if t % every == 0 else 0)
         if kept:
-            block = out[:kept + padded].view(kept + padded, 3, 2, -1)  # (kept, quantity, coordinate, B)
+            block = out[: kept + padded].view(kept + padded, 3, 2, -1)  # (kept, quantity, coordinate, B)
             ts.extend(range(t, t + kept + padded))
             xs.append(block[:, 0])
             gs.append(block[:, 1])

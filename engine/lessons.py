@@ -4,8 +4,9 @@ Every number a scene's text shows comes from here, so it is the scene's own and 
 
 - scene_facts(cfg): a lazy mapping of named facts of a scene (its settings, and measurements of
   its runs computed exactly as export/scene.py computes them: engine.simulate on the CPU, float64,
-  the eager reference engine, which the Playground also runs until its fused graph is built). measured_text(template, cfg) fills a preset's "measured"
-  template (assets/presets.json) with them; a field the mapping does not know is a KeyError.
+  the eager reference engine, which the Playground also runs until its fused graph is built).
+  measured_text(template, cfg) fills a preset's "measured" template (assets/presets.json) with
+  them; a field the mapping does not know is a KeyError.
 - bias-correction arithmetic for the Adam page (table rows, the first-step factor, its sentence).
 - radam_first_rectified_step: where RAdam's rule switches on, for each of the texts' thresholds.
 
@@ -51,8 +52,22 @@ SEEDS = 200
 SETTLED = 50  # steps below tol before a climb back above it counts as a burst
 DEVICE = "cpu"
 
-_RUN_FACTS = ("below", "final", "end", "ridge", "peakstep", "peakloss", "peakxy", "effdrop", "effrise", "settle",
-              "burst", "burstmax", "effatbelow", "effatburst")
+_RUN_FACTS = (
+    "below",
+    "final",
+    "end",
+    "ridge",
+    "peakstep",
+    "peakloss",
+    "peakxy",
+    "effdrop",
+    "effrise",
+    "settle",
+    "burst",
+    "burstmax",
+    "effatbelow",
+    "effatburst",
+)
 _SEED_FACTS = ("seedsmean", "seedsmedian", "seedsshare10", "seedsshare1", "thisseed", "quiet")
 
 
@@ -113,6 +128,7 @@ def _or_more(step, total: int) -> str:
 
 # ---- the facts of one run ---------------------------------------------------------------------
 
+
 def run_facts(traj, f_star: float | None, tol: float = TOL, row: int = 0) -> dict:
     """Every per-run fact (the list in the module docstring) of row `row` of a Trajectory, as text."""
     loss = traj.loss[row].numpy()
@@ -137,7 +153,7 @@ def run_facts(traj, f_star: float | None, tol: float = TOL, row: int = 0) -> dic
         out["burst"] = str(burst) if burst is not None else f"none within {total} steps"
         lengths = np.hypot(*(xy[1:] - xy[:-1]).T)
         if burst is not None:
-            out["burstmax"] = number(float(lengths[np.searchsorted(steps, burst):].max()))
+            out["burstmax"] = number(float(lengths[np.searchsorted(steps, burst) :].max()))
             out["effatburst"] = number(float(eff[min(np.searchsorted(steps, burst), len(eff) - 1)].max()))
         if below >= 0:
             out["effatbelow"] = number(float(eff[min(np.searchsorted(steps, below), len(eff) - 1)].max()))
@@ -167,6 +183,7 @@ def _burst(under: np.ndarray, steps: np.ndarray):
 
 
 # ---- a scene's facts, computed on demand ------------------------------------------------------
+
 
 def f_star_of(surface) -> float | None:
     minima = list(surface.minima)
@@ -214,9 +231,17 @@ class SceneFacts(Mapping):
 
             cfg = self._cfg(variant)
             self._runs[key, variant] = simulate(
-                self.surface, key, start=cfg.start, steps=cfg.steps, hparams=effective_hparams(cfg, key),
-                schedule=make_schedule(cfg.schedule, **cfg.schedule_params), noise=cfg.noise, seed=cfg.seed,
-                device=DEVICE, dtype=torch.float64)
+                self.surface,
+                key,
+                start=cfg.start,
+                steps=cfg.steps,
+                hparams=effective_hparams(cfg, key),
+                schedule=make_schedule(cfg.schedule, **cfg.schedule_params),
+                noise=cfg.noise,
+                seed=cfg.seed,
+                device=DEVICE,
+                dtype=torch.float64,
+            )
         return self._runs[key, variant]
 
     def _run_fact(self, key: str, fact: str, variant: str = "") -> str:
@@ -236,9 +261,18 @@ class SceneFacts(Mapping):
             cfg = self.cfg
             start = cfg.start if cfg.start is not None else self.surface.start
             starts = torch.tensor(start, dtype=torch.float64).expand(SEEDS, 2)
-            traj = simulate(self.surface, key, start=starts, steps=cfg.steps, hparams=effective_hparams(cfg, key),
-                            schedule=make_schedule(cfg.schedule, **cfg.schedule_params), noise=cfg.noise,
-                            seed=list(range(SEEDS)), device=DEVICE, dtype=torch.float64)
+            traj = simulate(
+                self.surface,
+                key,
+                start=starts,
+                steps=cfg.steps,
+                hparams=effective_hparams(cfg, key),
+                schedule=make_schedule(cfg.schedule, **cfg.schedule_params),
+                noise=cfg.noise,
+                seed=list(range(SEEDS)),
+                device=DEVICE,
+                dtype=torch.float64,
+            )
             self._seeds[key] = traj.final_loss.numpy() - (self.f_star or 0.0)
         return self._seeds[key]
 
@@ -265,7 +299,7 @@ class SceneFacts(Mapping):
         """(optimizer key, rest) for a name that starts with one of the scene's keys."""
         for key in sorted(self.cfg.optimizers, key=len, reverse=True):
             if name.startswith(key + "_"):
-                return key, name[len(key) + 1:]
+                return key, name[len(key) + 1 :]
         return None, name
 
     def _settings(self) -> dict:
@@ -278,9 +312,16 @@ class SceneFacts(Mapping):
 
         cfg = self.cfg
         start = cfg.start if cfg.start is not None else self.surface.start
-        out = {"steps": str(cfg.steps), "seed": str(cfg.seed), "noise": _setting(cfg.noise), "tol": number(TOL),
-               "ridge_band": _setting(RIDGE_BAND), "seeds_n": str(SEEDS), "start_x": _setting(float(start[0])),
-               "start_y": _setting(float(start[1]))}
+        out = {
+            "steps": str(cfg.steps),
+            "seed": str(cfg.seed),
+            "noise": _setting(cfg.noise),
+            "tol": number(TOL),
+            "ridge_band": _setting(RIDGE_BAND),
+            "seeds_n": str(SEEDS),
+            "start_x": _setting(float(start[0])),
+            "start_y": _setting(float(start[1])),
+        }
         out.update({f"s_{k}": _setting(v) for k, v in self.surface.values.items() if not isinstance(v, (tuple, list))})
         out.update({f"sched_{k}": _setting(v) for k, v in cfg.schedule_params.items()})
         for key in cfg.optimizers:
@@ -296,7 +337,7 @@ class SceneFacts(Mapping):
         variant = ""
         for v in ("long", "nowarm", "quiet"):
             if name.startswith(v + "_"):
-                variant, name = v, name[len(v) + 1:]
+                variant, name = v, name[len(v) + 1 :]
         key, rest = self._split_key(name)
         if key is None:
             raise KeyError(name)
@@ -344,27 +385,38 @@ def measured_text(template: str, cfg) -> str:
 
 # ---- Adam's bias correction (pages/bias_correction.py) ----------------------------------------
 
+
 def uncorrected_factor(beta1: float, beta2: float, t: int = 1) -> float:
     """(uncorrected m/√v) ÷ (corrected m̂/√v̂) at step t: m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ), so the
     ratio is (1 − β₁ᵗ)/√(1 − β₂ᵗ); at t = 1 it is (1 − β₁)/√(1 − β₂), 3.16 for (0.9, 0.999)."""
-    return (1 - beta1 ** t) / math.sqrt(1 - beta2 ** t)
+    return (1 - beta1**t) / math.sqrt(1 - beta2**t)
 
 
 def bias_correction_rows(beta1: float, beta2: float, steps: int) -> list[dict]:
     """The page's table: per step t, both bias factors, both corrections, and uncorrected ÷ corrected."""
     rows = []
     for t in range(1, steps + 1):
-        b1, b2 = 1 - beta1 ** t, 1 - beta2 ** t
-        rows.append({"t": t, "1 − ρ₁ᵗ": b1, "m correction ×": 1 / b1, "1 − ρ₂ᵗ": b2, "v correction ×": 1 / b2,
-                     "uncorrected m/√v ÷ corrected": uncorrected_factor(beta1, beta2, t)})
+        b1, b2 = 1 - beta1**t, 1 - beta2**t
+        rows.append(
+            {
+                "t": t,
+                "1 − ρ₁ᵗ": b1,
+                "m correction ×": 1 / b1,
+                "1 − ρ₂ᵗ": b2,
+                "v correction ×": 1 / b2,
+                "uncorrected m/√v ÷ corrected": uncorrected_factor(beta1, beta2, t),
+            }
+        )
     return rows
 
 
 def bias_correction_sentence(beta1: float, beta2: float) -> str:
     """What skipping the correction does to the first step, for these betas."""
     factor = uncorrected_factor(beta1, beta2)
-    head = (f"Without it, m/√v starts at (1 − ρ₁)/√(1 − ρ₂) times the corrected ratio: ×{factor:.3g} with "
-            f"ρ₁ = {beta1:g}, ρ₂ = {beta2:g}")
+    head = (
+        f"Without it, m/√v starts at (1 − ρ₁)/√(1 − ρ₂) times the corrected ratio: ×{factor:.3g} with "
+        f"ρ₁ = {beta1:g}, ρ₂ = {beta2:g}"
+    )
     if factor > 1.005:
         return head + ", so the first steps are too long."
     if factor < 0.995:
@@ -374,9 +426,10 @@ def bias_correction_sentence(beta1: float, beta2: float) -> str:
 
 # ---- RAdam's threshold (pages/theory.py) ------------------------------------------------------
 
+
 def radam_rho(beta2: float, t: int) -> float:
     rho_inf = 2 / (1 - beta2) - 1
-    return rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
+    return rho_inf - 2 * t * beta2**t / (1 - beta2**t)
 
 
 def radam_first_rectified_step(beta2: float, threshold: float, inclusive: bool, limit: int = 100_000) -> int:
@@ -389,6 +442,7 @@ def radam_first_rectified_step(beta2: float, threshold: float, inclusive: bool, 
 
 
 # ---- a caption for runs on the same page (pages/schedules.py) --------------------------------
+
 
 def leaves_view_at(xy: np.ndarray, steps: np.ndarray, bounds) -> int | None:
     """First recorded step outside the view, or None if the run stays inside."""

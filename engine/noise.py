@@ -46,7 +46,7 @@ def gaussian(seeds: Tensor, t0: int, count: int, dtype: torch.dtype) -> Tensor:
     steps = torch.arange(t0, t0 + count, device=device, dtype=torch.int64).view(count, 1, 1)
     coord = torch.arange(2, device=device, dtype=torch.int64).view(1, 2, 1)
     base = _mix64(seeds.view(1, 1, -1) * _GOLDEN + 1) + (steps * 4 + coord * 2) * _GOLDEN
-    u1 = (_shift_right(_mix64(base), 11) + 1).to(torch.float64) * 2.0 ** -53  # (0, 1]: log is finite
-    u2 = _shift_right(_mix64(base + 1), 11).to(torch.float64) * 2.0 ** -53
+    u1 = (_shift_right(_mix64(base), 11) + 1).to(torch.float64) * 2.0**-53  # (0, 1]: log is finite
+    u2 = _shift_right(_mix64(base + 1), 11).to(torch.float64) * 2.0**-53
     normal = torch.sqrt(-2.0 * torch.log(u1)) * torch.cos((2.0 * math.pi) * u2)
     return normal.to(dtype)

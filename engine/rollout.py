@@ -98,10 +98,20 @@ def _count_records(steps: int, record_every: int) -> int:
     return steps // record_every + 1 + (1 if steps % record_every else 0)
 
 
-def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None, steps: int = 500,
-             hparams: Mapping[str, Any] | None = None, schedule=None, noise: float = 0.0,
-             seed: int | Sequence[int] | Tensor = 0, device: str | None = None,
-             dtype: torch.dtype = torch.float64, record_every: int = 1, engine: str = "eager") -> Trajectory:
+def simulate(
+    surface: Surface | str,
+    optimizer: OptimizerSpec | str,
+    start=None,
+    steps: int = 500,
+    hparams: Mapping[str, Any] | None = None,
+    schedule=None,
+    noise: float = 0.0,
+    seed: int | Sequence[int] | Tensor = 0,
+    device: str | None = None,
+    dtype: torch.dtype = torch.float64,
+    record_every: int = 1,
+    engine: str = "eager",
+) -> Trajectory:
     """Run `optimizer` on `surface` from `start` for `steps` updates; see DESIGN.md for the API.
 
     start: (x, y), a (B, 2) tensor/sequence, or None for the surface's default start.
@@ -132,7 +142,8 @@ def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None,
     if needed > budget:
         raise SimulationTooLarge(
             f"{batch} runs × {steps} steps would need about {needed / 2**30:.1f} GiB, over the "
-            f"{budget / 2**30:.1f} GiB budget on {device}: use fewer runs or steps, or record_every > 1")
+            f"{budget / 2**30:.1f} GiB budget on {device}: use fewer runs or steps, or record_every > 1"
+        )
 
     params = start_xy.to(device=device, dtype=dtype).expand(batch, 2).T.contiguous()  # (2, B): x row, y row
     hp = {k: (v.to(device=device, dtype=dtype) if isinstance(v, Tensor) else v) for k, v in resolved.items()}
@@ -143,8 +154,23 @@ def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None,
         rule = spec.build(hp)
         rec, used = None, "eager"
         if engine != "eager":
-            rec, used = _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedule, base_lr,
-                                   noise, seeds, record_every, dtype, device)
+            rec, used = _try_fused(
+                engine,
+                surface,
+                spec,
+                resolved,
+                hp,
+                rule,
+                params,
+                steps,
+                schedule,
+                base_lr,
+                noise,
+                seeds,
+                record_every,
+                dtype,
+                device,
+            )
         if rec is None:
             rec = _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, record_every)
 
@@ -153,8 +179,9 @@ def simulate(surface: Surface | str, optimizer: OptimizerSpec | str, start=None,
     return traj
 
 
-def _try_fused(engine, surface, spec, resolved, hp, rule, params, steps, schedule, base_lr, noise, seeds, every,
-               dtype, device):
+def _try_fused(
+    engine, surface, spec, resolved, hp, rule, params, steps, schedule, base_lr, noise, seeds, every, dtype, device
+):
     """Roll out on the fused path if this run can take it: (records, "fused"), else (None, why not)."""
     reason = fused.unsupported_reason(surface, rule, schedule)
     if reason is not None:
@@ -233,8 +260,11 @@ def _finish(rec, surface, spec, resolved, schedule, noise, seed, device, dtype, 
     if isinstance(effs, Tensor):  # the fused engine hands over its blocks already stacked
         eff = effs
     else:
-        eff = torch.stack([(e if e is not None else l.view(1, -1)).expand(2, batch)
-                           for e, l in zip(effs, lr)]) if effs else xy[:0]
+        eff = (
+            torch.stack([(e if e is not None else rate.view(1, -1)).expand(2, batch) for e, rate in zip(effs, lr)])
+            if effs
+            else xy[:0]
+        )
     loss = surface.value_xy(xy[:, 0], xy[:, 1])  # (n, B), one vectorised call
 
     # Divergence: the first recorded point that is non-finite (position, loss or gradient) or far
@@ -267,8 +297,14 @@ def _finish(rec, surface, spec, resolved, schedule, noise, seed, device, dtype, 
         effective_lr=eff.permute(2, 0, 1).to(**cpu).contiguous(),
         diverged_at=diverged_at.to(**cpu),
         steps=step_index,
-        surface=surface, optimizer=spec, hparams=resolved, schedule=schedule, noise=noise, seed=seed,
-        device=device, dtype=xy.dtype,
+        surface=surface,
+        optimizer=spec,
+        hparams=resolved,
+        schedule=schedule,
+        noise=noise,
+        seed=seed,
+        device=device,
+        dtype=xy.dtype,
     )
 
 
@@ -288,8 +324,9 @@ def _stack_lr(lrs, batch, like) -> Tensor:
         return like.new_zeros((0, batch))
     if all(not isinstance(v, Tensor) for v in lrs):
         return torch.tensor(lrs, dtype=like.dtype, device=like.device).view(-1, 1).expand(-1, batch)
-    return torch.stack([torch.as_tensor(v, dtype=like.dtype, device=like.device).reshape(-1).expand(batch)
-                        for v in lrs])
+    return torch.stack(
+        [torch.as_tensor(v, dtype=like.dtype, device=like.device).reshape(-1).expand(batch) for v in lrs]
+    )
 
 
 def _far(surface: Surface, xy: Tensor) -> Tensor:
@@ -320,7 +357,11 @@ def _start_tensor(surface: Surface, start) -> Tensor:
     if start is None:
         start = surface.start
     try:
-        t = torch.as_tensor(start, dtype=torch.float64) if not isinstance(start, Tensor) else start.detach().cpu().double()
+        t = (
+            torch.as_tensor(start, dtype=torch.float64)
+            if not isinstance(start, Tensor)
+            else start.detach().cpu().double()
+        )
     except (TypeError, ValueError, RuntimeError):
         raise ValueError(f"start must be (x, y) or a (B, 2) array of numbers; got {start!r}") from None
     if t.dim() == 1:

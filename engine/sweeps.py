@@ -88,6 +88,7 @@ def cpu_threads(device: str):
 
 # --- shared pieces --------------------------------------------------------------------------------
 
+
 def f_star(surface: Surface) -> float | None:
     """The lowest listed minimum's loss, or None when the surface lists none."""
     minima = list(surface.minima)
@@ -123,8 +124,15 @@ def chunk_for(key: str, hparams: Mapping | None = None) -> int:
     return fused.chunk_length(get_optimizer(key).resolve(hparams))
 
 
-def check_size(batch: int, steps: int, record_every: int = 1, dtype=torch.float64, device: str = "cpu",
-               budget: int | None = None, what: str = "") -> int:
+def check_size(
+    batch: int,
+    steps: int,
+    record_every: int = 1,
+    dtype=torch.float64,
+    device: str = "cpu",
+    budget: int | None = None,
+    what: str = "",
+) -> int:
     """Bytes one simulate call needs; SimulationTooLarge (before any work) when over the budget."""
     needed = estimate_bytes(batch, steps, record_every, dtype)
     budget = rollout.memory_budget(device) if budget is None else int(budget)
@@ -132,7 +140,8 @@ def check_size(batch: int, steps: int, record_every: int = 1, dtype=torch.float6
         label = f"{what}: " if what else ""
         raise SimulationTooLarge(
             f"{label}{batch:,} runs × {steps:,} steps would need about {_size(needed)}, over the {_size(budget)} "
-            f"memory budget on {device}. Use a smaller grid or fewer steps.")
+            f"memory budget on {device}. Use a smaller grid or fewer steps."
+        )
     return needed
 
 
@@ -181,8 +190,9 @@ def axis_values(p: Param, n: int, lo: float | None = None, hi: float | None = No
     return np.clip(values, p.low, p.high)
 
 
-def hparam_grid(spec, name_x: str, name_y: str, n_x: int, n_y: int,
-                ranges: Mapping[str, tuple[float, float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def hparam_grid(
+    spec, name_x: str, name_y: str, n_x: int, n_y: int, ranges: Mapping[str, tuple[float, float]] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The values along each axis of a 2-D map: geometric for log-scale Params, linear otherwise,
     inside the slider range (or inside `ranges[name]`, itself clipped to the slider range)."""
     key = get_optimizer(spec).key
@@ -210,26 +220,57 @@ class _Batch:
     traj: object = None  # the Trajectory, when the caller needs the recorded points
 
 
-def _run_batch(surface: Surface, key: str, hparams: dict, start, steps: int, tol: float, batch: int,
-               record_every: int | None, device: str, dtype, budget: int | None, what: str,
-               keep_traj: bool = False, **kw) -> _Batch:
+def _run_batch(
+    surface: Surface,
+    key: str,
+    hparams: dict,
+    start,
+    steps: int,
+    tol: float,
+    batch: int,
+    record_every: int | None,
+    device: str,
+    dtype,
+    budget: int | None,
+    what: str,
+    keep_traj: bool = False,
+    **kw,
+) -> _Batch:
     every = record_every_for(batch, steps, chunk=chunk_for(key, hparams)) if record_every is None else int(record_every)
     check_size(batch, steps, every, dtype, device, budget, what)
     t0 = time.perf_counter()
     with cpu_threads(device):
-        traj = simulate(surface, key, start=start, steps=steps, hparams=hparams, device=device, dtype=dtype,
-                        record_every=every, engine=ENGINE, **kw)
+        traj = simulate(
+            surface,
+            key,
+            start=start,
+            steps=steps,
+            hparams=hparams,
+            device=device,
+            dtype=dtype,
+            record_every=every,
+            engine=ENGINE,
+            **kw,
+        )
     fs = f_star(surface)
     final = traj.final_loss.double().numpy().copy()
     gap = final - fs if fs is not None else final
     reached = first_step_below(traj, (fs if fs is not None else 0.0) + tol).numpy()
-    return _Batch(final_loss=final, gap=gap, steps_to_tol=reached.astype(np.int64),
-                  diverged_at=traj.diverged_at.numpy().astype(np.int64), final_xy=traj.xy[:, -1].double().numpy(),
-                  record_every=every, seconds=time.perf_counter() - t0, traj=traj if keep_traj else None)
+    return _Batch(
+        final_loss=final,
+        gap=gap,
+        steps_to_tol=reached.astype(np.int64),
+        diverged_at=traj.diverged_at.numpy().astype(np.int64),
+        final_xy=traj.xy[:, -1].double().numpy(),
+        record_every=every,
+        seconds=time.perf_counter() - t0,
+        traj=traj if keep_traj else None,
+    )
 
 
-def best_index(gap: np.ndarray, steps_to_tol: np.ndarray, diverged: np.ndarray,
-               objective: str = "final_loss") -> int | None:
+def best_index(
+    gap: np.ndarray, steps_to_tol: np.ndarray, diverged: np.ndarray, objective: str = "final_loss"
+) -> int | None:
     """Flat index of the best run by `objective` (see the module docstring); None if all diverged."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
@@ -249,6 +290,7 @@ def best_index(gap: np.ndarray, steps_to_tol: np.ndarray, diverged: np.ndarray,
 
 
 # --- 2-D hyperparameter map -----------------------------------------------------------------------
+
 
 @dataclass
 class Sweep2D:
@@ -290,8 +332,9 @@ class Sweep2D:
         return {**self.base_hparams, self.name_x: float(self.values_x[col]), self.name_y: float(self.values_y[row])}
 
     def outcome(self, row: int, col: int) -> str:
-        return outcome_text(self.gap[row, col], self.steps_to_tol[row, col], self.diverged_at[row, col],
-                            self.tol, self.record_every)
+        return outcome_text(
+            self.gap[row, col], self.steps_to_tol[row, col], self.diverged_at[row, col], self.tol, self.record_every
+        )
 
 
 def outcome_text(gap, reached, diverged_at, tol, every=1) -> str:
@@ -304,9 +347,23 @@ def outcome_text(gap, reached, diverged_at, tol, every=1) -> str:
     return f"{text}; never below {tol:g}"
 
 
-def sweep_2d(surface, key: str, name_x: str, name_y: str, values_x, values_y, steps: int, start=None,
-             base_hparams: Mapping | None = None, tol: float = DEFAULT_TOL, *, record_every: int | None = None,
-             device: str = "cpu", dtype=torch.float64, budget: int | None = None) -> Sweep2D:
+def sweep_2d(
+    surface,
+    key: str,
+    name_x: str,
+    name_y: str,
+    values_x,
+    values_y,
+    steps: int,
+    start=None,
+    base_hparams: Mapping | None = None,
+    tol: float = DEFAULT_TOL,
+    *,
+    record_every: int | None = None,
+    device: str = "cpu",
+    dtype=torch.float64,
+    budget: int | None = None,
+) -> Sweep2D:
     """One simulate call over every (x, y) pair of hyperparameter values, all from one start.
 
     base_hparams: the other hyperparameters (missing ones take the spec defaults).
@@ -324,19 +381,48 @@ def sweep_2d(surface, key: str, name_x: str, name_y: str, values_x, values_y, st
     batch = n_x * n_y
     hp = {**base, name_x: torch.tensor(np.tile(vx, n_y)), name_y: torch.tensor(np.repeat(vy, n_x))}
     start = tuple(float(v) for v in (surface.start if start is None else start))
-    out = _run_batch(surface, spec.key, hp, start, steps, tol, batch, record_every, device, dtype, budget,
-                     f"{spec.name}, {n_x} × {n_y} map")
+    out = _run_batch(
+        surface,
+        spec.key,
+        hp,
+        start,
+        steps,
+        tol,
+        batch,
+        record_every,
+        device,
+        dtype,
+        budget,
+        f"{spec.name}, {n_x} × {n_y} map",
+    )
     shape = (n_y, n_x)
     return Sweep2D(
-        surface=surface.key, optimizer=spec.key, name_x=name_x, name_y=name_y, values_x=vx, values_y=vy,
-        log_x=px.log, log_y=py.log, final_loss=out.final_loss.reshape(shape), gap=out.gap.reshape(shape),
-        steps_to_tol=out.steps_to_tol.reshape(shape), diverged=(out.diverged_at >= 0).reshape(shape),
-        diverged_at=out.diverged_at.reshape(shape), final_xy=out.final_xy.reshape(n_y, n_x, 2), steps=steps,
-        tol=tol, f_star=f_star(surface), record_every=out.record_every, start=start, base_hparams=base,
-        seconds=out.seconds)
+        surface=surface.key,
+        optimizer=spec.key,
+        name_x=name_x,
+        name_y=name_y,
+        values_x=vx,
+        values_y=vy,
+        log_x=px.log,
+        log_y=py.log,
+        final_loss=out.final_loss.reshape(shape),
+        gap=out.gap.reshape(shape),
+        steps_to_tol=out.steps_to_tol.reshape(shape),
+        diverged=(out.diverged_at >= 0).reshape(shape),
+        diverged_at=out.diverged_at.reshape(shape),
+        final_xy=out.final_xy.reshape(n_y, n_x, 2),
+        steps=steps,
+        tol=tol,
+        f_star=f_star(surface),
+        record_every=out.record_every,
+        start=start,
+        base_hparams=base,
+        seconds=out.seconds,
+    )
 
 
 # --- 1-D learning-rate sweeps -----------------------------------------------------------------------
+
 
 @dataclass
 class LRSweep:
@@ -375,25 +461,63 @@ def lr_values(key: str, n: int = LR_POINTS, lo: float | None = None, hi: float |
     return axis_values(find_param(key, "lr"), n, lo, hi)
 
 
-def _sweep_one_lr(surface: Surface, key: str, lrs, steps, start, base_hparams, tol, objective, record_every,
-                  device, dtype, budget) -> LRSweep:
+def _sweep_one_lr(
+    surface: Surface, key: str, lrs, steps, start, base_hparams, tol, objective, record_every, device, dtype, budget
+) -> LRSweep:
     spec = get_optimizer(key)
     find_param(spec.key, "lr", base_hparams)  # a clear error for an optimizer without lr
     lrs = lr_values(spec.key) if lrs is None else np.sort(np.asarray(lrs, dtype=np.float64).ravel())
     base = {k: v for k, v in dict(base_hparams or {}).items() if k != "lr"}
     start = tuple(float(v) for v in (surface.start if start is None else start))
-    out = _run_batch(surface, spec.key, {**base, "lr": torch.tensor(lrs)}, start, steps, tol, len(lrs),
-                     record_every, device, dtype, budget, f"{spec.name}, {len(lrs)} learning rates")
-    return LRSweep(surface=surface.key, optimizer=spec.key, lrs=lrs, final_loss=out.final_loss, gap=out.gap,
-                   steps_to_tol=out.steps_to_tol, diverged=out.diverged_at >= 0, diverged_at=out.diverged_at,
-                   steps=steps, tol=tol, f_star=f_star(surface), record_every=out.record_every, start=start,
-                   base_hparams=base, seconds=out.seconds, objective=objective)
+    out = _run_batch(
+        surface,
+        spec.key,
+        {**base, "lr": torch.tensor(lrs)},
+        start,
+        steps,
+        tol,
+        len(lrs),
+        record_every,
+        device,
+        dtype,
+        budget,
+        f"{spec.name}, {len(lrs)} learning rates",
+    )
+    return LRSweep(
+        surface=surface.key,
+        optimizer=spec.key,
+        lrs=lrs,
+        final_loss=out.final_loss,
+        gap=out.gap,
+        steps_to_tol=out.steps_to_tol,
+        diverged=out.diverged_at >= 0,
+        diverged_at=out.diverged_at,
+        steps=steps,
+        tol=tol,
+        f_star=f_star(surface),
+        record_every=out.record_every,
+        start=start,
+        base_hparams=base,
+        seconds=out.seconds,
+        objective=objective,
+    )
 
 
-def sweep_lr(surface, keys: Sequence[str], lrs=None, steps: int = 500, start=None,
-             base_hparams: Mapping[str, Mapping] | None = None, tol: float = DEFAULT_TOL, *,
-             objective: str = "final_loss", record_every: int | None = None, device: str = "cpu",
-             dtype=torch.float64, budget: int | None = None) -> dict[str, LRSweep]:
+def sweep_lr(
+    surface,
+    keys: Sequence[str],
+    lrs=None,
+    steps: int = 500,
+    start=None,
+    base_hparams: Mapping[str, Mapping] | None = None,
+    tol: float = DEFAULT_TOL,
+    *,
+    objective: str = "final_loss",
+    record_every: int | None = None,
+    device: str = "cpu",
+    dtype=torch.float64,
+    budget: int | None = None,
+) -> dict[str, LRSweep]:
     """Final loss against lr for several optimizers: one simulate call per optimizer.
 
     lrs: one shared grid, or None for each optimizer's own `lr_values` (its slider range).
@@ -405,21 +529,42 @@ def sweep_lr(surface, keys: Sequence[str], lrs=None, steps: int = 500, start=Non
     base_hparams = dict(base_hparams or {})
     for key in keys:  # every size checked before the first run
         n = LR_POINTS if lrs is None else len(np.ravel(lrs))
-        every = record_every_for(n, steps, chunk=chunk_for(key, base_hparams.get(key))) if record_every is None else record_every
+        every = (
+            record_every_for(n, steps, chunk=chunk_for(key, base_hparams.get(key)))
+            if record_every is None
+            else record_every
+        )
         check_size(n, steps, every, dtype, device, budget, get_optimizer(key).name)
-    return {key: _sweep_one_lr(surface, key, lrs, steps, start, base_hparams.get(key), tol, objective,
-                               record_every, device, dtype, budget) for key in keys}
+    return {
+        key: _sweep_one_lr(
+            surface, key, lrs, steps, start, base_hparams.get(key), tol, objective, record_every, device, dtype, budget
+        )
+        for key in keys
+    }
 
 
-def tune_lr(surface, key: str, steps: int, start=None, objective: str = "final_loss", lrs=None,
-            base_hparams: Mapping | None = None, tol: float = DEFAULT_TOL, *, record_every: int | None = None,
-            device: str = "cpu", dtype=torch.float64, budget: int | None = None) -> LRSweep:
+def tune_lr(
+    surface,
+    key: str,
+    steps: int,
+    start=None,
+    objective: str = "final_loss",
+    lrs=None,
+    base_hparams: Mapping | None = None,
+    tol: float = DEFAULT_TOL,
+    *,
+    record_every: int | None = None,
+    device: str = "cpu",
+    dtype=torch.float64,
+    budget: int | None = None,
+) -> LRSweep:
     """The best lr of one optimizer by `objective`, found by one batched sweep over a log grid
     (default: `lr_values(key)`); read it with `.best_lr()`, the whole sweep stays available."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
-    return _sweep_one_lr(_surface(surface), key, lrs, steps, start, base_hparams, tol, objective, record_every,
-                         device, dtype, budget)
+    return _sweep_one_lr(
+        _surface(surface), key, lrs, steps, start, base_hparams, tol, objective, record_every, device, dtype, budget
+    )
 
 
 # --- basins of attraction ---------------------------------------------------------------------------
@@ -481,15 +626,23 @@ def default_radius(surface: Surface) -> float:
     return 0.02 * min(surface.span)
 
 
-def basin_size(n: int, steps: int, dtype=torch.float64, device: str = "cpu", budget: int | None = None,
-               what: str = "", chunk: int | None = None) -> int:
+def basin_size(
+    n: int,
+    steps: int,
+    dtype=torch.float64,
+    device: str = "cpu",
+    budget: int | None = None,
+    what: str = "",
+    chunk: int | None = None,
+) -> int:
     """Bytes one basin map's simulate call needs; SimulationTooLarge before any work when too big.
     chunk: the smallest `chunk_for` of the optimizers to be run (their records are the densest)."""
     if not 1 <= int(n) <= MAX_GRID:
         raise SimulationTooLarge(f"a basin map has 1 to {MAX_GRID} starts a side; got {n}")
     batch = int(n) * int(n)
-    return check_size(batch, steps, record_every_for(batch, steps, chunk=chunk), dtype, device, budget,
-                      what or f"{n} × {n} basin map")
+    return check_size(
+        batch, steps, record_every_for(batch, steps, chunk=chunk), dtype, device, budget, what or f"{n} × {n} basin map"
+    )
 
 
 def _lattice(surface: Surface) -> np.ndarray:
@@ -506,8 +659,9 @@ def _lattice_index(points: np.ndarray, rounded: torch.Tensor) -> torch.Tensor:
     lo = points.min(axis=0).astype(np.int64)
     hi = points.max(axis=0).astype(np.int64)
     table = torch.full((int(hi[0] - lo[0] + 1), int(hi[1] - lo[1] + 1)), -1, dtype=torch.int64)
-    table[torch.tensor(points[:, 0] - lo[0]).long(), torch.tensor(points[:, 1] - lo[1]).long()] = \
-        torch.arange(len(points))
+    table[torch.tensor(points[:, 0] - lo[0]).long(), torch.tensor(points[:, 1] - lo[1]).long()] = torch.arange(
+        len(points)
+    )
     r = rounded.clamp(-1e9, 1e9).long()  # non-finite rows belong to diverged runs (relabelled later)
     ix, iy = r[:, 0] - int(lo[0]), r[:, 1] - int(lo[1])
     inside = (ix >= 0) & (ix < table.shape[0]) & (iy >= 0) & (iy < table.shape[1])
@@ -520,9 +674,19 @@ def attractors_of(surface: Surface) -> tuple[np.ndarray, str]:
     return np.array(surface.minima, dtype=np.float64).reshape(-1, 2), "minima"
 
 
-def basins(surface, key: str, hparams: Mapping | None = None, n: int = 128, steps: int = 300, *,
-           radius: float | None = None, record_every: int | None = None, device: str = "cpu",
-           dtype=torch.float64, budget: int | None = None) -> BasinMap:
+def basins(
+    surface,
+    key: str,
+    hparams: Mapping | None = None,
+    n: int = 128,
+    steps: int = 300,
+    *,
+    radius: float | None = None,
+    record_every: int | None = None,
+    device: str = "cpu",
+    dtype=torch.float64,
+    budget: int | None = None,
+) -> BasinMap:
     """Run one optimizer from every start of an n × n grid over the view (one simulate call) and
     label where each run ends (see BasinMap). radius: default `default_radius` (2% of the view)."""
     surface = _surface(surface)
@@ -541,8 +705,17 @@ def basins(surface, key: str, hparams: Mapping | None = None, n: int = 128, step
 
     t0 = time.perf_counter()
     with cpu_threads(device):
-        traj = simulate(surface, spec.key, start=start, steps=steps, hparams=dict(hparams or {}), device=device,
-                        dtype=dtype, record_every=every, engine=ENGINE)
+        traj = simulate(
+            surface,
+            spec.key,
+            start=start,
+            steps=steps,
+            hparams=dict(hparams or {}),
+            device=device,
+            dtype=dtype,
+            record_every=every,
+            engine=ENGINE,
+        )
     xy = traj.xy.double()  # (B, n_rec, 2)
     final = xy[:, -1]
     diverged_at = traj.diverged_at.numpy().astype(np.int64)
@@ -570,14 +743,27 @@ def basins(surface, key: str, hparams: Mapping | None = None, n: int = 128, step
     label[diverged] = DIVERGED
     steps_to[diverged] = -1
     shape = (n, n)
-    return BasinMap(surface=surface.key, optimizer=spec.key, hparams=dict(hparams or {}), xs=xs, ys=ys,
-                    label=label.reshape(shape), steps_to_converge=steps_to.reshape(shape),
-                    final_xy=final.numpy().reshape(n, n, 2), diverged_at=diverged_at.reshape(shape),
-                    attractors=attractors, kind=kind, radius=radius, steps=steps, record_every=every,
-                    seconds=time.perf_counter() - t0)
+    return BasinMap(
+        surface=surface.key,
+        optimizer=spec.key,
+        hparams=dict(hparams or {}),
+        xs=xs,
+        ys=ys,
+        label=label.reshape(shape),
+        steps_to_converge=steps_to.reshape(shape),
+        final_xy=final.numpy().reshape(n, n, 2),
+        diverged_at=diverged_at.reshape(shape),
+        attractors=attractors,
+        kind=kind,
+        radius=radius,
+        steps=steps,
+        record_every=every,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 # --- noisy clouds -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Cloud:
@@ -608,26 +794,62 @@ class Cloud:
         return self.xy.shape[0]
 
 
-def noisy_cloud(surface, key: str, hparams: Mapping | None = None, n_runs: int = 50, steps: int = 300,
-                noise: float = 0.5, seed0: int = 0, start=None, *, record_every: int | None = None,
-                device: str = "cpu", dtype=torch.float64, budget: int | None = None) -> Cloud:
+def noisy_cloud(
+    surface,
+    key: str,
+    hparams: Mapping | None = None,
+    n_runs: int = 50,
+    steps: int = 300,
+    noise: float = 0.5,
+    seed0: int = 0,
+    start=None,
+    *,
+    record_every: int | None = None,
+    device: str = "cpu",
+    dtype=torch.float64,
+    budget: int | None = None,
+) -> Cloud:
     """N runs with independent gradient noise (one simulate call, seeds seed0 .. seed0 + N − 1)."""
     surface = _surface(surface)
     spec = get_optimizer(key)
     n_runs = int(n_runs)
     if not 1 <= n_runs <= MAX_CLOUD:
         raise SimulationTooLarge(f"a noisy cloud has 1 to {MAX_CLOUD} runs; got {n_runs}")
-    every = record_every_for(n_runs, steps, chunk=chunk_for(key, hparams)) if record_every is None else int(record_every)
+    every = (
+        record_every_for(n_runs, steps, chunk=chunk_for(key, hparams)) if record_every is None else int(record_every)
+    )
     check_size(n_runs, steps, every, dtype, device, budget, f"{spec.name}, {n_runs} noisy runs")
     start = tuple(float(v) for v in (surface.start if start is None else start))
     t0 = time.perf_counter()
     with cpu_threads(device):
-        traj = simulate(surface, spec.key, start=start, steps=steps, hparams=dict(hparams or {}), noise=noise,
-                        seed=list(range(int(seed0), int(seed0) + n_runs)), device=device, dtype=dtype,
-                        record_every=every, engine=ENGINE)
+        traj = simulate(
+            surface,
+            spec.key,
+            start=start,
+            steps=steps,
+            hparams=dict(hparams or {}),
+            noise=noise,
+            seed=list(range(int(seed0), int(seed0) + n_runs)),
+            device=device,
+            dtype=dtype,
+            record_every=every,
+            engine=ENGINE,
+        )
     xy = traj.xy.double().numpy()
     loss = traj.loss.double().numpy()
-    return Cloud(surface=surface.key, optimizer=spec.key, hparams=dict(hparams or {}), xy=xy, loss=loss,
-                 steps=traj.steps.numpy(), median=np.median(xy, axis=0), median_loss=np.median(loss, axis=0),
-                 diverged_at=traj.diverged_at.numpy().astype(np.int64), noise=float(noise), seed0=int(seed0),
-                 start=start, seconds=time.perf_counter() - t0, meta={"record_every": every})
+    return Cloud(
+        surface=surface.key,
+        optimizer=spec.key,
+        hparams=dict(hparams or {}),
+        xy=xy,
+        loss=loss,
+        steps=traj.steps.numpy(),
+        median=np.median(xy, axis=0),
+        median_loss=np.median(loss, axis=0),
+        diverged_at=traj.diverged_at.numpy().astype(np.int64),
+        noise=float(noise),
+        seed0=int(seed0),
+        start=start,
+        seconds=time.perf_counter() - t0,
+        meta={"record_every": every},
+    )

@@ -116,20 +116,36 @@ def _positive(name: str, low: int, high: int):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gradscape", description=MAIN_HELP, epilog=MAIN_EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="gradscape",
+        description=MAIN_HELP,
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    render = sub.add_parser("render", help="render a scene to GIF/MP4/HTML/PNG/SVG/CSV/JSON",
-                            description=RENDER_HELP, epilog=RENDER_EPILOG,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    render = sub.add_parser(
+        "render",
+        help="render a scene to GIF/MP4/HTML/PNG/SVG/CSV/JSON",
+        description=RENDER_HELP,
+        epilog=RENDER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     render.add_argument("scene", metavar="SCENE_OR_QUERY", help="a preset name, a surface key, or a copied URL/query")
-    render.add_argument("-f", "--format", dest="formats", action="append", type=_formats, metavar="FORMATS",
-                        help=f"one or more of {', '.join(FORMATS)} (repeat it or use a comma list; default gif)")
+    render.add_argument(
+        "-f",
+        "--format",
+        dest="formats",
+        action="append",
+        type=_formats,
+        metavar="FORMATS",
+        help=f"one or more of {', '.join(FORMATS)} (repeat it or use a comma list; default gif)",
+    )
     render.add_argument("-o", "--out", metavar="PATH", help="a directory, or a file name (see below)")
     render.add_argument("--fps", type=_positive("--fps", 1, 60), help="frames per second (gif 20, mp4 30)")
-    render.add_argument("--width", type=_positive("--width", 160, 4096),
-                        help="image width in pixels (gif/mp4 800, png/svg 1200)")
+    render.add_argument(
+        "--width", type=_positive("--width", 160, 4096), help="image width in pixels (gif/mp4 800, png/svg 1200)"
+    )
     render.add_argument("--height", type=_positive("--height", 80, 4096), help="png/svg height in pixels (900)")
     render.add_argument("--frames", type=_positive("--frames", 1, 200), help="animation frames (at most 200)")
     render.add_argument("--step", type=_positive("--step", 0, 10**9), help="the step a png/svg shows (default: last)")
@@ -139,30 +155,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("scenes", help="list the preset scenes", description="List the preset scenes.")
 
-    snip = sub.add_parser("snippet", help="print a PyTorch script that reproduces one optimizer's run",
-                          description="Print a self-contained PyTorch script (torch.optim) that reproduces one "
-                                      "optimizer's run of a scene.")
+    snip = sub.add_parser(
+        "snippet",
+        help="print a PyTorch script that reproduces one optimizer's run",
+        description="Print a self-contained PyTorch script (torch.optim) that reproduces one "
+        "optimizer's run of a scene.",
+    )
     snip.add_argument("scene", metavar="SCENE_OR_QUERY", help="a preset name, a surface key, or a copied URL/query")
-    snip.add_argument("--optimizer", "-O", help="which optimizer of the scene (default: the first with a torch.optim class)")
+    snip.add_argument(
+        "--optimizer", "-O", help="which optimizer of the scene (default: the first with a torch.optim class)"
+    )
 
-    warm = sub.add_parser("warm", help="build the fused engine's Playground graphs ahead of a lecture",
-                          description="Build the fused engine's graphs for the Playground's lesson scenes (or "
-                                      "the surfaces and optimizers given) and keep them on disk "
-                                      "(~/.cache/gradscape/graphs), so the app uses them from its first page. "
-                                      "Takes 10-40 s a graph, once per version of gradscape.")
-    warm.add_argument("--surface", "-s", dest="surfaces", action="append", metavar="KEY",
-                      help="a surface key (repeat it; default: every built-in surface)")
-    warm.add_argument("--optimizer", "-O", dest="optimizers", action="append", metavar="KEY",
-                      help="an optimizer key (repeat it; default: each surface's lesson optimizers)")
-    sub.add_parser("prune", help="delete the fused graphs of other gradscape or torch versions",
-                   description="Delete the fused engine's graphs built by other versions of gradscape, torch "
-                               "or Python, or on another CPU (each keeps its own folder in "
-                               "~/.cache/gradscape/graphs, 2-4 MB a graph). The current version's graphs stay; "
-                               "on a store shared between machines the others' graphs go too.")
+    warm = sub.add_parser(
+        "warm",
+        help="build the fused engine's Playground graphs ahead of a lecture",
+        description="Build the fused engine's graphs for the Playground's lesson scenes (or "
+        "the surfaces and optimizers given) and keep them on disk "
+        "(~/.cache/gradscape/graphs), so the app uses them from its first page. "
+        "Takes 10-40 s a graph, once per version of gradscape.",
+    )
+    warm.add_argument(
+        "--surface",
+        "-s",
+        dest="surfaces",
+        action="append",
+        metavar="KEY",
+        help="a surface key (repeat it; default: every built-in surface)",
+    )
+    warm.add_argument(
+        "--optimizer",
+        "-O",
+        dest="optimizers",
+        action="append",
+        metavar="KEY",
+        help="an optimizer key (repeat it; default: each surface's lesson optimizers)",
+    )
+    sub.add_parser(
+        "prune",
+        help="delete the fused graphs of other gradscape or torch versions",
+        description="Delete the fused engine's graphs built by other versions of gradscape, torch "
+        "or Python, or on another CPU (each keeps its own folder in "
+        "~/.cache/gradscape/graphs, 2-4 MB a graph). The current version's graphs stay; "
+        "on a store shared between machines the others' graphs go too.",
+    )
     return parser
 
 
 # ---- commands -------------------------------------------------------------------------------------
+
 
 def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -265,14 +305,16 @@ def _render_one(render, data, fmt: str, args):
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out = render.png(data, width=args.width or 1200, height=args.height or 900, step=args.step,
-                             full_paths=args.full_paths)
+            out = render.png(
+                data, width=args.width or 1200, height=args.height or 900, step=args.step, full_paths=args.full_paths
+            )
         for w in caught:
             _err(f"gradscape: warning: {w.message}")
         return out
     if fmt == "svg":
-        return render.svg(data, width=args.width or 1200, height=args.height or 900, step=args.step,
-                          full_paths=args.full_paths)
+        return render.svg(
+            data, width=args.width or 1200, height=args.height or 900, step=args.step, full_paths=args.full_paths
+        )
     if fmt == "csv":
         return render.csv(data)
     return render.json_export(data)
@@ -343,8 +385,15 @@ def cmd_warm(args) -> int:
         for key in args.optimizers or cfg.optimizers:
             get_optimizer(key)  # an unknown key is a usage error (ValueError -> exit 1 with the list)
             t0 = time.perf_counter()
-            traj = simulate(surface, key, steps=2, hparams=effective_hparams(cfg, key), device="cpu",
-                            dtype=torch.float64, engine="fused")
+            traj = simulate(
+                surface,
+                key,
+                steps=2,
+                hparams=effective_hparams(cfg, key),
+                device="cpu",
+                dtype=torch.float64,
+                engine="fused",
+            )
             used = traj.meta["engine"]
             failed += used != "fused" and not used.startswith("eager (")
             print(f"{surface_key:16s} {key:12s} {time.perf_counter() - t0:6.1f} s  {used}")
@@ -370,8 +419,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 0
-        return {"render": cmd_render, "scenes": cmd_scenes, "snippet": cmd_snippet,
-                "warm": cmd_warm, "prune": cmd_prune}[args.command](args)
+        return {
+            "render": cmd_render,
+            "scenes": cmd_scenes,
+            "snippet": cmd_snippet,
+            "warm": cmd_warm,
+            "prune": cmd_prune,
+        }[args.command](args)
     except UsageError as err:
         _err(f"gradscape: error: {err}")
         return 2

@@ -44,11 +44,24 @@ HOLD_LAST_MS = 1500  # a GIF lingers on its last frame before it loops
 
 Progress = Callable[[int, int], None]
 
-CSV_COLUMNS = ("optimizer", "step", "x", "y", "loss", "grad_x", "grad_y", "grad_norm", "lr",
-               "effective_lr_x", "effective_lr_y", "diverged_at")
+CSV_COLUMNS = (
+    "optimizer",
+    "step",
+    "x",
+    "y",
+    "loss",
+    "grad_x",
+    "grad_y",
+    "grad_norm",
+    "lr",
+    "effective_lr_x",
+    "effective_lr_y",
+    "diverged_at",
+)
 
 
 # ---- shared checks ------------------------------------------------------------------------------
+
 
 def _check_int(name: str, value, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
@@ -69,6 +82,7 @@ def animation_steps(data, frames: int | None = None) -> list[int]:
 
 
 # ---- the Pillow frame renderer ------------------------------------------------------------------
+
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
     h = hex_color.lstrip("#")
@@ -185,9 +199,9 @@ class FrameRenderer:
         d = ImageDraw.Draw(bg)
         r = max(5, round(self.head_r * 1.1))
         for m in data.surface.minima:
-            (cx, cy), = self.to_px(m)
+            ((cx, cy),) = self.to_px(m)
             d.polygon(_star(cx, cy, r), fill=(255, 255, 255), outline=(0, 0, 0), width=max(1, r // 5))
-        (sx, sy), = self.to_px(data.start)
+        ((sx, sy),) = self.to_px(data.start)
         arm = max(4, round(self.head_r * 0.9))
         for dx in (-arm, arm):
             d.line([(sx - dx, sy - arm), (sx + dx, sy + arm)], fill=(51, 51, 51), width=max(2, self.line_w - 1))
@@ -236,16 +250,20 @@ class FrameRenderer:
                 keep[1:] = np.any(rounded[1:] != rounded[:-1], axis=1)
                 keep[-1] = True
             self.runs.append(_Run(index[_rgb(c)], px[keep], run.steps[idx][keep], run.steps, run.xy))
-        self.step_box = (self.width - self.step_text_w, hm + self.pad,
-                         self.width, hm + self.pad + self.row_h)
+        self.step_box = (self.width - self.step_text_w, hm + self.pad, self.width, hm + self.pad + self.row_h)
 
     # -- frames --
     def _step_label(self, s: int) -> Image.Image:
         box = self.step_box
         crop = self.full_rgb.crop(box)
         d = ImageDraw.Draw(crop)
-        d.text((crop.width - self.pad, crop.height // 2), f"step {s} / {self.n_steps}", fill=(0, 0, 0),
-               font=self.font, anchor="rm")
+        d.text(
+            (crop.width - self.pad, crop.height // 2),
+            f"step {s} / {self.n_steps}",
+            fill=(0, 0, 0),
+            font=self.font,
+            anchor="rm",
+        )
         return crop.quantize(palette=self.palette_image, dither=Image.Dither.NONE)
 
     def frames(self, progress: Progress | None = None) -> Iterator[Image.Image]:
@@ -260,7 +278,7 @@ class FrameRenderer:
             for run in self.runs:
                 j = int(np.searchsorted(run.pt_steps, s, side="right"))
                 if j > run.drawn:
-                    seg = run.pts[max(run.drawn - 1, 0): j]
+                    seg = run.pts[max(run.drawn - 1, 0) : j]
                     if len(seg) > 1:
                         td.line([tuple(p) for p in seg], fill=run.color, width=self.line_w, joint="curve")
                     run.drawn = j
@@ -269,10 +287,11 @@ class FrameRenderer:
             r = self.head_r
             for run in self.runs:
                 hx, hy = position_at(run.steps, run.xy, s)
-                (cx, cy), = self.to_px((hx, hy))
+                ((cx, cy),) = self.to_px((hx, hy))
                 if -r <= cx <= self.map_w + r and -r <= cy <= self.map_h + r:
-                    fd.ellipse((cx - r, cy - r, cx + r, cy + r), fill=run.color, outline=self.white,
-                               width=max(1, r // 3))
+                    fd.ellipse(
+                        (cx - r, cy - r, cx + r, cy + r), fill=run.color, outline=self.white, width=max(1, r // 3)
+                    )
             frame.paste(legend_strip, (0, self.map_h))  # paths and heads never cover the legend
             frame.paste(self._step_label(s), self.step_box[:2])
             if progress is not None:
@@ -284,8 +303,7 @@ def _frame_ms(fps: int) -> int:
     return max(10, round(1000 / fps / 10) * 10)  # GIF delays are in hundredths of a second
 
 
-def gif(data, *, fps: int = 20, width: int = 800, frames: int | None = None,
-        progress: Progress | None = None) -> bytes:
+def gif(data, *, fps: int = 20, width: int = 800, frames: int | None = None, progress: Progress | None = None) -> bytes:
     """An animated GIF (looping) of the scene: paths growing, heads, legend, step counter.
 
     Frames: min(frames or steps + 1, 200), evenly spread over the steps; the last frame is held
@@ -297,8 +315,17 @@ def gif(data, *, fps: int = 20, width: int = 800, frames: int | None = None,
     durations = [ms] * len(images)
     durations[-1] = max(ms, HOLD_LAST_MS)
     buf = io.BytesIO()
-    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0,
-                   optimize=True, disposal=1, transparency=renderer.transparent)
+    images[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=durations,
+        loop=0,
+        optimize=True,
+        disposal=1,
+        transparency=renderer.transparent,
+    )
     return buf.getvalue()
 
 
@@ -311,8 +338,7 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def mp4(data, *, fps: int = 30, width: int = 800, frames: int | None = None,
-        progress: Progress | None = None) -> bytes:
+def mp4(data, *, fps: int = 30, width: int = 800, frames: int | None = None, progress: Progress | None = None) -> bytes:
     """The same frames as the GIF, encoded as H.264 MP4 (yuv420p, even width and height)."""
     fps = _check_int("fps", fps, 1, MAX_FPS)
     width = _check_int("width", width, MIN_WIDTH, MAX_WIDTH)
@@ -320,10 +346,38 @@ def mp4(data, *, fps: int = 30, width: int = 800, frames: int | None = None,
     w, h = renderer.width, renderer.height
     with tempfile.TemporaryDirectory(prefix="gradscape-") as tmp:
         out = os.path.join(tmp, "out.mp4")
-        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0",
-               "-an", "-c:v", "libx264", "-preset", "veryfast", "-tune", "animation", "-crf", "20",
-               "-pix_fmt", "yuv420p", "-movflags", "+faststart", out]
+        cmd = [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{w}x{h}",
+            "-r",
+            str(fps),
+            "-i",
+            "pipe:0",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "animation",
+            "-crf",
+            "20",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            out,
+        ]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             for frame in renderer.frames(progress):
@@ -346,8 +400,10 @@ _TOPOJSON_CDN = "https://cdn.plot.ly/un/"
 def _export_figure(data) -> dict:
     """The page's figure, less what only makes sense in the app: the invisible click-to-start grid."""
     fig = dict(data.figure)
-    fig["data"] = [dict(t, x=[], y=[], hoverinfo="skip", hovertemplate=None) if t.get("name") == "start here" else t
-                   for t in fig["data"]]
+    fig["data"] = [
+        dict(t, x=[], y=[], hoverinfo="skip", hovertemplate=None) if t.get("name") == "start here" else t
+        for t in fig["data"]
+    ]
     return fig
 
 
@@ -359,18 +415,31 @@ def html(data) -> str:
     import plotly.io as pio
 
     fig = _export_figure(data)
-    config = {"displaylogo": False, "responsive": True, "topojsonURL": "topojson/",
-              "toImageButtonOptions": {"filename": _file_stem(data)}}
-    page = pio.to_html(fig, config=config, include_plotlyjs=True, include_mathjax=False, full_html=True,
-                       auto_play=False, validate=False)
+    config = {
+        "displaylogo": False,
+        "responsive": True,
+        "topojsonURL": "topojson/",
+        "toImageButtonOptions": {"filename": _file_stem(data)},
+    }
+    page = pio.to_html(
+        fig,
+        config=config,
+        include_plotlyjs=True,
+        include_mathjax=False,
+        full_html=True,
+        auto_play=False,
+        validate=False,
+    )
     page = page.replace(_TOPOJSON_CDN, "topojson/")
     from scene.config import to_query
     from urllib.parse import urlencode
 
     title = _html.escape(f"gradscape: {data.title}")
     query = _html.escape(urlencode(to_query(data.cfg)), quote=True)
-    head = (f"<head>\n    <title>{title}</title>\n    <meta name=\"generator\" content=\"gradscape\" />\n"
-            f"    <meta name=\"gradscape-query\" content=\"{query}\" />")
+    head = (
+        f'<head>\n    <title>{title}</title>\n    <meta name="generator" content="gradscape" />\n'
+        f'    <meta name="gradscape-query" content="{query}" />'
+    )
     return page.replace("<head>", head, 1)
 
 
@@ -391,9 +460,20 @@ def still_figure(data, step: int | None = None, *, full_paths: bool = False) -> 
     layout.pop("sliders", None)
     layout.pop("updatemenus", None)
     layout["margin"] = dict(layout.get("margin", {}), b=50)
-    layout["annotations"] = list(layout.get("annotations", [])) + [dict(
-        text=f"step {step}", xref="x domain", yref="y domain", x=0.99, y=0.99, xanchor="right", yanchor="top",
-        showarrow=False, bgcolor="rgba(255,255,255,0.85)", font=dict(size=layout.get("font", {}).get("size", 13)))]
+    layout["annotations"] = list(layout.get("annotations", [])) + [
+        dict(
+            text=f"step {step}",
+            xref="x domain",
+            yref="y domain",
+            x=0.99,
+            y=0.99,
+            xanchor="right",
+            yanchor="top",
+            showarrow=False,
+            bgcolor="rgba(255,255,255,0.85)",
+            font=dict(size=layout.get("font", {}).get("size", 13)),
+        )
+    ]
     fig["layout"] = layout
     traces = []
     for t in fig["data"]:
@@ -461,8 +541,15 @@ def image_session():
             kaleido.stop_sync_server(silence_warnings=True)
 
 
-def png(data, *, width: int = 1200, height: int = 900, step: int | None = None, full_paths: bool = False,
-        engine: str = "auto") -> bytes:
+def png(
+    data,
+    *,
+    width: int = 1200,
+    height: int = 900,
+    step: int | None = None,
+    full_paths: bool = False,
+    engine: str = "auto",
+) -> bytes:
     """A PNG still of the figure at `step` (default: the last) via plotly + kaleido.
 
     engine="auto" falls back to a Pillow still (the surface map as in the GIF, letterboxed to the
@@ -479,8 +566,9 @@ def png(data, *, width: int = 1200, height: int = 900, step: int | None = None, 
         except Exception as err:  # noqa: BLE001 - kaleido missing, no Chromium, browser crash
             if engine == "kaleido":
                 raise RuntimeError(f"kaleido could not render the PNG: {err}") from err
-            warnings.warn(f"kaleido could not render the PNG ({err}); drew a Pillow still instead", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"kaleido could not render the PNG ({err}); drew a Pillow still instead", RuntimeWarning, stacklevel=2
+            )
     return pillow_still(data, width=width, height=height, step=step)
 
 
@@ -515,6 +603,7 @@ def pillow_still(data, *, width: int = 1200, height: int = 900, step: int | None
 
 # ---- data ---------------------------------------------------------------------------------------
 
+
 def _num(v) -> str:
     v = float(v)
     return repr(v) if math.isfinite(v) else ""
@@ -537,8 +626,16 @@ def csv(data) -> str:
         div = int(traj.diverged_at[0])
         for j, s in enumerate(steps):
             gx, gy = grad[j]
-            row = [run.key, s, _num(xy[j][0]), _num(xy[j][1]), _num(loss[j]), _num(gx), _num(gy),
-                   _num(math.hypot(gx, gy))]
+            row = [
+                run.key,
+                s,
+                _num(xy[j][0]),
+                _num(xy[j][1]),
+                _num(loss[j]),
+                _num(gx),
+                _num(gy),
+                _num(math.hypot(gx, gy)),
+            ]
             if j < len(lr):
                 row += [_num(lr[j]), _num(eff[j][0]), _num(eff[j][1])]
             else:
@@ -572,34 +669,48 @@ def json_export(data, cfg=None) -> str:
     runs = []
     for run, traj in zip(data.runs, data.trajectories):
         grad = traj.grad[0]
-        runs.append({
-            "key": run.key, "name": run.label, "color": color_for(run.key, len(runs)),
-            "hparams": _plain(effective_hparams(cfg, run.key)),
-            "diverged_at": int(traj.diverged_at[0]),
-            "effective_lr_kind": run.effective_kind,
-            "steps": traj.steps.tolist(),
-            "x": _finite(traj.xy[0, :, 0].tolist()), "y": _finite(traj.xy[0, :, 1].tolist()),
-            "loss": _finite(traj.loss[0].tolist()),
-            "grad_x": _finite(grad[:, 0].tolist()), "grad_y": _finite(grad[:, 1].tolist()),
-            "grad_norm": _finite(grad.norm(dim=-1).tolist()),
-            "lr": _finite(traj.lr[0].tolist()),
-            "effective_lr_x": _finite(traj.effective_lr[0, :, 0].tolist()),
-            "effective_lr_y": _finite(traj.effective_lr[0, :, 1].tolist()),
-        })
+        runs.append(
+            {
+                "key": run.key,
+                "name": run.label,
+                "color": color_for(run.key, len(runs)),
+                "hparams": _plain(effective_hparams(cfg, run.key)),
+                "diverged_at": int(traj.diverged_at[0]),
+                "effective_lr_kind": run.effective_kind,
+                "steps": traj.steps.tolist(),
+                "x": _finite(traj.xy[0, :, 0].tolist()),
+                "y": _finite(traj.xy[0, :, 1].tolist()),
+                "loss": _finite(traj.loss[0].tolist()),
+                "grad_x": _finite(grad[:, 0].tolist()),
+                "grad_y": _finite(grad[:, 1].tolist()),
+                "grad_norm": _finite(grad.norm(dim=-1).tolist()),
+                "lr": _finite(traj.lr[0].tolist()),
+                "effective_lr_x": _finite(traj.effective_lr[0, :, 0].tolist()),
+                "effective_lr_y": _finite(traj.effective_lr[0, :, 1].tolist()),
+            }
+        )
     surface = data.surface
     doc = {
         "generator": "gradscape",
         "title": data.title,
         "config": {
             "query": to_query(cfg),
-            "surface": {"key": cfg.surface, "name": getattr(surface, "name", cfg.surface),
-                        "params": _plain(dict(surface.values)), "bounds": _plain(surface.bounds),
-                        "minima": _plain(surface.minima)},
+            "surface": {
+                "key": cfg.surface,
+                "name": getattr(surface, "name", cfg.surface),
+                "params": _plain(dict(surface.values)),
+                "bounds": _plain(surface.bounds),
+                "minima": _plain(surface.minima),
+            },
             "optimizers": list(cfg.optimizers),
             "hparams": {k: _plain(effective_hparams(cfg, k)) for k in cfg.optimizers},
             "schedule": {"key": cfg.schedule, "params": _plain(cfg.schedule_params)},
-            "steps": cfg.steps, "noise": cfg.noise, "seed": cfg.seed,
-            "start": _plain(data.start), "device": "cpu", "dtype": "float64",
+            "steps": cfg.steps,
+            "noise": cfg.noise,
+            "seed": cfg.seed,
+            "start": _plain(data.start),
+            "device": "cpu",
+            "dtype": "float64",
         },
         "errors": list(data.errors),
         "runs": runs,

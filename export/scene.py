@@ -58,6 +58,7 @@ class SceneData:
 
 # ---- presets ----------------------------------------------------------------------------------
 
+
 def presets_path() -> Path:
     """assets/presets.json of the source tree (GRADSCAPE_PRESETS overrides it). A non-editable
     install does not ship assets/: then there are no presets, and queries and surface keys still work."""
@@ -107,13 +108,16 @@ def scene_from_preset(name: str) -> Config:
     """
     preset = find_preset(name)
     if preset is None:
-        raise ValueError(f"unknown scene {name!r}; presets: "
-                         + ("; ".join(preset_names()) or f"none found ({presets_path()} is missing)"))
+        raise ValueError(
+            f"unknown scene {name!r}; presets: "
+            + ("; ".join(preset_names()) or f"none found ({presets_path()} is missing)")
+        )
     cfg, _warnings = from_query(preset["query"])  # presets are checked by the tests to give none
     return cfg
 
 
 # ---- URLs -------------------------------------------------------------------------------------
+
 
 def parse_query_string(text: str) -> dict[str, str]:
     """URL parameters from a query string, with or without a leading '?', or from a whole URL.
@@ -143,8 +147,11 @@ def recognised(query: Mapping[str, str]) -> list[str]:
     from optimizers import available_optimizers
 
     opts = set(available_optimizers())
-    return [k for k in query
-            if k in _KNOWN_PARAMS or k.startswith(("s.", "sched.")) or ("." in k and k.split(".", 1)[0] in opts)]
+    return [
+        k
+        for k in query
+        if k in _KNOWN_PARAMS or k.startswith(("s.", "sched.")) or ("." in k and k.split(".", 1)[0] in opts)
+    ]
 
 
 def resolve_scene(text: str) -> tuple[Config, list[str], str]:
@@ -168,13 +175,17 @@ def resolve_scene(text: str) -> tuple[Config, list[str], str]:
         if not query:
             raise ValueError(f"no key=value parameters in {_short(text)!r}")
         if not recognised(query):
-            raise ValueError(f"not a gradscape query: none of {', '.join(map(repr, list(query)[:5]))} is a "
-                             f"parameter it knows ({', '.join(_KNOWN_PARAMS)}, s.*, sched.*, <optimizer>.*)")
+            raise ValueError(
+                f"not a gradscape query: none of {', '.join(map(repr, list(query)[:5]))} is a "
+                f"parameter it knows ({', '.join(_KNOWN_PARAMS)}, s.*, sched.*, <optimizer>.*)"
+            )
         cfg, warnings = from_query(query)
         return cfg, warnings, f"{cfg.surface} ({', '.join(cfg.optimizers) or 'no optimizer'})"
     known = "; ".join(preset_names()) or f"none found: {presets_path()} is missing"
-    raise ValueError(f"unknown scene {_short(text)!r}: not a preset ({known}), "
-                     f"not a surface ({', '.join(available_surfaces())}) and not a query string (key=value&...)")
+    raise ValueError(
+        f"unknown scene {_short(text)!r}: not a preset ({known}), "
+        f"not a surface ({', '.join(available_surfaces())}) and not a query string (key=value&...)"
+    )
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -183,7 +194,10 @@ def _short(text: str, limit: int = 60) -> str:
 
 # ---- computing --------------------------------------------------------------------------------
 
-def compute(cfg: Config, *, title: str = "", warnings: list | None = None, figure_frames: int | None = None) -> SceneData:
+
+def compute(
+    cfg: Config, *, title: str = "", warnings: list | None = None, figure_frames: int | None = None
+) -> SceneData:
     """Run every optimizer of `cfg` (engine.simulate on the CPU, float64) and build the drawing and
     the Playground figure. A run the engine refuses (ValueError) is skipped with its message in
     `errors`, as the page does; a refused surface raises ValueError."""
@@ -202,8 +216,18 @@ def compute(cfg: Config, *, title: str = "", warnings: list | None = None, figur
     for key in cfg.optimizers:
         spec = get_optimizer(key)
         try:
-            traj = simulate(surface, key, start=cfg.start, steps=cfg.steps, hparams=effective_hparams(cfg, key),
-                            schedule=schedule, noise=cfg.noise, seed=cfg.seed, device=DEVICE, dtype=torch.float64)
+            traj = simulate(
+                surface,
+                key,
+                start=cfg.start,
+                steps=cfg.steps,
+                hparams=effective_hparams(cfg, key),
+                schedule=schedule,
+                noise=cfg.noise,
+                seed=cfg.seed,
+                device=DEVICE,
+                dtype=torch.float64,
+            )
         except ValueError as err:
             errors.append(f"{spec.name}: {err}")
             continue
@@ -211,8 +235,24 @@ def compute(cfg: Config, *, title: str = "", warnings: list | None = None, figur
         runs.append(run_view(traj, spec.name))
     layers = surface_layers(surface, surface.grid(GRID_POINTS))
     start = tuple(float(v) for v in (cfg.start if cfg.start is not None else surface.start))
-    figure = playground_figure(surface, runs, layers=layers, start=start, presenter=cfg.presenter,
-                               frame_ms=SPEEDS.get(cfg.speed, 60), frames=figure_frames or MAX_FRAMES)
-    return SceneData(cfg=cfg, surface=surface, runs=runs, trajectories=trajectories, layers=layers, figure=figure,
-                     start=start, title=title or getattr(surface, "name", cfg.surface), errors=errors,
-                     warnings=list(warnings or []))
+    figure = playground_figure(
+        surface,
+        runs,
+        layers=layers,
+        start=start,
+        presenter=cfg.presenter,
+        frame_ms=SPEEDS.get(cfg.speed, 60),
+        frames=figure_frames or MAX_FRAMES,
+    )
+    return SceneData(
+        cfg=cfg,
+        surface=surface,
+        runs=runs,
+        trajectories=trajectories,
+        layers=layers,
+        figure=figure,
+        start=start,
+        title=title or getattr(surface, "name", cfg.surface),
+        errors=errors,
+        warnings=list(warnings or []),
+    )

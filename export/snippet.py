@@ -33,7 +33,6 @@ import math
 from optimizers import get_optimizer
 
 
-
 def supported() -> tuple[str, ...]:
     """The optimizers with a torch.optim twin (declared in their own files), in display order."""
     from optimizers import available_optimizers
@@ -48,69 +47,110 @@ def _r(v) -> str:
 
 # ---- surfaces -------------------------------------------------------------------------------------
 
+
 def _surface_code(surface) -> tuple[list[str], list[str]]:
     """(constants, body of f(w)): f(w) takes a (2,) tensor and returns the loss (0-dim tensor)."""
     key, v = surface.key, surface.values
     if key == "ravine":
-        return ([f"CONDITION = {_r(v['condition'])}  # κ: ratio of the steep to the shallow curvature",
-                 f"ANGLE = {_r(v['angle'])}  # rotation of the ravine, in degrees",
-                 "_K = 1.0 / CONDITION",
-                 "_C, _S = math.cos(math.radians(ANGLE)), math.sin(math.radians(ANGLE))"],
-                ['"""Quadratic ravine: f = ½(u²/κ + v²), (u, v) = (x, y) rotated by ANGLE."""',
-                 "x, y = w[0], w[1]",
-                 "u = _C * x + _S * y",
-                 "v = -_S * x + _C * y",
-                 "return 0.5 * (_K * u * u + v * v)"])
+        return (
+            [
+                f"CONDITION = {_r(v['condition'])}  # κ: ratio of the steep to the shallow curvature",
+                f"ANGLE = {_r(v['angle'])}  # rotation of the ravine, in degrees",
+                "_K = 1.0 / CONDITION",
+                "_C, _S = math.cos(math.radians(ANGLE)), math.sin(math.radians(ANGLE))",
+            ],
+            [
+                '"""Quadratic ravine: f = ½(u²/κ + v²), (u, v) = (x, y) rotated by ANGLE."""',
+                "x, y = w[0], w[1]",
+                "u = _C * x + _S * y",
+                "v = -_S * x + _C * y",
+                "return 0.5 * (_K * u * u + v * v)",
+            ],
+        )
     if key == "saddle":
-        return [], ['"""Saddle point: f = x²/2 + y⁴/4 − y²/2 (saddle at the origin, minima at (0, ±1))."""',
-                    "x, y = w[0], w[1]",
-                    "y2 = y * y",
-                    "return 0.5 * x * x + 0.25 * y2 * y2 - 0.5 * y2"]
+        return [], [
+            '"""Saddle point: f = x²/2 + y⁴/4 − y²/2 (saddle at the origin, minima at (0, ±1))."""',
+            "x, y = w[0], w[1]",
+            "y2 = y * y",
+            "return 0.5 * x * x + 0.25 * y2 * y2 - 0.5 * y2",
+        ]
     if key == "saddle_unbounded":
-        return [], ['"""Unbounded saddle: f = ½(x² − y²)."""',
-                    "x, y = w[0], w[1]",
-                    "return 0.5 * (x * x - y * y)"]
+        return [], ['"""Unbounded saddle: f = ½(x² − y²)."""', "x, y = w[0], w[1]", "return 0.5 * (x * x - y * y)"]
     if key == "rosenbrock":
-        return ([f"A = {_r(v['a'])}", f"B = {_r(v['b'])}"],
-                ['"""Rosenbrock: f = (A − x)² + B(y − x²)², minimum at (A, A²)."""',
-                 "x, y = w[0], w[1]",
-                 "d = y - x * x",
-                 "return (A - x) ** 2 + B * d * d"])
+        return (
+            [f"A = {_r(v['a'])}", f"B = {_r(v['b'])}"],
+            [
+                '"""Rosenbrock: f = (A − x)² + B(y − x²)², minimum at (A, A²)."""',
+                "x, y = w[0], w[1]",
+                "d = y - x * x",
+                "return (A - x) ** 2 + B * d * d",
+            ],
+        )
     if key == "plateau":
-        return ([f"WIDTH = {_r(v['width'])}  # radius of the well", "_INV_W2 = 1.0 / (WIDTH * WIDTH)"],
-                ['"""Plateau: f = 1 − exp(−(x² + y²)/WIDTH²), a narrow well in a flat plain."""',
-                 "x, y = w[0], w[1]",
-                 "return 1.0 - torch.exp(-(x * x + y * y) * _INV_W2)"])
+        return (
+            [f"WIDTH = {_r(v['width'])}  # radius of the well", "_INV_W2 = 1.0 / (WIDTH * WIDTH)"],
+            [
+                '"""Plateau: f = 1 − exp(−(x² + y²)/WIDTH²), a narrow well in a flat plain."""',
+                "x, y = w[0], w[1]",
+                "return 1.0 - torch.exp(-(x * x + y * y) * _INV_W2)",
+            ],
+        )
     if key == "himmelblau":
-        return [], ['"""Himmelblau: f = (x² + y − 11)² + (x + y² − 7)², four minima."""',
-                    "x, y = w[0], w[1]",
-                    "p, q = x * x + y - 11.0, x + y * y - 7.0",
-                    "return p * p + q * q"]
+        return [], [
+            '"""Himmelblau: f = (x² + y − 11)² + (x + y² − 7)², four minima."""',
+            "x, y = w[0], w[1]",
+            "p, q = x * x + y - 11.0, x + y * y - 7.0",
+            "return p * p + q * q",
+        ]
     if key == "rastrigin":
-        return (["_TAU = 2.0 * math.pi"],
-                ['"""Rastrigin: f = 20 + Σ (xᵢ² − 10 cos 2πxᵢ)."""',
-                 "x, y = w[0], w[1]",
-                 "return 20.0 + x * x - 10.0 * torch.cos(_TAU * x) + y * y - 10.0 * torch.cos(_TAU * y)"])
+        return (
+            ["_TAU = 2.0 * math.pi"],
+            [
+                '"""Rastrigin: f = 20 + Σ (xᵢ² − 10 cos 2πxᵢ)."""',
+                "x, y = w[0], w[1]",
+                "return 20.0 + x * x - 10.0 * torch.cos(_TAU * x) + y * y - 10.0 * torch.cos(_TAU * y)",
+            ],
+        )
     if key == "beale":
-        return [], ['"""Beale: f = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²."""',
-                    "x, y = w[0], w[1]",
-                    "y2 = y * y",
-                    "a, b, c = 1.5 - x + x * y, 2.25 - x + x * y2, 2.625 - x + x * y2 * y",
-                    "return a * a + b * b + c * c"]
+        return [], [
+            '"""Beale: f = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²."""',
+            "x, y = w[0], w[1]",
+            "y2 = y * y",
+            "a, b, c = 1.5 - x + x * y, 2.25 - x + x * y2, 2.625 - x + x * y2 * y",
+            "return a * a + b * b + c * c",
+        ]
     if key == "two_wells":
-        return ([f"TILT = {_r(v['tilt'])}  # how much deeper the left well is"],
-                ['"""Two wells: f = (x² − 1)² + TILT·x + y²."""',
-                 "x, y = w[0], w[1]",
-                 "q = x * x - 1.0",
-                 "return q * q + TILT * x + y * y"])
+        return (
+            [f"TILT = {_r(v['tilt'])}  # how much deeper the left well is"],
+            [
+                '"""Two wells: f = (x² − 1)² + TILT·x + y²."""',
+                "x, y = w[0], w[1]",
+                "q = x * x - 1.0",
+                "return q * q + TILT * x + y * y",
+            ],
+        )
     if key == "formula":
         return [], _formula_body(surface)
     raise ValueError(f"no PyTorch form for surface {key!r} yet")
 
 
-_TORCH_FUNCS = {"sin": "sin", "cos": "cos", "tan": "tan", "exp": "exp", "log": "log", "ln": "log",
-                "log10": "log10", "log2": "log2", "sqrt": "sqrt", "abs": "abs", "tanh": "tanh", "sinh": "sinh",
-                "cosh": "cosh", "atan": "atan", "arctan": "atan"}
+_TORCH_FUNCS = {
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "exp": "exp",
+    "log": "log",
+    "ln": "log",
+    "log10": "log10",
+    "log2": "log2",
+    "sqrt": "sqrt",
+    "abs": "abs",
+    "tanh": "tanh",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "atan": "atan",
+    "arctan": "atan",
+}
 
 
 def _formula_body(surface) -> list[str]:
@@ -162,6 +202,7 @@ def _formula_body(surface) -> list[str]:
 
 # ---- optimizers -----------------------------------------------------------------------------------
 
+
 def _literal(v) -> str:
     if isinstance(v, bool) or v is None or isinstance(v, str):
         return repr(v)
@@ -180,13 +221,17 @@ def _optimizer_code(spec, hp: dict) -> str:
 
 
 def _unsupported(key: str) -> str:
-    why = {"nesterov": ("gradscape's Nesterov is the look-ahead form (gradient at w + γu, path w), while torch's "
-                        "SGD(nesterov=True) tracks the look-ahead point w + γu itself, so their paths differ; ")}
-    return (f"no torch.optim equivalent for {key!r}: {why.get(key, '')}snippets exist for "
-            + ", ".join(supported()))
+    why = {
+        "nesterov": (
+            "gradscape's Nesterov is the look-ahead form (gradient at w + γu, path w), while torch's "
+            "SGD(nesterov=True) tracks the look-ahead point w + γu itself, so their paths differ; "
+        )
+    }
+    return f"no torch.optim equivalent for {key!r}: {why.get(key, '')}snippets exist for " + ", ".join(supported())
 
 
 # ---- schedules ------------------------------------------------------------------------------------
+
 
 def _scale_expr(schedule) -> str:
     """gradscape's lr_t / lr_0 of a time-based schedule as a Python expression in t."""
@@ -236,12 +281,15 @@ def _schedule_code(schedule, steps: int, lr: float) -> tuple[list[str], list[str
         return ["# Constant learning rate: no scheduler."], []
 
     def plateau_code(p) -> str:
-        return (f"{S}.ReduceLROnPlateau(optimizer, mode=\"min\", factor={_r(p.factor)}, patience={p.patience}, "
-                f"threshold={_r(p.threshold)}, threshold_mode=\"rel\", cooldown={p.cooldown}, "
-                f"min_lr={_r(p.min_factor * lr)}, eps={_r(p.eps)})")
+        return (
+            f'{S}.ReduceLROnPlateau(optimizer, mode="min", factor={_r(p.factor)}, patience={p.patience}, '
+            f'threshold={_r(p.threshold)}, threshold_mode="rel", cooldown={p.cooldown}, '
+            f"min_lr={_r(p.min_factor * lr)}, eps={_r(p.eps)})"
+        )
 
     if isinstance(schedule, Plateau):
         return ([f"scheduler = {plateau_code(schedule)}"], ["scheduler.step(loss.item())  # the loss before this step"])
+
     def lambda_lines() -> list[str]:
         return [f"scheduler = {S}.LambdaLR(optimizer, lambda t: {_scale_expr(schedule)})"]
 
@@ -250,30 +298,41 @@ def _schedule_code(schedule, steps: int, lr: float) -> tuple[list[str], list[str
         linear = f"{S}.LinearLR(optimizer, start_factor={_r(s)}, end_factor=1.0, total_iters={w})"
         if isinstance(inner, Plateau):
             if s <= 0:
-                raise ValueError("a warm-up from 0 in front of reduce-on-plateau has no torch.optim equivalent "
-                                 "(LinearLR needs start_factor > 0)")
-            return ([f"warmup = {linear}",
-                     f"plateau = {plateau_code(inner)}",
-                     "# gradscape multiplies the warm-up factor into the plateau's own lr; stepping both on one",
-                     "# optimizer is the same as long as min_lr is 0."],
-                    ["warmup.step()", "plateau.step(loss.item())  # the loss before this step"])
+                raise ValueError(
+                    "a warm-up from 0 in front of reduce-on-plateau has no torch.optim equivalent "
+                    "(LinearLR needs start_factor > 0)"
+                )
+            return (
+                [
+                    f"warmup = {linear}",
+                    f"plateau = {plateau_code(inner)}",
+                    "# gradscape multiplies the warm-up factor into the plateau's own lr; stepping both on one",
+                    "# optimizer is the same as long as min_lr is 0.",
+                ],
+                ["warmup.step()", "plateau.step(loss.item())  # the loss before this step"],
+            )
         if s <= 0:
-            return ["# LinearLR needs start_factor > 0: the warm-up is written as one LambdaLR."] + lambda_lines(), \
-                ["scheduler.step()"]
+            return ["# LinearLR needs start_factor > 0: the warm-up is written as one LambdaLR."] + lambda_lines(), [
+                "scheduler.step()"
+            ]
         if isinstance(inner, Constant):
             return [f"scheduler = {linear}"], ["scheduler.step()"]
         named = _named(inner, steps, lr)
         chainable = named is not None and not (isinstance(inner, Cosine) and inner.min_factor > 0)
         if chainable:
-            return [f"scheduler = {S}.ChainedScheduler([", f"    {linear},", f"    {named},", "])"], \
-                ["scheduler.step()"]
-        return ["# The warm-up times gradscape's closed form, as one LambdaLR (exact)."] + lambda_lines(), \
-            ["scheduler.step()"]
+            return [f"scheduler = {S}.ChainedScheduler([", f"    {linear},", f"    {named},", "])"], [
+                "scheduler.step()"
+            ]
+        return ["# The warm-up times gradscape's closed form, as one LambdaLR (exact)."] + lambda_lines(), [
+            "scheduler.step()"
+        ]
     named = _named(schedule, steps, lr)
     if named is not None:
         return [f"scheduler = {named}"], ["scheduler.step()"]
-    note = {"reciprocal": "# torch has no reciprocal-decay class: LambdaLR with gradscape's formula (exact).",
-            "cosine": "# Past T_max torch's CosineAnnealingLR climbs back up; gradscape stays at the minimum: LambdaLR."}
+    note = {
+        "reciprocal": "# torch has no reciprocal-decay class: LambdaLR with gradscape's formula (exact).",
+        "cosine": "# Past T_max torch's CosineAnnealingLR climbs back up; gradscape stays at the minimum: LambdaLR.",
+    }
     return [note.get(schedule.key, "# gradscape's closed form as a LambdaLR.")] + lambda_lines(), ["scheduler.step()"]
 
 
@@ -320,6 +379,7 @@ NOISE_CHUNK = 256  # gradscape draws the noise 256 steps at a time (the same num
 
 # ---- the script -----------------------------------------------------------------------------------
 
+
 def pytorch_snippet(cfg, optimizer_key: str) -> str:
     """A copyable Python script that reproduces `optimizer_key`'s run of `cfg` with torch.optim.
 
@@ -350,52 +410,66 @@ def pytorch_snippet(cfg, optimizer_key: str) -> str:
         surface_desc += " (" + ", ".join(f"{k}={v!r}" for k, v in surface.values.items()) + ")"
 
     L: list[str] = []
-    L += ['"""Reproduce a gradscape run with torch.optim.',
-          "",
-          f"Surface:   {surface_desc}",
-          f"Optimizer: {spec.name} ({params})",
-          f"Schedule:  {sched_desc}",
-          f"Steps:     {cfg.steps} from ({_r(start[0])}, {_r(start[1])})"
-          + (f", gradient noise std {noise!r} (seed {cfg.seed})" if noise else ""),
-          "",
-          "Generated by gradscape; needs only PyTorch. In float64 the path equals gradscape's to rounding",
-          "(autograd here, hand-written gradients there).",
-          '"""',
-          "import math",
-          "",
-          "import torch",
-          "",
-          "torch.set_default_dtype(torch.float64)  # gradscape computes in float64",
-          ""]
+    L += [
+        '"""Reproduce a gradscape run with torch.optim.',
+        "",
+        f"Surface:   {surface_desc}",
+        f"Optimizer: {spec.name} ({params})",
+        f"Schedule:  {sched_desc}",
+        f"Steps:     {cfg.steps} from ({_r(start[0])}, {_r(start[1])})"
+        + (f", gradient noise std {noise!r} (seed {cfg.seed})" if noise else ""),
+        "",
+        "Generated by gradscape; needs only PyTorch. In float64 the path equals gradscape's to rounding",
+        "(autograd here, hand-written gradients there).",
+        '"""',
+        "import math",
+        "",
+        "import torch",
+        "",
+        "torch.set_default_dtype(torch.float64)  # gradscape computes in float64",
+        "",
+    ]
     if constants:
         L += constants + [""]
     L += ["", "def f(w):"] + ["    " + line for line in body] + ["", ""]
     if noise:
-        L += _NOISE_CODE.strip("\n").splitlines() + [f"NOISE = {noise!r}  # std of the noise added to each gradient",
-                                                     f"SEED = {int(cfg.seed)}", "", ""]
-    L += [f"STEPS = {int(cfg.steps)}",
-          f"w = torch.tensor([{_r(start[0])}, {_r(start[1])}], requires_grad=True)",
-          f"optimizer = {_optimizer_code(spec, hp)}"]
+        L += _NOISE_CODE.strip("\n").splitlines() + [
+            f"NOISE = {noise!r}  # std of the noise added to each gradient",
+            f"SEED = {int(cfg.seed)}",
+            "",
+            "",
+        ]
+    L += [
+        f"STEPS = {int(cfg.steps)}",
+        f"w = torch.tensor([{_r(start[0])}, {_r(start[1])}], requires_grad=True)",
+        f"optimizer = {_optimizer_code(spec, hp)}",
+    ]
     if spec.torch_twin.note and cfg.schedule != "constant":
         L += [f"# {spec.torch_twin.note}"]
     L += build
-    L += ["",
-          "path = [w.detach().tolist()]  # the points, start included",
-          "losses = []  # the loss at each point",
-          "for t in range(STEPS):",
-          "    optimizer.zero_grad()",
-          "    loss = f(w)",
-          "    loss.backward()"]
+    L += [
+        "",
+        "path = [w.detach().tolist()]  # the points, start included",
+        "losses = []  # the loss at each point",
+        "for t in range(STEPS):",
+        "    optimizer.zero_grad()",
+        "    loss = f(w)",
+        "    loss.backward()",
+    ]
     if noise:
-        L += ["    if t % NOISE_CHUNK == 0:",
-              "        noise_block = gradscape_noise(SEED, t, NOISE_CHUNK) * NOISE",
-              "    w.grad += noise_block[t % NOISE_CHUNK]  # noise on the gradient, before the optimizer sees it"]
+        L += [
+            "    if t % NOISE_CHUNK == 0:",
+            "        noise_block = gradscape_noise(SEED, t, NOISE_CHUNK) * NOISE",
+            "    w.grad += noise_block[t % NOISE_CHUNK]  # noise on the gradient, before the optimizer sees it",
+        ]
     L += ["    optimizer.step()"]
     L += ["    " + line for line in step_lines]
-    L += ["    losses.append(loss.item())",
-          "    path.append(w.detach().tolist())",
-          "losses.append(f(w).item())",
-          "",
-          'print(f"after {STEPS} steps: w = ({path[-1][0]:.6g}, {path[-1][1]:.6g}), loss = {losses[-1]:.6g}")',
-          ""]
+    L += [
+        "    losses.append(loss.item())",
+        "    path.append(w.detach().tolist())",
+        "losses.append(f(w).item())",
+        "",
+        'print(f"after {STEPS} steps: w = ({path[-1][0]:.6g}, {path[-1][1]:.6g}), loss = {losses[-1]:.6g}")',
+        "",
+    ]
     return "\n".join(L)

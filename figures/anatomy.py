@@ -9,26 +9,60 @@ from figures.playground import _r
 
 # What each state field is called on the page (fields not listed are not drawn as bars).
 STATE_LABELS = {
-    "buf": "velocity b / u", "sum_sq": "Σ g² (AdaGrad)", "square_avg": "E[g²] / v", "grad_avg": "mean g (centered)",
-    "acc_delta": "E[Δ²]", "m": "first moment m", "v": "second moment v", "v_max": "max v (AMSGrad)",
-    "u": "max |g| (Adamax)", "eta": "clipped step η̂", "step_size": "Rprop step s", "prev": "previous g (Rprop)",
+    "buf": "velocity b / u",
+    "sum_sq": "Σ g² (AdaGrad)",
+    "square_avg": "E[g²] / v",
+    "grad_avg": "mean g (centered)",
+    "acc_delta": "E[Δ²]",
+    "m": "first moment m",
+    "v": "second moment v",
+    "v_max": "max v (AMSGrad)",
+    "u": "max |g| (Adamax)",
+    "eta": "clipped step η̂",
+    "step_size": "Rprop step s",
+    "prev": "previous g (Rprop)",
 }
 
 
 def _arrow(x0, y0, dx, dy, color, text, presenter) -> list[dict]:
     """An arrow from (x0, y0) by (dx, dy), labelled at its head (plotly puts an arrow's own text
     at its tail, where several arrows would overlap)."""
-    arrow = dict(x=x0 + dx, y=y0 + dy, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
-                 arrowhead=3, arrowsize=1.2, arrowwidth=3 if presenter else 2, arrowcolor=color, text="",
-                 standoff=0, startstandoff=0)
-    label = dict(x=x0 + dx, y=y0 + dy, xref="x", yref="y", showarrow=False, text=f"<b>{text}</b>",
-                 xanchor="left" if dx >= 0 else "right", yanchor="bottom" if dy >= 0 else "top",
-                 font=dict(color=color, size=16 if presenter else 12), bgcolor="rgba(255,255,255,0.7)")
+    arrow = dict(
+        x=x0 + dx,
+        y=y0 + dy,
+        ax=x0,
+        ay=y0,
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        showarrow=True,
+        arrowhead=3,
+        arrowsize=1.2,
+        arrowwidth=3 if presenter else 2,
+        arrowcolor=color,
+        text="",
+        standoff=0,
+        startstandoff=0,
+    )
+    label = dict(
+        x=x0 + dx,
+        y=y0 + dy,
+        xref="x",
+        yref="y",
+        showarrow=False,
+        text=f"<b>{text}</b>",
+        xanchor="left" if dx >= 0 else "right",
+        yanchor="bottom" if dy >= 0 else "top",
+        font=dict(color=color, size=16 if presenter else 12),
+        bgcolor="rgba(255,255,255,0.7)",
+    )
     return [arrow, label]
 
 
-def step_figure(surface, layers: dict, details: list, t: int, key: str, *, zoom: bool = True,
-                presenter: bool = False) -> dict:
+def step_figure(
+    surface, layers: dict, details: list, t: int, key: str, *, zoom: bool = True, presenter: bool = False
+) -> dict:
     """Update number t (1-based) of `details`: the path so far, the gradient step, the actual step,
     and the optimizer's own construction (look-ahead point, Newton step, slow weights)."""
     d = details[t - 1]
@@ -37,13 +71,34 @@ def step_figure(surface, layers: dict, details: list, t: int, key: str, *, zoom:
     xs = [p.position[0] for p in details[:t]] + [d.new_position[0]]
     ys = [p.position[1] for p in details[:t]] + [d.new_position[1]]
     data = [
-        dict(type="scatter", mode="lines", x=layers["lines_x"], y=layers["lines_y"], hoverinfo="skip",
-             line=dict(color="rgba(40,60,90,0.35)", width=0.8), showlegend=False),
-        dict(type="scatter", mode="lines+markers", x=_r(xs), y=_r(ys), name="path", showlegend=False,
-             line=dict(color=color, width=2), marker=dict(size=5, color=color),
-             hovertemplate="(%{x:.4f}, %{y:.4f})<extra></extra>"),
-        dict(type="scatter", mode="markers", x=[d.position[0]], y=[d.position[1]], name=f"w at step {t - 1}",
-             marker=dict(size=14, color=color, line=dict(color="#fff", width=2))),
+        dict(
+            type="scatter",
+            mode="lines",
+            x=layers["lines_x"],
+            y=layers["lines_y"],
+            hoverinfo="skip",
+            line=dict(color="rgba(40,60,90,0.35)", width=0.8),
+            showlegend=False,
+        ),
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            x=_r(xs),
+            y=_r(ys),
+            name="path",
+            showlegend=False,
+            line=dict(color=color, width=2),
+            marker=dict(size=5, color=color),
+            hovertemplate="(%{x:.4f}, %{y:.4f})<extra></extra>",
+        ),
+        dict(
+            type="scatter",
+            mode="markers",
+            x=[d.position[0]],
+            y=[d.position[1]],
+            name=f"w at step {t - 1}",
+            marker=dict(size=14, color=color, line=dict(color="#fff", width=2)),
+        ),
     ]
     px, py = d.position
     gx, gy = d.extras["gradient_step"]
@@ -60,56 +115,129 @@ def step_figure(surface, layers: dict, details: list, t: int, key: str, *, zoom:
         x, y = x + mx, y + my
         reach += [abs(x - px), abs(y - py)]
     if d.probe != d.position:
-        data.append(dict(type="scatter", mode="markers", x=[d.probe[0]], y=[d.probe[1]], name="look-ahead point",
-                         marker=dict(size=13, symbol="circle-open", color=color, line=dict(width=3))))
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                x=[d.probe[0]],
+                y=[d.probe[1]],
+                name="look-ahead point",
+                marker=dict(size=13, symbol="circle-open", color=color, line=dict(width=3)),
+            )
+        )
         reach += [abs(d.probe[0] - px), abs(d.probe[1] - py)]
     for name, (mx, my) in d.explanation.markers.items():
-        data.append(dict(type="scatter", mode="markers", x=[mx], y=[my], name=name,
-                         marker=dict(size=14, symbol="diamond", color="#999933", line=dict(color="#000", width=1))))
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                x=[mx],
+                y=[my],
+                name=name,
+                marker=dict(size=14, symbol="diamond", color="#999933", line=dict(color="#000", width=1)),
+            )
+        )
         reach += [abs(mx - px), abs(my - py)]
     if zoom:
         half = max(max(reach) * 1.6, 1e-6 * max(x1 - x0, y1 - y0))
         xr, yr = [px - half, px + half], [py - half, py + half]
     else:
         xr, yr = [x0, x1], [y0, y1]
-    return dict(data=data, layout=dict(
-        height=620 if presenter else 520, margin=dict(l=50, r=10, t=30, b=40), font=dict(size=18 if presenter else 12),
-        xaxis=dict(range=xr, title=dict(text="x"), zeroline=False, constrain="domain"),
-        yaxis=dict(range=yr, title=dict(text="y"), zeroline=False, scaleanchor="x", constrain="domain"),
-        images=[dict(source=layers["png"], xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
-                     sizing="stretch", layer="below")],
-        annotations=notes, legend=dict(orientation="h", y=1.02, yanchor="bottom"), plot_bgcolor="#fff",
-        uirevision=f"step-{zoom}"))
+    return dict(
+        data=data,
+        layout=dict(
+            height=620 if presenter else 520,
+            margin=dict(l=50, r=10, t=30, b=40),
+            font=dict(size=18 if presenter else 12),
+            xaxis=dict(range=xr, title=dict(text="x"), zeroline=False, constrain="domain"),
+            yaxis=dict(range=yr, title=dict(text="y"), zeroline=False, scaleanchor="x", constrain="domain"),
+            images=[
+                dict(
+                    source=layers["png"],
+                    xref="x",
+                    yref="y",
+                    x=x0,
+                    y=y1,
+                    sizex=x1 - x0,
+                    sizey=y1 - y0,
+                    sizing="stretch",
+                    layer="below",
+                )
+            ],
+            annotations=notes,
+            legend=dict(orientation="h", y=1.02, yanchor="bottom"),
+            plot_bgcolor="#fff",
+            uirevision=f"step-{zoom}",
+        ),
+    )
 
 
 def state_bars(detail, *, presenter: bool = False) -> dict:
     """Per-coordinate state after the update (bars: x and y) with the value before (open marks)."""
+
     def used(name, after):  # an unused slot (plain Adam's v_max, RMSprop's momentum buffer) stays at 0
         before = detail.state_before.get(name)
         return any(after) or (isinstance(before, tuple) and any(before))
 
-    fields = [(k, v) for k, v in detail.state_after.items()
-              if isinstance(v, tuple) and k.split(".")[-1] in STATE_LABELS and used(k, v)]
+    fields = [
+        (k, v)
+        for k, v in detail.state_after.items()
+        if isinstance(v, tuple) and k.split(".")[-1] in STATE_LABELS and used(k, v)
+    ]
     n = max(len(fields), 1)
-    data, layout = [], dict(height=300 if presenter else 240, margin=dict(l=40, r=10, t=40, b=30), showlegend=False,
-                            font=dict(size=16 if presenter else 11), plot_bgcolor="#fff", annotations=[])
+    data, layout = (
+        [],
+        dict(
+            height=300 if presenter else 240,
+            margin=dict(l=40, r=10, t=40, b=30),
+            showlegend=False,
+            font=dict(size=16 if presenter else 11),
+            plot_bgcolor="#fff",
+            annotations=[],
+        ),
+    )
     gap = 0.06
     for i, (name, after) in enumerate(fields):
         ax = "" if i == 0 else str(i + 1)
         dom = [i / n + gap / 2, (i + 1) / n - gap / 2]
         before = detail.state_before.get(name)
-        data.append(dict(type="bar", x=["x", "y"], y=[_finite(after[0]), _finite(after[1])], xaxis=f"x{ax}",
-                         yaxis=f"y{ax}", marker=dict(color=["#0072B2", "#E69F00"]),
-                         hovertemplate="%{x}: %{y:.4g}<extra>after</extra>"))
+        data.append(
+            dict(
+                type="bar",
+                x=["x", "y"],
+                y=[_finite(after[0]), _finite(after[1])],
+                xaxis=f"x{ax}",
+                yaxis=f"y{ax}",
+                marker=dict(color=["#0072B2", "#E69F00"]),
+                hovertemplate="%{x}: %{y:.4g}<extra>after</extra>",
+            )
+        )
         if isinstance(before, tuple):
-            data.append(dict(type="scatter", mode="markers", x=["x", "y"], y=[_finite(before[0]), _finite(before[1])],
-                             xaxis=f"x{ax}", yaxis=f"y{ax}", marker=dict(symbol="line-ew-open", size=26,
-                                                                          line=dict(width=2, color="#000")),
-                             hovertemplate="%{x}: %{y:.4g}<extra>before</extra>"))
+            data.append(
+                dict(
+                    type="scatter",
+                    mode="markers",
+                    x=["x", "y"],
+                    y=[_finite(before[0]), _finite(before[1])],
+                    xaxis=f"x{ax}",
+                    yaxis=f"y{ax}",
+                    marker=dict(symbol="line-ew-open", size=26, line=dict(width=2, color="#000")),
+                    hovertemplate="%{x}: %{y:.4g}<extra>before</extra>",
+                )
+            )
         layout[f"xaxis{ax}"] = dict(domain=dom, anchor=f"y{ax}")
         layout[f"yaxis{ax}"] = dict(anchor=f"x{ax}", zeroline=True, zerolinecolor="#888", exponentformat="power")
-        layout["annotations"].append(dict(text=STATE_LABELS[name.split(".")[-1]], x=sum(dom) / 2, y=1.08, xref="paper",
-                                          yref="paper", showarrow=False, xanchor="center"))
+        layout["annotations"].append(
+            dict(
+                text=STATE_LABELS[name.split(".")[-1]],
+                x=sum(dom) / 2,
+                y=1.08,
+                xref="paper",
+                yref="paper",
+                showarrow=False,
+                xanchor="center",
+            )
+        )
     return dict(data=data, layout=layout)
 
 

@@ -31,19 +31,43 @@ def controls(steps: list[int], frame_ms: int, font: int, y: float, x_slider: flo
     """(slider, buttons): a step scrubber and Play/Pause, all client-side (no rerun)."""
     still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     slider = dict(
-        active=0, x=x_slider, len=1 - x_slider, y=y, yanchor="top", pad=dict(t=8, b=4),
-        currentvalue=dict(prefix="step ", font=dict(size=font, color="#222"), xanchor="right"), ticklen=0,
-        minorticklen=0, tickwidth=0,
+        active=0,
+        x=x_slider,
+        len=1 - x_slider,
+        y=y,
+        yanchor="top",
+        pad=dict(t=8, b=4),
+        currentvalue=dict(prefix="step ", font=dict(size=font, color="#222"), xanchor="right"),
+        ticklen=0,
+        minorticklen=0,
+        tickwidth=0,
         font=dict(color="rgba(0,0,0,0)"),  # 120 step labels are clutter; the current value says it
         steps=[dict(method="animate", label=str(s), args=[[str(s)], still]) for s in steps],
     )
     buttons = dict(
-        type="buttons", direction="left", showactive=False, x=0.0, y=y, xanchor="left", yanchor="top",
-        pad=dict(t=8, r=8), font=dict(size=font),
+        type="buttons",
+        direction="left",
+        showactive=False,
+        x=0.0,
+        y=y,
+        xanchor="left",
+        yanchor="top",
+        pad=dict(t=8, r=8),
+        font=dict(size=font),
         buttons=[
-            dict(label="▶ Play", method="animate",
-                 args=[None, dict(frame=dict(duration=frame_ms, redraw=True), fromcurrent=True,
-                                  transition=dict(duration=0), mode="immediate")]),
+            dict(
+                label="▶ Play",
+                method="animate",
+                args=[
+                    None,
+                    dict(
+                        frame=dict(duration=frame_ms, redraw=True),
+                        fromcurrent=True,
+                        transition=dict(duration=0),
+                        mode="immediate",
+                    ),
+                ],
+            ),
             dict(label="❚❚ Pause", method="animate", args=[[None], still]),
         ],
     )

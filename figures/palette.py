@@ -8,8 +8,20 @@ dark schemes. Each optimizer keeps its colour whatever else is selected, so a le
 from __future__ import annotations
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
-TOL_EXTRA = ("#332288", "#117733", "#44AA99", "#88CCEE", "#DDCC77", "#CC6677", "#AA4499", "#882255",
-             "#999933", "#6699CC", "#994455", "#997700")
+TOL_EXTRA = (
+    "#332288",
+    "#117733",
+    "#44AA99",
+    "#88CCEE",
+    "#DDCC77",
+    "#CC6677",
+    "#AA4499",
+    "#882255",
+    "#999933",
+    "#6699CC",
+    "#994455",
+    "#997700",
+)
 
 # Each optimizer declares its colour in its own file (OptimizerSpec.color), chosen so the default
 # scenes (sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam) are all Okabe-Ito colours; yellow

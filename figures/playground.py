@@ -50,10 +50,16 @@ def run_view(traj, label: str, row: int = 0) -> RunView:
 
         kind = get_optimizer(spec.inner_key(traj.hparams)).effective_lr_kind
     return RunView(
-        key=spec.key, label=label, xy=traj.xy[row].numpy(), loss=traj.loss[row].numpy(),
-        grad_norm=traj.grad[row].norm(dim=-1).numpy(), lr=traj.lr[row].numpy(),
-        effective_lr=traj.effective_lr[row].numpy(), effective_kind=kind,
-        diverged_at=int(traj.diverged_at[row]), steps=traj.steps.numpy(),
+        key=spec.key,
+        label=label,
+        xy=traj.xy[row].numpy(),
+        loss=traj.loss[row].numpy(),
+        grad_norm=traj.grad[row].norm(dim=-1).numpy(),
+        lr=traj.lr[row].numpy(),
+        effective_lr=traj.effective_lr[row].numpy(),
+        effective_kind=kind,
+        diverged_at=int(traj.diverged_at[row]),
+        steps=traj.steps.numpy(),
     )
 
 
@@ -79,7 +85,7 @@ def _r(a, digits: int = SIG_DIGITS) -> list:
     flat = [float(v) if f else None for v, f in zip(out.ravel().tolist(), finite.ravel().tolist())]
     if a.ndim == 2:
         width = a.shape[1]
-        return [flat[i:i + width] for i in range(0, len(flat), width)]
+        return [flat[i : i + width] for i in range(0, len(flat), width)]
     return flat
 
 
@@ -170,9 +176,18 @@ def surface_layers(surface, grid: tuple) -> dict:
     return {"png": shaded_png(background), "lines_x": lx, "lines_y": ly}
 
 
-def playground_figure(surface, runs: list[RunView], grid: tuple | None = None, *, layers: dict | None = None,
-                      start=None, frames: int = MAX_FRAMES, presenter: bool = False, frame_ms: int = 60,
-                      log_loss: bool | None = None) -> dict:
+def playground_figure(
+    surface,
+    runs: list[RunView],
+    grid: tuple | None = None,
+    *,
+    layers: dict | None = None,
+    start=None,
+    frames: int = MAX_FRAMES,
+    presenter: bool = False,
+    frame_ms: int = 60,
+    log_loss: bool | None = None,
+) -> dict:
     """The whole Playground figure as a plotly dict (pass `layers` or the `grid` to draw them from)."""
     layers = layers if layers is not None else surface_layers(surface, grid)
     (x0, x1), (y0, y1) = surface.bounds
@@ -186,31 +201,97 @@ def playground_figure(surface, runs: list[RunView], grid: tuple | None = None, *
     data: list[dict] = []
     # The surface: a shaded image under the plot and contour lines as a scatter trace. plotly.js
     # drops heatmap and contour traces while frames animate; images and untouched scatters stay.
-    image = dict(source=layers["png"], xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
-                 sizing="stretch", layer="below", opacity=1.0)
+    image = dict(
+        source=layers["png"],
+        xref="x",
+        yref="y",
+        x=x0,
+        y=y1,
+        sizex=x1 - x0,
+        sizey=y1 - y0,
+        sizing="stretch",
+        layer="below",
+        opacity=1.0,
+    )
     # 0: a hover-less anchor trace, so the axes exist even with no runs.
-    data.append(dict(type="scatter", mode="markers", x=[x0, x1], y=[y0, y1], marker=dict(opacity=0), hoverinfo="skip",
-                     showlegend=False, xaxis="x", yaxis="y", name="surface"))
-    data.append(dict(type="scatter", mode="lines", x=layers["lines_x"], y=layers["lines_y"], hoverinfo="skip", showlegend=False, name="contours",
-                     line=dict(color="rgba(40,60,90,0.35)", width=0.8), xaxis="x", yaxis="y"))
+    data.append(
+        dict(
+            type="scatter",
+            mode="markers",
+            x=[x0, x1],
+            y=[y0, y1],
+            marker=dict(opacity=0),
+            hoverinfo="skip",
+            showlegend=False,
+            xaxis="x",
+            yaxis="y",
+            name="surface",
+        )
+    )
+    data.append(
+        dict(
+            type="scatter",
+            mode="lines",
+            x=layers["lines_x"],
+            y=layers["lines_y"],
+            hoverinfo="skip",
+            showlegend=False,
+            name="contours",
+            line=dict(color="rgba(40,60,90,0.35)", width=0.8),
+            xaxis="x",
+            yaxis="y",
+        )
+    )
     # 2: an invisible grid of points: a click on the surface selects one and sets the start.
     gx = np.linspace(x0, x1, GRID_CLICK_POINTS)
     gy = np.linspace(y0, y1, GRID_CLICK_POINTS)
     mx, my = np.meshgrid(gx, gy)
-    data.append(dict(type="scatter", mode="markers", x=_r(mx.ravel()), y=_r(my.ravel()), name="start here",
-                     marker=dict(size=14, opacity=0, color="#000"), showlegend=False, xaxis="x", yaxis="y",
-                     hovertemplate="click to start here<br>(%{x:.2f}, %{y:.2f})<extra></extra>"))
+    data.append(
+        dict(
+            type="scatter",
+            mode="markers",
+            x=_r(mx.ravel()),
+            y=_r(my.ravel()),
+            name="start here",
+            marker=dict(size=14, opacity=0, color="#000"),
+            showlegend=False,
+            xaxis="x",
+            yaxis="y",
+            hovertemplate="click to start here<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
+        )
+    )
     # 3: minima; 4: the start.
-    data.append(dict(type="scatter", mode="markers", x=[m[0] for m in minima], y=[m[1] for m in minima],
-                     name="minimum", showlegend=False, xaxis="x", yaxis="y",
-                     marker=dict(symbol="star", size=16 if presenter else 12, color="#ffffff",
-                                 line=dict(color="#000000", width=1.5)),
-                     hovertemplate="minimum (%{x:.3f}, %{y:.3f})<extra></extra>"))
+    data.append(
+        dict(
+            type="scatter",
+            mode="markers",
+            x=[m[0] for m in minima],
+            y=[m[1] for m in minima],
+            name="minimum",
+            showlegend=False,
+            xaxis="x",
+            yaxis="y",
+            marker=dict(
+                symbol="star", size=16 if presenter else 12, color="#ffffff", line=dict(color="#000000", width=1.5)
+            ),
+            hovertemplate="minimum (%{x:.3f}, %{y:.3f})<extra></extra>",
+        )
+    )
     start = start if start is not None else (runs[0].xy[0] if runs else surface.start)
-    data.append(dict(type="scatter", mode="markers", x=[float(start[0])], y=[float(start[1])], name="start",
-                     showlegend=False, xaxis="x", yaxis="y",
-                     marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="#333333")),
-                     hovertemplate="start (%{x:.3f}, %{y:.3f})<extra></extra>"))
+    data.append(
+        dict(
+            type="scatter",
+            mode="markers",
+            x=[float(start[0])],
+            y=[float(start[1])],
+            name="start",
+            showlegend=False,
+            xaxis="x",
+            yaxis="y",
+            marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="#333333")),
+            hovertemplate="start (%{x:.3f}, %{y:.3f})<extra></extra>",
+        )
+    )
 
     head_indices, head_points = [], []
     n_steps = max((int(r.steps[-1]) for r in runs), default=0)
@@ -220,26 +301,65 @@ def playground_figure(surface, runs: list[RunView], grid: tuple | None = None, *
         label = legend_label(run.label, run.diverged_at)
         idx = _visible_path(run, surface.bounds)
         idx = idx[_thin(len(idx), _budget(MAX_PATH_POINTS, TOTAL_PATH_POINTS, len(runs)))]
-        data.append(dict(type="scatter", mode="lines", x=_r(run.xy[idx, 0]), y=_r(run.xy[idx, 1]), name=label,
-                         legendgroup=group, xaxis="x", yaxis="y", line=dict(color=color, width=line_w),
-                         customdata=np.column_stack([run.steps[idx], _r(run.loss[idx])]).tolist(),
-                         hovertemplate=(f"<b>{run.label}</b><br>step %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})"
-                                        "<br>loss %{customdata[1]:.6g}<extra></extra>")))
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=_r(run.xy[idx, 0]),
+                y=_r(run.xy[idx, 1]),
+                name=label,
+                legendgroup=group,
+                xaxis="x",
+                yaxis="y",
+                line=dict(color=color, width=line_w),
+                customdata=np.column_stack([run.steps[idx], _r(run.loss[idx])]).tolist(),
+                hovertemplate=(
+                    f"<b>{run.label}</b><br>step %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})"
+                    "<br>loss %{customdata[1]:.6g}<extra></extra>"
+                ),
+            )
+        )
         head_indices.append(len(data))
         head_points.append(run)
-        data.append(dict(type="scatter", mode="markers", x=[float(run.xy[0, 0])], y=[float(run.xy[0, 1])],
-                         legendgroup=group, showlegend=False, xaxis="x", yaxis="y", name=run.label,
-                         marker=dict(size=15 if presenter else 11, color=color, line=dict(color="#fff", width=1.5)),
-                         hovertemplate=f"<b>{run.label}</b><br>(%{{x:.4f}}, %{{y:.4f}})<extra></extra>"))
-        data.extend(_step_traces(run, color, group, line_w, f_star, log_loss,
-                                 _budget(MAX_LINE_POINTS, TOTAL_LINE_POINTS, len(runs))))
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                x=[float(run.xy[0, 0])],
+                y=[float(run.xy[0, 1])],
+                legendgroup=group,
+                showlegend=False,
+                xaxis="x",
+                yaxis="y",
+                name=run.label,
+                marker=dict(size=15 if presenter else 11, color=color, line=dict(color="#fff", width=1.5)),
+                hovertemplate=f"<b>{run.label}</b><br>(%{{x:.4f}}, %{{y:.4f}})<extra></extra>",
+            )
+        )
+        data.extend(
+            _step_traces(
+                run, color, group, line_w, f_star, log_loss, _budget(MAX_LINE_POINTS, TOTAL_LINE_POINTS, len(runs))
+            )
+        )
 
     # Step cursors: one vertical line per step panel, moved by the frames.
     cursor_indices = []
     for axis in ("2", "3", "4"):
         cursor_indices.append(len(data))
-        data.append(dict(type="scatter", mode="lines", x=[0, 0], y=[0, 1], xaxis=f"x{axis}", yaxis=f"y{axis}", showlegend=False, hoverinfo="skip",
-                         line=dict(color="rgba(0,0,0,0.45)", width=1.5, dash="dot"), name="step"))
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=[0, 0],
+                y=[0, 1],
+                xaxis=f"x{axis}",
+                yaxis=f"y{axis}",
+                showlegend=False,
+                hoverinfo="skip",
+                line=dict(color="rgba(0,0,0,0.45)", width=1.5, dash="dot"),
+                name="step",
+            )
+        )
 
     frame_steps = _frame_steps(n_steps, frames)
     frame_list = []
@@ -268,26 +388,68 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
     if log_loss:
         loss = np.maximum(loss, 1e-16)  # at the minimum to rounding: keep it on the log axis
     traces = [
-        dict(type="scatter", mode="lines", x=steps, y=_r(loss), xaxis="x2", yaxis="y2", legendgroup=group,
-             showlegend=False, line=dict(color=color, width=line_w * 0.8), name=run.label,
-             hovertemplate=f"{run.label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"),
-        dict(type="scatter", mode="lines", x=steps, y=_r(_floor(run.grad_norm[idx])), xaxis="x3",
-             yaxis="y3", legendgroup=group, showlegend=False, line=dict(color=color, width=line_w * 0.8),
-             name=run.label, hovertemplate=f"{run.label}<br>step %{{x}}<br>‖g‖ %{{y:.4g}}<extra></extra>"),
+        dict(
+            type="scatter",
+            mode="lines",
+            x=steps,
+            y=_r(loss),
+            xaxis="x2",
+            yaxis="y2",
+            legendgroup=group,
+            showlegend=False,
+            line=dict(color=color, width=line_w * 0.8),
+            name=run.label,
+            hovertemplate=f"{run.label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
+        ),
+        dict(
+            type="scatter",
+            mode="lines",
+            x=steps,
+            y=_r(_floor(run.grad_norm[idx])),
+            xaxis="x3",
+            yaxis="y3",
+            legendgroup=group,
+            showlegend=False,
+            line=dict(color=color, width=line_w * 0.8),
+            name=run.label,
+            hovertemplate=f"{run.label}<br>step %{{x}}<br>‖g‖ %{{y:.4g}}<extra></extra>",
+        ),
     ]
     if len(run.lr):
         uidx = _thin(len(run.lr), limit)
         usteps = run.steps[uidx].tolist()
         if run.effective_kind in ("diagonal", "step size"):
             for coord, dash in ((0, "solid"), (1, "dash")):
-                traces.append(dict(type="scatter", mode="lines", x=usteps, y=_r(_positive(run.effective_lr[uidx, coord])),
-                                   xaxis="x4", yaxis="y4", legendgroup=group, showlegend=False, name=run.label,
-                                   line=dict(color=color, width=line_w * 0.7, dash=dash),
-                                   hovertemplate=f"{run.label} {'xy'[coord]}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
-        traces.append(dict(type="scatter", mode="lines", x=usteps, y=_r(_positive(run.lr[uidx])), xaxis="x4",
-                           yaxis="y4", legendgroup=group, showlegend=False, name=run.label,
-                           line=dict(color=color, width=line_w * 0.6, dash="dot"),
-                           hovertemplate=f"{run.label} scheduled η<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
+                traces.append(
+                    dict(
+                        type="scatter",
+                        mode="lines",
+                        x=usteps,
+                        y=_r(_positive(run.effective_lr[uidx, coord])),
+                        xaxis="x4",
+                        yaxis="y4",
+                        legendgroup=group,
+                        showlegend=False,
+                        name=run.label,
+                        line=dict(color=color, width=line_w * 0.7, dash=dash),
+                        hovertemplate=f"{run.label} {'xy'[coord]}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
+                    )
+                )
+        traces.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=usteps,
+                y=_r(_positive(run.lr[uidx])),
+                xaxis="x4",
+                yaxis="y4",
+                legendgroup=group,
+                showlegend=False,
+                name=run.label,
+                line=dict(color=color, width=line_w * 0.6, dash="dot"),
+                hovertemplate=f"{run.label} scheduled η<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
+            )
+        )
     return traces
 
 
@@ -295,7 +457,7 @@ def _floor(a: np.ndarray, decades: float = 12.0) -> np.ndarray:
     """Keep a log panel readable: values that reach exactly 0 (Newton at the minimum) sit at
     `decades` below the run's largest value instead of at 1e-300."""
     top = float(np.nanmax(a)) if len(a) and np.isfinite(a).any() else 1.0
-    return np.maximum(a, max(top, 1e-300) * 10.0 ** -decades)
+    return np.maximum(a, max(top, 1e-300) * 10.0**-decades)
 
 
 def _positive(a: np.ndarray) -> np.ndarray:
@@ -306,16 +468,22 @@ def _positive(a: np.ndarray) -> np.ndarray:
 def _cursor_spans(data, cursor_indices, layout):
     """Cursor lines span each panel's data range (log axes need positive ends)."""
     for ci, axis in zip(cursor_indices, ("2", "3", "4")):
-        ys = [v for t in data if t.get("yaxis") == f"y{axis}" and t.get("name") != "step"
-              for v in t["y"] if v is not None and v > 0]
+        ys = [
+            v
+            for t in data
+            if t.get("yaxis") == f"y{axis}" and t.get("name") != "step"
+            for v in t["y"]
+            if v is not None and v > 0
+        ]
         lo, hi = (min(ys), max(ys)) if ys else (1e-3, 1.0)
         data[ci]["y"] = [lo, hi]
 
 
 def _layout(surface, font, n_steps, frame_steps, frame_ms, log_loss, f_star, presenter) -> dict:
     (x0, x1), (y0, y1) = surface.bounds
-    axis_style = dict(showgrid=True, gridcolor="rgba(0,0,0,0.08)", zeroline=False, linecolor="#444", mirror=True,
-                      ticks="outside")
+    axis_style = dict(
+        showgrid=True, gridcolor="rgba(0,0,0,0.08)", zeroline=False, linecolor="#444", mirror=True, ticks="outside"
+    )
     steps_axis = dict(axis_style, title=dict(text="step"), range=[0, max(n_steps, 1)])
     slider, play = controls(frame_steps, frame_ms, font, y=0.36)
     loss_title = "loss − f* (log)" if (log_loss and f_star is not None) else ("loss (log)" if log_loss else "loss")
@@ -323,21 +491,43 @@ def _layout(surface, font, n_steps, frame_steps, frame_ms, log_loss, f_star, pre
         height=1080 if presenter else 960,
         margin=dict(l=60, r=20, t=40, b=50),
         font=dict(size=font),
-        paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
+        paper_bgcolor="#ffffff",
+        plot_bgcolor="#ffffff",
         legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=font)),
-        hovermode="closest", dragmode="pan",
+        hovermode="closest",
+        dragmode="pan",
         xaxis=dict(axis_style, domain=[0, 1], range=[x0, x1], title=dict(text="x"), anchor="y", constrain="domain"),
-        yaxis=dict(axis_style, domain=[0.42, 1], range=[y0, y1], title=dict(text="y"), anchor="x",
-                   scaleanchor="x", scaleratio=1, constrain="domain"),
+        yaxis=dict(
+            axis_style,
+            domain=[0.42, 1],
+            range=[y0, y1],
+            title=dict(text="y"),
+            anchor="x",
+            scaleanchor="x",
+            scaleratio=1,
+            constrain="domain",
+        ),
         xaxis2=dict(steps_axis, domain=[0, 0.3], anchor="y2"),
         yaxis2=dict(axis_style, domain=[0, 0.235], anchor="x2", type="log" if log_loss else "linear"),
         xaxis3=dict(steps_axis, domain=[0.35, 0.65], anchor="y3", matches="x2"),
         yaxis3=dict(axis_style, domain=[0, 0.235], anchor="x3", type="log"),
         xaxis4=dict(steps_axis, domain=[0.7, 1], anchor="y4", matches="x2"),
         yaxis4=dict(axis_style, domain=[0, 0.235], anchor="x4", type="log"),
-        annotations=[dict(text=f"<b>{t}</b>", x=x, y=0.25, xref="paper", yref="paper", xanchor="left",
-                          yanchor="bottom", showarrow=False, font=dict(size=font))
-                     for t, x in ((loss_title, 0.0), ("‖gradient‖ (log)", 0.35), ("learning rates (log)", 0.7))],
-        sliders=[slider], updatemenus=[play],
+        annotations=[
+            dict(
+                text=f"<b>{t}</b>",
+                x=x,
+                y=0.25,
+                xref="paper",
+                yref="paper",
+                xanchor="left",
+                yanchor="bottom",
+                showarrow=False,
+                font=dict(size=font),
+            )
+            for t, x in ((loss_title, 0.0), ("‖gradient‖ (log)", 0.35), ("learning rates (log)", 0.7))
+        ],
+        sliders=[slider],
+        updatemenus=[play],
         uirevision="keep",  # keep zoom and legend toggles across reruns
     )

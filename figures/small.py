@@ -11,10 +11,24 @@ from figures.playground import RunView, _r, _visible_path
 def schedule_preview(values: np.ndarray, title: str = "η_t / η₀") -> dict:
     steps = list(range(len(values)))
     return dict(
-        data=[dict(type="scatter", mode="lines", x=steps, y=_r(values), line=dict(color="#0072B2", width=2),
-                   hovertemplate="step %{x}<br>×%{y:.4g}<extra></extra>")],
-        layout=dict(height=150, margin=dict(l=40, r=10, t=24, b=30), title=dict(text=title, font=dict(size=12)),
-                    xaxis=dict(title=dict(text="step")), yaxis=dict(rangemode="tozero"), showlegend=False),
+        data=[
+            dict(
+                type="scatter",
+                mode="lines",
+                x=steps,
+                y=_r(values),
+                line=dict(color="#0072B2", width=2),
+                hovertemplate="step %{x}<br>×%{y:.4g}<extra></extra>",
+            )
+        ],
+        layout=dict(
+            height=150,
+            margin=dict(l=40, r=10, t=24, b=30),
+            title=dict(text=title, font=dict(size=12)),
+            xaxis=dict(title=dict(text="step")),
+            yaxis=dict(rangemode="tozero"),
+            showlegend=False,
+        ),
     )
 
 
@@ -23,15 +37,42 @@ def surface_3d(surface, runs: list[RunView], grid: tuple, *, presenter: bool = F
     xs, ys, z = grid
     cap = float(np.nanpercentile(z, 90))  # steep walls would flatten everything else
     zc = np.minimum(z, cap)
-    data = [dict(type="surface", x=_r(xs[::2]), y=_r(ys[::2]), z=[_r(row) for row in zc[::2, ::2]],
-                 colorscale="Blues", reversescale=True, showscale=False, opacity=0.85, hoverinfo="skip")]
+    data = [
+        dict(
+            type="surface",
+            x=_r(xs[::2]),
+            y=_r(ys[::2]),
+            z=[_r(row) for row in zc[::2, ::2]],
+            colorscale="Blues",
+            reversescale=True,
+            showscale=False,
+            opacity=0.85,
+            hoverinfo="skip",
+        )
+    ]
     for i, run in enumerate(runs):
         idx = _visible_path(run, surface.bounds)
-        data.append(dict(type="scatter3d", mode="lines", name=run.label, x=_r(run.xy[idx, 0]),
-                         y=_r(run.xy[idx, 1]), z=_r(np.minimum(run.loss[idx], cap)),
-                         line=dict(color=color_for(run.key, i), width=6 if presenter else 4)))
-    return dict(data=data, layout=dict(height=640, margin=dict(l=0, r=0, t=10, b=0),
-                                       font=dict(size=18 if presenter else 12),
-                                       scene=dict(xaxis=dict(title=dict(text="x")), yaxis=dict(title=dict(text="y")),
-                                                  zaxis=dict(title=dict(text="loss"))),
-                                       legend=dict(orientation="h"), uirevision="keep3d"))
+        data.append(
+            dict(
+                type="scatter3d",
+                mode="lines",
+                name=run.label,
+                x=_r(run.xy[idx, 0]),
+                y=_r(run.xy[idx, 1]),
+                z=_r(np.minimum(run.loss[idx], cap)),
+                line=dict(color=color_for(run.key, i), width=6 if presenter else 4),
+            )
+        )
+    return dict(
+        data=data,
+        layout=dict(
+            height=640,
+            margin=dict(l=0, r=0, t=10, b=0),
+            font=dict(size=18 if presenter else 12),
+            scene=dict(
+                xaxis=dict(title=dict(text="x")), yaxis=dict(title=dict(text="y")), zaxis=dict(title=dict(text="loss"))
+            ),
+            legend=dict(orientation="h"),
+            uirevision="keep3d",
+        ),
+    )

@@ -12,11 +12,42 @@ from __future__ import annotations
 import re
 
 _GREEK = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ϵ", "varepsilon": "ε", "zeta": "ζ",
-    "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π",
-    "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ", "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
-    "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
-    "min": "min", "max": "max", "infty": "∞", "cdot": "·", "times": "×",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ϵ",
+    "varepsilon": "ε",
+    "zeta": "ζ",
+    "eta": "η",
+    "theta": "θ",
+    "kappa": "κ",
+    "lambda": "λ",
+    "mu": "μ",
+    "nu": "ν",
+    "xi": "ξ",
+    "pi": "π",
+    "rho": "ρ",
+    "sigma": "σ",
+    "tau": "τ",
+    "phi": "φ",
+    "varphi": "φ",
+    "chi": "χ",
+    "psi": "ψ",
+    "omega": "ω",
+    "Gamma": "Γ",
+    "Delta": "Δ",
+    "Theta": "Θ",
+    "Lambda": "Λ",
+    "Sigma": "Σ",
+    "Phi": "Φ",
+    "Psi": "Ψ",
+    "Omega": "Ω",
+    "min": "min",
+    "max": "max",
+    "infty": "∞",
+    "cdot": "·",
+    "times": "×",
 }
 _SUB = dict(zip("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
 _SUP = dict(zip("0123456789+-=()in", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁱⁿ"))
@@ -72,8 +103,12 @@ def label_with_symbol(label: str, latex: str) -> str:
     return f"{label} {symbol}" if label else symbol
 
 
-EFFECTIVE_LR_KINDS = {"diagonal": "the per-coordinate factor", "step size": "the per-coordinate step length",
-                      "scheduled": "the scheduled η", "inner": "that of the inner optimizer"}
+EFFECTIVE_LR_KINDS = {
+    "diagonal": "the per-coordinate factor",
+    "step size": "the per-coordinate step length",
+    "scheduled": "the scheduled η",
+    "inner": "that of the inner optimizer",
+}
 
 
 def effective_lr_line(kind: str, note: str = "") -> str:

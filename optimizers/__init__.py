@@ -1,7 +1,7 @@
 """Update rules (pure torch), their specs and the registry.
 
-    from optimizers import get_optimizer, available_optimizers
-    spec = get_optimizer("adam")        # OptimizerSpec: name, params, latex, reference, build
+from optimizers import get_optimizer, available_optimizers
+spec = get_optimizer("adam")        # OptimizerSpec: name, params, latex, reference, build
 """
 
 from __future__ import annotations
@@ -20,8 +20,23 @@ from optimizers.sign import LION, RPROP
 # Display order. Explicit tuples: adding an optimizer is one entry here. Lookahead wraps every
 # plain one (first and second order), so its choices follow from these tuples.
 FIRST_ORDER: tuple[OptimizerSpec, ...] = (
-    SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADADELTA, ADAM, AMSGRAD, ADAMW, NADAM, ADAMAX, RADAM,
-    ASGD, ADAFACTOR, RPROP, ADABOUND, LION,
+    SGD,
+    MOMENTUM,
+    NESTEROV,
+    ADAGRAD,
+    RMSPROP,
+    ADADELTA,
+    ADAM,
+    AMSGRAD,
+    ADAMW,
+    NADAM,
+    ADAMAX,
+    RADAM,
+    ASGD,
+    ADAFACTOR,
+    RPROP,
+    ADABOUND,
+    LION,
 )
 SECOND_ORDER: tuple[OptimizerSpec, ...] = (NEWTON, DIAG_NEWTON)
 INNER_CHOICES: tuple[str, ...] = tuple(spec.key for spec in FIRST_ORDER + SECOND_ORDER)

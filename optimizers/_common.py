@@ -53,8 +53,9 @@ def clamp(x: Tensor, low, high) -> Tensor:
     """torch.clamp that also takes per-run tensor bounds mixed with float ones."""
     if not isinstance(low, Tensor) and not isinstance(high, Tensor):
         return torch.clamp(x, low, high)
-    return torch.clamp(x, torch.as_tensor(low, dtype=x.dtype, device=x.device),
-                       torch.as_tensor(high, dtype=x.dtype, device=x.device))
+    return torch.clamp(
+        x, torch.as_tensor(low, dtype=x.dtype, device=x.device), torch.as_tensor(high, dtype=x.dtype, device=x.device)
+    )
 
 
 def ema_sq(avg: Tensor, grad: Tensor, decay) -> Tensor:
@@ -78,5 +79,12 @@ def beta_param(name: str, default: float, label: str, help: str, latex: str, low
 
 
 def momentum_param(default: float = 0.9) -> Param:
-    return Param("momentum", default, 0.0, 0.99, label="momentum",
-                 help="Fraction of the previous step kept in the next one.", latex=r"\mu")
+    return Param(
+        "momentum",
+        default,
+        0.0,
+        0.99,
+        label="momentum",
+        help="Fraction of the previous step kept in the next one.",
+        latex=r"\mu",
+    )

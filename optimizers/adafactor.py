@@ -72,8 +72,8 @@ def adafactor_rule(hp: dict) -> Rule:
 
     def per_step(lr, step):
         t = float(step)
-        one_minus_beta2 = t ** decay  # torch: step_float ** beta2_decay
-        top = 1 / (t ** 0.5)
+        one_minus_beta2 = t**decay  # torch: step_float ** beta2_decay
+        top = 1 / (t**0.5)
         rho = torch.clamp(lr, max=top) if isinstance(lr, Tensor) else min(lr, top)
         return one_minus_beta2, rho
 
@@ -106,8 +106,10 @@ def explain_adafactor(v):
     if v.step == 1:
         e.say(f"The first step takes g² whole (1 − β̂₂₁ = 1^τ = 1): V̂ = {e.show('state.v', a.v)}.")
     else:
-        e.say(f"V̂ = β̂₂ₜV̂ + (1 − β̂₂ₜ)g² with 1 − β̂₂ₜ = t^τ = {e.number('one_minus_beta2', one_minus_beta2)} "
-              f"(τ = {fmt(float(decay))}): V̂ = {e.show('state.v', a.v)}.")
+        e.say(
+            f"V̂ = β̂₂ₜV̂ + (1 − β̂₂ₜ)g² with 1 − β̂₂ₜ = t^τ = {e.number('one_minus_beta2', one_minus_beta2)} "
+            f"(τ = {fmt(float(decay))}): V̂ = {e.show('state.v', a.v)}."
+        )
     u = torch.clamp(a.v, min=torch.finfo(a.v.dtype).eps ** 2).rsqrt() * v.grad
     e.say(f"Normalised update U = g/√V̂ = {e.show('U', u)}.")
     clip = float(a.clip.reshape(-1)[0])
@@ -116,7 +118,7 @@ def explain_adafactor(v):
         e.say(f"RMS(U)/d = {e.number('clip', clip)} > 1 (d = {fmt(float(d))}): U is clipped, divided by {fmt(clip)}.")
     else:
         e.say(f"RMS(U)/d = {e.number('rms_u_over_d', ratio.reshape(-1)[0])} ≤ 1 (d = {fmt(float(d))}): no clipping.")
-    top = 1 / v.step ** 0.5
+    top = 1 / v.step**0.5
     which = "η" if v.lr <= top else "1/√t"  # min(η, 1/√t) is η unless 1/√t < η
     rho_text = e.number("rho_t", rho)
     size = float(rms(v.params).reshape(-1)[0])
@@ -126,8 +128,10 @@ def explain_adafactor(v):
         scale, why = rms_text, f"RMS(w) = {rms_text} is above ε₂"
     else:
         scale, why = fmt(float(eps2)), f"RMS(w) = {rms_text} is at most ε₂ = {fmt(float(eps2))}, which sets the scale"
-    e.say(f"Relative step ρ_t = min(η, 1/√t) = {which} = {rho_text}; the step is scaled by the size of w: "
-          f"α_t = max(ε₂, RMS(w))·ρ_t = {scale} × {rho_text} = {alpha} ({why}).")
+    e.say(
+        f"Relative step ρ_t = min(η, 1/√t) = {which} = {rho_text}; the step is scaled by the size of w: "
+        f"α_t = max(ε₂, RMS(w))·ρ_t = {scale} × {rho_text} = {alpha} ({why})."
+    )
     e.say(f"Per-coordinate factor on g: α_t/(max(1, RMS(U)/d)·√V̂) = {e.show('state.rate', a.rate)}.")
     if wd:
         e.say(f"Decoupled weight decay: w first shrinks ×(1 − ηλ) = ×{fmt(1 - v.lr * wd)} (η, not ρ_t).")
@@ -136,28 +140,67 @@ def explain_adafactor(v):
 
 
 ADAFACTOR = OptimizerSpec(
-    key="adafactor", name="Adafactor", family="adaptive", build=adafactor_rule,
-    torch_twin=TorchTwin("Adafactor", lambda hp: dict(lr=hp["lr"], beta2_decay=hp["beta2_decay"],
-                                                      eps=(None, hp["eps2"]), d=hp["d"],
-                                                      weight_decay=hp["weight_decay"])),
-    params=(lr_param(0.05, low=1e-4, high=1.0,
-                     help="The largest relative step: ρ_t = min(η, 1/√t) (the paper and torch use 0.01)."),
-            Param("beta2_decay", -0.8, -1.0, 0.0, label="β₂ decay τ",
-                  help="1 − β̂₂ₜ = t^τ: the weight of the newest g² in V̂ (τ = −1: a plain average; 0: no memory).",
-                  latex=r"\tau"),
-            Param("eps2", 1e-3, 1e-6, 1.0, log=True, label="scale floor ε₂",
-                  help="Smallest parameter scale: the step is max(ε₂, RMS(w))·ρ_t, so a point near 0 still moves.",
-                  latex=r"\varepsilon_2"),
-            Param("d", 1.0, 1.0, 10.0, label="clipping threshold d",
-                  help="The normalised update is scaled down when its RMS exceeds d.", latex="d"),
-            weight_decay_param(help="Decoupled decay: w shrinks by (1 − ηλ) each step.")),
-    latex=(r"\hat V_t = (1 - t^{\tau})\hat V_{t-1} + t^{\tau} g_t^2,\ U_t = \frac{g_t}{\sqrt{\hat V_t}},\ "
-           r"\rho_t = \min(\eta, \tfrac{1}{\sqrt t}),\ "
-           r"w_{t+1} = w_t - \max(\varepsilon_2, \mathrm{RMS}(w_t))\,\rho_t\,\frac{U_t}{\max(1, \mathrm{RMS}(U_t)/d)}"),
+    key="adafactor",
+    name="Adafactor",
+    family="adaptive",
+    build=adafactor_rule,
+    torch_twin=TorchTwin(
+        "Adafactor",
+        lambda hp: dict(
+            lr=hp["lr"],
+            beta2_decay=hp["beta2_decay"],
+            eps=(None, hp["eps2"]),
+            d=hp["d"],
+            weight_decay=hp["weight_decay"],
+        ),
+    ),
+    params=(
+        lr_param(
+            0.05,
+            low=1e-4,
+            high=1.0,
+            help="The largest relative step: ρ_t = min(η, 1/√t) (the paper and torch use 0.01).",
+        ),
+        Param(
+            "beta2_decay",
+            -0.8,
+            -1.0,
+            0.0,
+            label="β₂ decay τ",
+            help="1 − β̂₂ₜ = t^τ: the weight of the newest g² in V̂ (τ = −1: a plain average; 0: no memory).",
+            latex=r"\tau",
+        ),
+        Param(
+            "eps2",
+            1e-3,
+            1e-6,
+            1.0,
+            log=True,
+            label="scale floor ε₂",
+            help="Smallest parameter scale: the step is max(ε₂, RMS(w))·ρ_t, so a point near 0 still moves.",
+            latex=r"\varepsilon_2",
+        ),
+        Param(
+            "d",
+            1.0,
+            1.0,
+            10.0,
+            label="clipping threshold d",
+            help="The normalised update is scaled down when its RMS exceeds d.",
+            latex="d",
+        ),
+        weight_decay_param(help="Decoupled decay: w shrinks by (1 − ηλ) each step."),
+    ),
+    latex=(
+        r"\hat V_t = (1 - t^{\tau})\hat V_{t-1} + t^{\tau} g_t^2,\ U_t = \frac{g_t}{\sqrt{\hat V_t}},\ "
+        r"\rho_t = \min(\eta, \tfrac{1}{\sqrt t}),\ "
+        r"w_{t+1} = w_t - \max(\varepsilon_2, \mathrm{RMS}(w_t))\,\rho_t\,\frac{U_t}{\max(1, \mathrm{RMS}(U_t)/d)}"
+    ),
     reference="Shazeer & Stern (2018), Adafactor: adaptive learning rates with sublinear memory cost; "
-              "torch.optim.Adafactor",
+    "torch.optim.Adafactor",
     summary="A step relative to the size of w, from a normalised gradient whose RMS is clipped: no lr needed.",
     effective_lr_kind="diagonal",
     effective_lr_note="α_t/(max(1, RMS(U)/d)·√V̂), with α_t = max(ε₂, RMS(w))·ρ_t",
-    explain=explain_adafactor, color="#225555",
+    explain=explain_adafactor,
+    color="#225555",
 )

@@ -45,7 +45,7 @@ def adam_rule(hp: dict, amsgrad: bool = False, decoupled: bool = False, bias_cor
     def per_step(lr, step):
         if not bias_correction:
             return lr, 1.0
-        return lr / (1 - b1 ** step), (1 - b2 ** step) ** 0.5  # torch.optim: pow, not sqrt
+        return lr / (1 - b1**step), (1 - b2**step) ** 0.5  # torch.optim: pow, not sqrt
 
     def update(grad, state, params, lr, values):
         step_size, bc2_sqrt = values
@@ -114,7 +114,7 @@ def nadam_rule(hp: dict) -> Rule:
         return NAdamState(zeros, zeros, 1.0, torch.ones_like(params))
 
     def per_step(lr, step):
-        bias_correction2 = 1 - b2 ** step
+        bias_correction2 = 1 - b2**step
         mu = b1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
         mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
         return bias_correction2, mu, mu_next
@@ -155,7 +155,7 @@ def adamax_rule(hp: dict) -> Rule:
         return AdamaxState(zeros, zeros)
 
     def per_step(lr, step):
-        return (lr / (1 - b1 ** step),)
+        return (lr / (1 - b1**step),)
 
     def update(grad, state, params, lr, values):
         (clr,) = values
@@ -194,9 +194,9 @@ def radam_rule(hp: dict) -> Rule:
         return RAdamState(zeros, zeros, torch.ones_like(params))
 
     def per_step(lr, step):
-        bias_correction2 = 1 - b2 ** step
-        rho_t = 2 / (1 - b2) - 1 - 2 * step * (b2 ** step) / bias_correction2
-        return 1 - b1 ** step, bias_correction2, rho_t
+        bias_correction2 = 1 - b2**step
+        rho_t = 2 / (1 - b2) - 1 - 2 * step * (b2**step) / bias_correction2
+        return 1 - b1**step, bias_correction2, rho_t
 
     def update(grad, state, params, lr, values):
         bias_correction1, bias_correction2, rho_t = values
@@ -205,7 +205,7 @@ def radam_rule(hp: dict) -> Rule:
         v = ema_sq(state.v, g, b2)
         m_hat = m / bias_correction1
         rho_inf = 2 / (1 - b2) - 1
-        adaptive = (bias_correction2 ** 0.5) / (v.sqrt() + eps)
+        adaptive = (bias_correction2**0.5) / (v.sqrt() + eps)
         if isinstance(rho_t, Tensor):  # β₂ swept over runs: choose per run
             safe = torch.clamp(rho_t, min=5.0)
             rect = ((safe - 4) * (safe - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe)).sqrt()
@@ -241,8 +241,8 @@ def adabound_rule(hp: dict) -> Rule:
 
     Luo et al. (2019), ICLR, and the authors' reference implementation (Luolc/AdaBound): the
     paper's algorithm has neither ε nor bias correction; √v + ε and the bias-corrected step size
-    come from that code, whose weight decay is L2 (added to the gradient). pytorch-optimizer's AdaBound matches this with
-    weight_decouple=False except for an extra 1e-15 inside the root (√(v + 1e-15) + ε), which
+    come from that code, whose weight decay is L2 (added to the gradient). pytorch-optimizer's
+    AdaBound matches this with weight_decouple=False except for an extra 1e-15 inside the root (√(v + 1e-15) + ε), which
     changes late steps when v is tiny; gradscape keeps the reference code's √v + ε (tested both ways).
     """
     b1, b2, eps, wd = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
@@ -254,7 +254,7 @@ def adabound_rule(hp: dict) -> Rule:
         return AdaBoundState(zeros, zeros, torch.ones_like(params))
 
     def per_step(lr, step):
-        step_size = lr * _sqrt(1 - b2 ** step) / (1 - b1 ** step)
+        step_size = lr * _sqrt(1 - b2**step) / (1 - b1**step)
         final = final_lr * lr / base  # η₀ = the unscheduled lr, as the reference code's base_lrs
         return step_size, final * (1 - 1 / (gamma * step + 1)), final * (1 + 1 / (gamma * step))
 
@@ -265,8 +265,7 @@ def adabound_rule(hp: dict) -> Rule:
         v = ema_sq(state.v, g, b2)
         denom = v.sqrt() + eps
         # A float over a tensor is computed as float·(1/tensor) in torch; divide tensors instead.
-        eta = clamp((step_size if isinstance(step_size, Tensor) else denom.new_tensor(step_size)) / denom,
-                    lower, upper)
+        eta = clamp((step_size if isinstance(step_size, Tensor) else denom.new_tensor(step_size)) / denom, lower, upper)
         return params - eta * m, AdaBoundState(m, v, eta)
 
     def effective_lr(state, lr):
@@ -287,7 +286,9 @@ def _gradient_used(e, v, decoupled: bool = False) -> str:
     wd = v.hp["weight_decay"]
     if decoupled:
         if wd:
-            e.say(f"Decoupled weight decay: w first shrinks ×(1 − ηλ) = ×{fmt(1 - v.lr * wd)}; the moments see g alone.")
+            e.say(
+                f"Decoupled weight decay: w first shrinks ×(1 − ηλ) = ×{fmt(1 - v.lr * wd)}; the moments see g alone."
+            )
         return "g"
     effective_gradient(e, v, wd)
     return "(g + λw)" if wd else "g"
@@ -303,8 +304,10 @@ def explain_adam(v, amsgrad: bool = False, decoupled: bool = False):
     e.facts.update(bias_correction1=bc1, bias_correction2=bc2)
     e.say(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = m × {fmt(1 / bc1)}; v̂ = v/(1 − β₂ᵗ) = v × {fmt(1 / bc2)}.")
     if amsgrad:
-        e.say(f"AMSGrad divides by the largest v so far: v_max = {e.show('state.v_max', v.state_after.v_max)} "
-              "(with the bias correction above, the factor η/(√(v_max/(1 − β₂ᵗ)) + ε) can still grow).")
+        e.say(
+            f"AMSGrad divides by the largest v so far: v_max = {e.show('state.v_max', v.state_after.v_max)} "
+            "(with the bias correction above, the factor η/(√(v_max/(1 − β₂ᵗ)) + ε) can still grow)."
+        )
     eff = e.show("effective_lr", v.lr * v.state_after.denom.reciprocal())
     root = "√(v_max/(1 − β₂ᵗ))" if amsgrad else "√(v/(1 − β₂ᵗ))"
     e.say(f"Per-coordinate factor η/({root} + ε) = {eff}.")
@@ -326,10 +329,14 @@ def explain_nadam(v):
     _moments_sentences(e, v, g_name)
     bias_correction2, mu, mu_next = v.values
     e.facts.update(bias_correction1=1 - v.hp["beta1"] ** v.step, bias_correction2=bias_correction2)
-    e.say(f"NAdam's momentum schedule μ_t = {e.number('mu_t', mu)}, μ_t+1 = {e.number('mu_next', mu_next)} "
-          f"weights {g_name} and m (not 1/(1 − β₁ᵗ)); v̂ = v/(1 − β₂ᵗ) = v × {fmt(1 / bias_correction2)}.")
-    e.say(f"Per-coordinate factor η/(√(v/(1 − β₂ᵗ)) + ε) = "
-          f"{e.show('effective_lr', v.lr * v.state_after.denom.reciprocal())}.")
+    e.say(
+        f"NAdam's momentum schedule μ_t = {e.number('mu_t', mu)}, μ_t+1 = {e.number('mu_next', mu_next)} "
+        f"weights {g_name} and m (not 1/(1 − β₁ᵗ)); v̂ = v/(1 − β₂ᵗ) = v × {fmt(1 / bias_correction2)}."
+    )
+    e.say(
+        f"Per-coordinate factor η/(√(v/(1 − β₂ᵗ)) + ε) = "
+        f"{e.show('effective_lr', v.lr * v.state_after.denom.reciprocal())}."
+    )
     return finish(e, v, f"Step = {e.show('step', v.move)}.")
 
 
@@ -341,7 +348,7 @@ def explain_adamax(v):
     e.say(f"Adamax keeps u = max({fmt(b2)}·u, |{g_name}| + ε) = {e.show('state.u', v.state_after.u)}.")
     (clr,) = v.values  # η/(1 − β₁ᵗ)
     bc1 = 1 - v.hp["beta1"] ** v.step
-    e.facts.update(bias_correction1=bc1, bias_correction2=1 - b2 ** v.step)
+    e.facts.update(bias_correction1=bc1, bias_correction2=1 - b2**v.step)
     e.say(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = m × {fmt(1 / bc1)} (u needs none: a maximum is not biased to 0).")
     e.arrow("−ηm̂", -clr * v.state_after.m)
     return finish(e, v, f"Step = −η·m̂/u = {e.show('step', v.move)}.")
@@ -357,12 +364,16 @@ def explain_radam(v):
     m_hat = v.state_after.m / bias_correction1
     e.say(f"Bias correction: m̂ = m/(1 − β₁ᵗ) = {e.show('m_hat', m_hat)}.")
     if rho_t > 5.0:
-        e.say(f"ρ_t = {rho} > 5: the adaptive factor is used, rectified: factor η·r_t·√(1 − β₂ᵗ)/(√v + ε) = "
-              f"{e.show('effective_lr', v.lr * v.state_after.factor)} (about η·r_t/√v̂, v̂ = v/(1 − β₂ᵗ) = "
-              f"v × {fmt(1 / bias_correction2)}).")
+        e.say(
+            f"ρ_t = {rho} > 5: the adaptive factor is used, rectified: factor η·r_t·√(1 − β₂ᵗ)/(√v + ε) = "
+            f"{e.show('effective_lr', v.lr * v.state_after.factor)} (about η·r_t/√v̂, v̂ = v/(1 − β₂ᵗ) = "
+            f"v × {fmt(1 / bias_correction2)})."
+        )
     else:
-        e.say(f"ρ_t = {rho} ≤ 5: the variance of the adaptive factor is not yet tractable, so this is a momentum step with bias "
-              "correction (v is updated but not used).")
+        e.say(
+            f"ρ_t = {rho} ≤ 5: the variance of the adaptive factor is not yet tractable, so this is a momentum step with bias "  # noqa: E501
+            "correction (v is updated but not used)."
+        )
     e.arrow("−ηm̂", -v.lr * m_hat)
     return finish(e, v, f"Step = {e.show('step', v.move)}.")
 
@@ -372,120 +383,202 @@ def explain_adabound(v):
     g_name = _gradient_used(e, v)
     _moments_sentences(e, v, g_name)
     step_size, lower, upper = v.values
-    e.facts.update(band=(float(lower), float(upper)), bias_correction1=1 - v.hp["beta1"] ** v.step,
-                   bias_correction2=1 - v.hp["beta2"] ** v.step)
-    e.say(f"Adam's step size η√(1 − β₂ᵗ)/(1 − β₁ᵗ)/(√v + ε) (about η/((1 − β₁ᵗ)√v̂), v̂ = v/(1 − β₂ᵗ) = "
-          f"v × {fmt(1 / (1 - v.hp['beta2'] ** v.step))}) is clipped per coordinate into "
-          f"[{fmt(float(lower))}, {fmt(float(upper))}]: η̂ = {e.show('state.eta', v.state_after.eta)}.")
+    e.facts.update(
+        band=(float(lower), float(upper)),
+        bias_correction1=1 - v.hp["beta1"] ** v.step,
+        bias_correction2=1 - v.hp["beta2"] ** v.step,
+    )
+    e.say(
+        f"Adam's step size η√(1 − β₂ᵗ)/(1 − β₁ᵗ)/(√v + ε) (about η/((1 − β₁ᵗ)√v̂), v̂ = v/(1 − β₂ᵗ) = "
+        f"v × {fmt(1 / (1 - v.hp['beta2'] ** v.step))}) is clipped per coordinate into "
+        f"[{fmt(float(lower))}, {fmt(float(upper))}]: η̂ = {e.show('state.eta', v.state_after.eta)}."
+    )
     return finish(e, v, f"Step = −η̂ ⊙ m = {e.show('step', v.move)}.")
 
 
 _BETA1 = dict(label="β₁ (first moment)", help="Memory of the gradient average (momentum).", latex=r"\beta_1")
-_BETA2 = dict(label="β₂ (second moment)", help="Memory of the squared-gradient average.", latex=r"\beta_2",
-              low=0.5, high=0.9999)
+_BETA2 = dict(
+    label="β₂ (second moment)", help="Memory of the squared-gradient average.", latex=r"\beta_2", low=0.5, high=0.9999
+)
 _EPS_HELP = "Added to √v̂ in the denominator; large values turn the method into momentum SGD."
 
 
 def _adam_params(lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, wd_help=None):
     wd = weight_decay_param(weight_decay, help=wd_help) if wd_help else weight_decay_param(weight_decay)
-    return (lr_param(lr), beta_param("beta1", beta1, **_BETA1), beta_param("beta2", beta2, **_BETA2),
-            eps_param(eps, help=_EPS_HELP), wd)
+    return (
+        lr_param(lr),
+        beta_param("beta1", beta1, **_BETA1),
+        beta_param("beta2", beta2, **_BETA2),
+        eps_param(eps, help=_EPS_HELP),
+        wd,
+    )
 
 
 def _adam_kwargs(hp: dict) -> dict:
     return dict(lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"], weight_decay=hp["weight_decay"])
 
 
-_ADAM_LATEX = (r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
-               r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\, \hat m_t")
+_ADAM_LATEX = (
+    r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
+    r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\, \hat m_t"
+)
 
 ADAM = OptimizerSpec(
-    key="adam", name="Adam", family="adam", build=adam_rule, torch_twin=TorchTwin("Adam", _adam_kwargs),
-    params=_adam_params(), latex=_ADAM_LATEX,
+    key="adam",
+    name="Adam",
+    family="adam",
+    build=adam_rule,
+    torch_twin=TorchTwin("Adam", _adam_kwargs),
+    params=_adam_params(),
+    latex=_ADAM_LATEX,
     reference="Kingma & Ba (2015), Adam: a method for stochastic optimization; torch.optim.Adam",
     summary="Momentum on the gradient, divided per coordinate by the root of its second moment.",
-    effective_lr_kind="diagonal", effective_lr_note="η / (√v̂ + ε), the factor on m̂",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η / (√v̂ + ε), the factor on m̂",
     explain=explain_adam,
     color="#E69F00",
 )
 
 AMSGRAD = OptimizerSpec(
-    key="amsgrad", name="AMSGrad", family="adam", build=amsgrad_rule,
-    torch_twin=TorchTwin("Adam", lambda hp: dict(_adam_kwargs(hp), amsgrad=True)), params=_adam_params(),
-    latex=(r"v^{\max}_t = \max(v^{\max}_{t-1}, v_t),\quad "
-           r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v^{\max}_t/(1-\beta_2^t)} + \varepsilon}\, \hat m_t"),
+    key="amsgrad",
+    name="AMSGrad",
+    family="adam",
+    build=amsgrad_rule,
+    torch_twin=TorchTwin("Adam", lambda hp: dict(_adam_kwargs(hp), amsgrad=True)),
+    params=_adam_params(),
+    latex=(
+        r"v^{\max}_t = \max(v^{\max}_{t-1}, v_t),\quad "
+        r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v^{\max}_t/(1-\beta_2^t)} + \varepsilon}\, \hat m_t"
+    ),
     reference="Reddi, Kale & Kumar (2018), On the convergence of Adam and beyond; torch.optim.Adam(amsgrad=True)",
     summary="Adam dividing by the largest v seen so far: a coordinate's raw denominator never shrinks.",
-    effective_lr_kind="diagonal", effective_lr_note="η / (√(v_max/(1−β₂ᵗ)) + ε)",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η / (√(v_max/(1−β₂ᵗ)) + ε)",
     explain=explain_amsgrad,
     color="#882255",
 )
 
 ADAMW = OptimizerSpec(
-    key="adamw", name="AdamW", family="adam", build=adamw_rule,
+    key="adamw",
+    name="AdamW",
+    family="adam",
+    build=adamw_rule,
     torch_twin=TorchTwin("AdamW", _adam_kwargs),
     params=_adam_params(weight_decay=0.01, wd_help="Decoupled decay: w shrinks by (1 − ηλ) each step."),
     latex=_ADAM_LATEX.replace(r"w_{t+1} = w_t", r"w_{t+1} = (1 - \eta\lambda) w_t"),
     reference="Loshchilov & Hutter (2019), Decoupled weight decay regularization; torch.optim.AdamW",
     summary="Adam with weight decay applied to w directly instead of through the gradient.",
-    effective_lr_kind="diagonal", effective_lr_note="η / (√v̂ + ε), the factor on m̂",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η / (√v̂ + ε), the factor on m̂",
     explain=explain_adamw,
     color="#997700",
 )
 
 NADAM = OptimizerSpec(
-    key="nadam", name="NAdam", family="adam", build=nadam_rule,
+    key="nadam",
+    name="NAdam",
+    family="adam",
+    build=nadam_rule,
     torch_twin=TorchTwin("NAdam", lambda hp: dict(_adam_kwargs(hp), momentum_decay=hp["momentum_decay"])),
-    params=_adam_params() + (Param("momentum_decay", 4e-3, 1e-4, 1e-1, log=True, label="momentum decay ψ",
-                                   help="Speed of Dozat's momentum warm-up μ_t.", latex=r"\psi"),),
-    latex=(r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\left(\frac{(1-\mu_t) g_t}{1-\prod_{i\le t}\mu_i}"
-           r" + \frac{\mu_{t+1} m_t}{1 - \prod_{i\le t+1}\mu_i}\right)"),
+    params=_adam_params()
+    + (
+        Param(
+            "momentum_decay",
+            4e-3,
+            1e-4,
+            1e-1,
+            log=True,
+            label="momentum decay ψ",
+            help="Speed of Dozat's momentum warm-up μ_t.",
+            latex=r"\psi",
+        ),
+    ),
+    latex=(
+        r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\left(\frac{(1-\mu_t) g_t}{1-\prod_{i\le t}\mu_i}"
+        r" + \frac{\mu_{t+1} m_t}{1 - \prod_{i\le t+1}\mu_i}\right)"
+    ),
     reference="Dozat (2016), Incorporating Nesterov momentum into Adam; torch.optim.NAdam",
     summary="Adam with Nesterov's look-ahead folded into the momentum term.",
-    effective_lr_kind="diagonal", effective_lr_note="η / (√v̂ + ε)",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η / (√v̂ + ε)",
     explain=explain_nadam,
     color="#AA4499",
 )
 
 ADAMAX = OptimizerSpec(
-    key="adamax", name="Adamax", family="adam", build=adamax_rule, torch_twin=TorchTwin("Adamax", _adam_kwargs),
+    key="adamax",
+    name="Adamax",
+    family="adam",
+    build=adamax_rule,
+    torch_twin=TorchTwin("Adamax", _adam_kwargs),
     params=_adam_params(),
-    latex=r"u_t = \max(\beta_2 u_{t-1}, |g_t| + \varepsilon),\quad w_{t+1} = w_t - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{u_t}",
+    latex=r"u_t = \max(\beta_2 u_{t-1}, |g_t| + \varepsilon),\quad w_{t+1} = w_t - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{u_t}",  # noqa: E501
     reference="Kingma & Ba (2015), §7.1 AdaMax; torch.optim.Adamax",
     summary="Adam with the infinity norm: divides by a decaying maximum of |g| instead of an RMS.",
-    effective_lr_kind="diagonal", effective_lr_note="η / u, the factor on m̂",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η / u, the factor on m̂",
     explain=explain_adamax,
     color="#6699CC",
 )
 
 RADAM = OptimizerSpec(
-    key="radam", name="RAdam", family="adam", build=radam_rule, torch_twin=TorchTwin("RAdam", _adam_kwargs),
+    key="radam",
+    name="RAdam",
+    family="adam",
+    build=radam_rule,
+    torch_twin=TorchTwin("RAdam", _adam_kwargs),
     params=_adam_params(),
-    latex=(r"\rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t};\ \rho_t > 5:\ "
-           r"w_{t+1} = w_t - \eta\, r_t \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \varepsilon}\hat m_t,"
-           r"\ \text{else } w_{t+1} = w_t - \eta\, \hat m_t"),
+    latex=(
+        r"\rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t};\ \rho_t > 5:\ "
+        r"w_{t+1} = w_t - \eta\, r_t \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \varepsilon}\hat m_t,"
+        r"\ \text{else } w_{t+1} = w_t - \eta\, \hat m_t"
+    ),
     reference="Liu et al. (2020), On the variance of the adaptive learning rate and beyond; torch.optim.RAdam",
     summary="Adam with a built-in warm-up: plain momentum until the second moment can be trusted.",
-    effective_lr_kind="diagonal", effective_lr_note="η r_t √(1−β₂ᵗ)/(√v + ε) once rectified, η before",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η r_t √(1−β₂ᵗ)/(√v + ε) once rectified, η before",
     explain=explain_radam,
     color="#CC6677",
 )
 
 ADABOUND = OptimizerSpec(
-    key="adabound", name="AdaBound", family="adam", build=adabound_rule,
-    params=_adam_params() + (
-        Param("final_lr", 0.1, 1e-3, 1.0, log=True, label="final lr η*",
-              help="The SGD learning rate the clipping band closes on.", latex=r"\eta^*"),
-        Param("gamma", 1e-3, 1e-5, 1e-1, log=True, label="band speed γ",
-              help="How fast the band narrows: about 1/γ steps.", latex=r"\gamma"),
+    key="adabound",
+    name="AdaBound",
+    family="adam",
+    build=adabound_rule,
+    params=_adam_params()
+    + (
+        Param(
+            "final_lr",
+            0.1,
+            1e-3,
+            1.0,
+            log=True,
+            label="final lr η*",
+            help="The SGD learning rate the clipping band closes on.",
+            latex=r"\eta^*",
+        ),
+        Param(
+            "gamma",
+            1e-3,
+            1e-5,
+            1e-1,
+            log=True,
+            label="band speed γ",
+            help="How fast the band narrows: about 1/γ steps.",
+            latex=r"\gamma",
+        ),
     ),
-    latex=(r"\hat\eta_t = \operatorname{clip}\!\left(\frac{\eta\sqrt{1-\beta_2^t}}{(1-\beta_1^t)(\sqrt{v_t}+\varepsilon)},"
-           r"\ \eta^*\!\left(1-\tfrac{1}{\gamma t+1}\right),\ \eta^*\!\left(1+\tfrac{1}{\gamma t}\right)\right),"
-           r"\quad w_{t+1} = w_t - \hat\eta_t \odot m_t"),
+    latex=(
+        r"\hat\eta_t = \operatorname{clip}\!\left(\frac{\eta\sqrt{1-\beta_2^t}}{(1-\beta_1^t)(\sqrt{v_t}+\varepsilon)},"
+        r"\ \eta^*\!\left(1-\tfrac{1}{\gamma t+1}\right),\ \eta^*\!\left(1+\tfrac{1}{\gamma t}\right)\right),"
+        r"\quad w_{t+1} = w_t - \hat\eta_t \odot m_t"
+    ),
     reference="Luo, Xiong, Liu & Sun (2019), Adaptive gradient methods with dynamic bound of learning rate; "
-              "reference code Luolc/AdaBound",
+    "reference code Luolc/AdaBound",
     summary="Adam at first, SGD in the end: the per-coordinate step is clipped into a narrowing band.",
-    effective_lr_kind="diagonal", effective_lr_note="the clipped step size η̂ (the factor on m)",
+    effective_lr_kind="diagonal",
+    effective_lr_note="the clipped step size η̂ (the factor on m)",
     explain=explain_adabound,
     color="#44AA99",
 )
@@ -493,10 +586,15 @@ ADABOUND = OptimizerSpec(
 # A teaching variant, deliberately not registered (see optimizers/__init__.py): used by the page on
 # Adam's bias correction.
 ADAM_UNCORRECTED = OptimizerSpec(
-    key="adam_uncorrected", name="Adam without bias correction", family="adam", build=adam_uncorrected_rule,
-    params=_adam_params(), latex=r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v_t} + \varepsilon}\, m_t",
+    key="adam_uncorrected",
+    name="Adam without bias correction",
+    family="adam",
+    build=adam_uncorrected_rule,
+    params=_adam_params(),
+    latex=r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v_t} + \varepsilon}\, m_t",
     reference="Kingma & Ba (2015), §3 (what the correction fixes)",
     summary="Adam with m and v used as they are: tiny first steps when β₂ is close to 1.",
-    effective_lr_kind="diagonal", effective_lr_note="η / (√v + ε)",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η / (√v + ε)",
     explain=explain_adam,
 )

@@ -7,7 +7,17 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from optimizers._common import add_ratio, add_scaled, addcmul, beta_param, ema_sq, is_zero, lerp, momentum_param, with_weight_decay
+from optimizers._common import (
+    add_ratio,
+    add_scaled,
+    addcmul,
+    beta_param,
+    ema_sq,
+    is_zero,
+    lerp,
+    momentum_param,
+    with_weight_decay,
+)
 from optimizers.base import OptimizerSpec, Rule, TorchTwin
 from optimizers.explain import begin, effective_gradient, finish, fmt
 from optimizers.hparams import Param, eps_param, lr_param, weight_decay_param
@@ -128,9 +138,11 @@ def explain_adagrad(v):
     (lr_t,) = v.values
     if v.hp["lr_decay"]:
         e.say(f"Decayed learning rate η_t = η/(1 + (t − 1)·decay) = {e.number('lr_t', lr_t)}.")
-    e.say(f"G = G + g² grows to {e.show('state.sum_sq', v.state_after.sum_sq)}; the effective step "
-          f"η_t/(√G + ε) = {e.show('state.rate', v.state_after.rate)}. G only grows, so under a constant η_t this "
-          "factor only shrinks.")
+    e.say(
+        f"G = G + g² grows to {e.show('state.sum_sq', v.state_after.sum_sq)}; the effective step "
+        f"η_t/(√G + ε) = {e.show('state.rate', v.state_after.rate)}. G only grows, so under a constant η_t this "
+        "factor only shrinks."
+    )
     return finish(e, v, f"Step = −η_t·g/(√G + ε) = {e.show('step', v.move)}.")
 
 
@@ -141,12 +153,16 @@ def explain_rmsprop(v):
     a = v.state_after
     e.say(f"v = {fmt(alpha)}·v + {fmt(1 - alpha)}·g² = {e.show('state.square_avg', a.square_avg)}.")
     if v.hp["centered"]:
-        e.say(f"Centered: the running mean of g is ḡ = {e.show('state.grad_avg', a.grad_avg)}, and the denominator is "
-              f"√(v − ḡ²) + ε = {e.show('state.avg', a.avg)}.")
+        e.say(
+            f"Centered: the running mean of g is ḡ = {e.show('state.grad_avg', a.grad_avg)}, and the denominator is "
+            f"√(v − ḡ²) + ε = {e.show('state.avg', a.avg)}."
+        )
     else:
         e.say(f"The denominator √v + ε = {e.show('state.avg', a.avg)}.")
-    e.say(f"Effective step η/denominator = {e.show('effective_lr', v.lr * a.avg.reciprocal())} (it grows again when "
-          "gradients shrink).")
+    e.say(
+        f"Effective step η/denominator = {e.show('effective_lr', v.lr * a.avg.reciprocal())} (it grows again when "
+        "gradients shrink)."
+    )
     if mu:
         e.say(f"Momentum: b = {fmt(mu)}·b + g/denominator = {e.show('state.buf', a.buf)}.")
         return finish(e, v, f"Step = −η·b = {e.show('step', v.move)}.")
@@ -157,62 +173,118 @@ def explain_adadelta(v):
     e = begin(v)
     effective_gradient(e, v, v.hp["weight_decay"])
     a = v.state_after
-    e.say(f"E[g²] = {e.show('state.square_avg', a.square_avg)}; unit-corrected factor √(E[Δ²] + ε)/√(E[g²] + ε) = "
-          f"{e.show('state.scale', a.scale)}; then E[Δ²] = {e.show('state.acc_delta', a.acc_delta)}.")
+    e.say(
+        f"E[g²] = {e.show('state.square_avg', a.square_avg)}; unit-corrected factor √(E[Δ²] + ε)/√(E[g²] + ε) = "
+        f"{e.show('state.scale', a.scale)}; then E[Δ²] = {e.show('state.acc_delta', a.acc_delta)}."
+    )
     return finish(e, v, f"Step = −η·Δ = −{fmt(v.lr)}·factor·g = {e.show('step', v.move)}.")
 
 
 _EPS_HELP = "Added to the root in the denominator so it never divides by zero."
 
 ADAGRAD = OptimizerSpec(
-    key="adagrad", name="AdaGrad", family="adaptive", build=adagrad_rule,
-    torch_twin=TorchTwin("Adagrad", lambda hp: dict(lr=hp["lr"], lr_decay=hp["lr_decay"], weight_decay=hp["weight_decay"],
-                                                    initial_accumulator_value=hp["initial_accumulator_value"],
-                                                    eps=hp["eps"])),
-    params=(lr_param(0.5), Param("lr_decay", 0.0, 0.0, 0.1, label="lr decay",
-                                 help="η_t = η / (1 + (t − 1)·decay).", latex=r"\delta"),
-            eps_param(1e-10, help=_EPS_HELP),
-            Param("initial_accumulator_value", 0.0, 0.0, 1.0, label="initial accumulator",
-                  help="Starting value of the sum of squared gradients.", latex=r"G_0"),
-            weight_decay_param()),
-    latex=(r"\eta_t = \frac{\eta}{1 + (t-1)\delta},\quad G_t = G_{t-1} + g_t^2,"
-           r"\quad w_{t+1} = w_t - \frac{\eta_t}{\sqrt{G_t} + \varepsilon}\, g_t"),
-    explain=explain_adagrad, color="#009E73",
+    key="adagrad",
+    name="AdaGrad",
+    family="adaptive",
+    build=adagrad_rule,
+    torch_twin=TorchTwin(
+        "Adagrad",
+        lambda hp: dict(
+            lr=hp["lr"],
+            lr_decay=hp["lr_decay"],
+            weight_decay=hp["weight_decay"],
+            initial_accumulator_value=hp["initial_accumulator_value"],
+            eps=hp["eps"],
+        ),
+    ),
+    params=(
+        lr_param(0.5),
+        Param("lr_decay", 0.0, 0.0, 0.1, label="lr decay", help="η_t = η / (1 + (t − 1)·decay).", latex=r"\delta"),
+        eps_param(1e-10, help=_EPS_HELP),
+        Param(
+            "initial_accumulator_value",
+            0.0,
+            0.0,
+            1.0,
+            label="initial accumulator",
+            help="Starting value of the sum of squared gradients.",
+            latex=r"G_0",
+        ),
+        weight_decay_param(),
+    ),
+    latex=(
+        r"\eta_t = \frac{\eta}{1 + (t-1)\delta},\quad G_t = G_{t-1} + g_t^2,"
+        r"\quad w_{t+1} = w_t - \frac{\eta_t}{\sqrt{G_t} + \varepsilon}\, g_t"
+    ),
+    explain=explain_adagrad,
+    color="#009E73",
     reference="Duchi, Hazan & Singer (2011); torch.optim.Adagrad",
     summary="Divides each coordinate's step by the root of its summed squared gradients: steps only shrink.",
-    effective_lr_kind="diagonal", effective_lr_note="η / (√G + ε)",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η / (√G + ε)",
 )
 
 RMSPROP = OptimizerSpec(
-    key="rmsprop", name="RMSprop", family="adaptive", build=rmsprop_rule,
-    torch_twin=TorchTwin("RMSprop", lambda hp: dict(lr=hp["lr"], alpha=hp["alpha"], eps=hp["eps"],
-                                                    weight_decay=hp["weight_decay"], momentum=hp["momentum"],
-                                                    centered=bool(hp["centered"]))),
-    params=(lr_param(0.01), beta_param("alpha", 0.99, "decay α", "Memory of the squared-gradient average.",
-                                       r"\alpha", low=0.5, high=0.999),
-            eps_param(1e-8, help=_EPS_HELP), momentum_param(0.0),
-            Param("centered", False, label="centered", kind="bool",
-                  help="Divide by the gradient's variance estimate instead of its raw second moment."),
-            weight_decay_param()),
+    key="rmsprop",
+    name="RMSprop",
+    family="adaptive",
+    build=rmsprop_rule,
+    torch_twin=TorchTwin(
+        "RMSprop",
+        lambda hp: dict(
+            lr=hp["lr"],
+            alpha=hp["alpha"],
+            eps=hp["eps"],
+            weight_decay=hp["weight_decay"],
+            momentum=hp["momentum"],
+            centered=bool(hp["centered"]),
+        ),
+    ),
+    params=(
+        lr_param(0.01),
+        beta_param("alpha", 0.99, "decay α", "Memory of the squared-gradient average.", r"\alpha", low=0.5, high=0.999),
+        eps_param(1e-8, help=_EPS_HELP),
+        momentum_param(0.0),
+        Param(
+            "centered",
+            False,
+            label="centered",
+            kind="bool",
+            help="Divide by the gradient's variance estimate instead of its raw second moment.",
+        ),
+        weight_decay_param(),
+    ),
     latex=r"v_t = \alpha v_{t-1} + (1-\alpha) g_t^2,\quad w_{t+1} = w_t - \frac{\eta}{\sqrt{v_t} + \varepsilon}\, g_t",
-    explain=explain_rmsprop, color="#D55E00",
+    explain=explain_rmsprop,
+    color="#D55E00",
     reference="Tieleman & Hinton (2012), Coursera lecture 6.5; torch.optim.RMSprop",
     summary="AdaGrad with a moving average instead of a sum: steps grow again when gradients shrink.",
-    effective_lr_kind="diagonal", effective_lr_note="η / (√v + ε)",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η / (√v + ε)",
 )
 
 ADADELTA = OptimizerSpec(
-    key="adadelta", name="AdaDelta", family="adaptive", build=adadelta_rule,
-    torch_twin=TorchTwin("Adadelta", lambda hp: dict(lr=hp["lr"], rho=hp["rho"], eps=hp["eps"],
-                                                     weight_decay=hp["weight_decay"])),
-    params=(lr_param(1.0, low=0.01, high=100.0, help="Factor on the unit-corrected step (1 in Zeiler's paper)."),
-            beta_param("rho", 0.9, "decay ρ", "Memory of both running averages.", r"\rho", low=0.5, high=0.999),
-            eps_param(1e-6, help="Inside both roots; it also sets the size of the very first steps."),
-            weight_decay_param()),
-    latex=(r"\Delta_t = \frac{\sqrt{E[\Delta^2]_{t-1} + \varepsilon}}{\sqrt{E[g^2]_t + \varepsilon}}\, g_t,"
-           r"\quad w_{t+1} = w_t - \eta\, \Delta_t"),
-    explain=explain_adadelta, color="#CC79A7",
+    key="adadelta",
+    name="AdaDelta",
+    family="adaptive",
+    build=adadelta_rule,
+    torch_twin=TorchTwin(
+        "Adadelta", lambda hp: dict(lr=hp["lr"], rho=hp["rho"], eps=hp["eps"], weight_decay=hp["weight_decay"])
+    ),
+    params=(
+        lr_param(1.0, low=0.01, high=100.0, help="Factor on the unit-corrected step (1 in Zeiler's paper)."),
+        beta_param("rho", 0.9, "decay ρ", "Memory of both running averages.", r"\rho", low=0.5, high=0.999),
+        eps_param(1e-6, help="Inside both roots; it also sets the size of the very first steps."),
+        weight_decay_param(),
+    ),
+    latex=(
+        r"\Delta_t = \frac{\sqrt{E[\Delta^2]_{t-1} + \varepsilon}}{\sqrt{E[g^2]_t + \varepsilon}}\, g_t,"
+        r"\quad w_{t+1} = w_t - \eta\, \Delta_t"
+    ),
+    explain=explain_adadelta,
+    color="#CC79A7",
     reference="Zeiler (2012), ADADELTA; torch.optim.Adadelta",
     summary="RMSprop whose step carries the units of w: the ratio of two running RMS values.",
-    effective_lr_kind="diagonal", effective_lr_note="η·√(E[Δ²] + ε) / √(E[g²] + ε)",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η·√(E[Δ²] + ε) / √(E[g²] + ε)",
 )

@@ -88,54 +88,98 @@ def explain_asgd(v):
     g = with_weight_decay(v.grad, v.params, wd)
     used = "g"
     if wd:
-        e.say(f"Weight decay λ_wd = {fmt(float(wd))} adds λ_wd·w: the gradient used is g + λ_wd·w = "
-              f"{e.show('g_eff', g)}.")
+        e.say(
+            f"Weight decay λ_wd = {fmt(float(wd))} adds λ_wd·w: the gradient used is g + λ_wd·w = {e.show('g_eff', g)}."
+        )
         used = "(g + λ_wd·w)"
     eta = e.number("eta_t", a.eta_t.reshape(-1)[0])
     if v.step == 1:
         e.say(f"The first step size is the learning rate itself: η₁ = η = {eta}.")
     else:
-        e.say(f"Step size η_t = η/(1 + λη·(t − 1))^α = {eta}, with λ = {fmt(float(lambd))}, α = {fmt(float(alpha))} "
-              "(torch computes it at the end of the previous step, with that step's η).")
+        e.say(
+            f"Step size η_t = η/(1 + λη·(t − 1))^α = {eta}, with λ = {fmt(float(lambd))}, α = {fmt(float(alpha))} "
+            "(torch computes it at the end of the previous step, with that step's η)."
+        )
     shrink = e.number("lambda_eta", lambd * a.eta_t.reshape(-1)[0])
-    e.say(f"The point shrinks by the fraction λη_t = {shrink} of itself, w ← (1 − λη_t)w, and moves by −η_t·{used}: "
-          f"the new point is {e.show('w_new', v.new_params)}.")
+    e.say(
+        f"The point shrinks by the fraction λη_t = {shrink} of itself, w ← (1 − λη_t)w, and moves by −η_t·{used}: "
+        f"the new point is {e.show('w_new', v.new_params)}."
+    )
     _, mu, averaging, _ = v.values
     mu_text = e.number("mu_t", mu)
     if float(averaging):
-        e.say(f"Averaging is on (t − 1 − t₀ > 1): μ_t = 1/(t − 1 − t₀) = {mu_text} and ā ← ā + μ_t(w − ā) = "
-              f"{e.show('state.ax', a.ax)}; the path drawn is the iterate w, not ā.")
+        e.say(
+            f"Averaging is on (t − 1 − t₀ > 1): μ_t = 1/(t − 1 − t₀) = {mu_text} and ā ← ā + μ_t(w − ā) = "
+            f"{e.show('state.ax', a.ax)}; the path drawn is the iterate w, not ā."
+        )
     else:
         why = "torch starts μ at 1" if v.step == 1 else f"t ≤ t₀ + 2 with t₀ = {fmt(float(t0))}"
-        e.say(f"μ_t = {mu_text} ({why}): no averaging yet, so the average ā is the new point itself, "
-              f"{e.show('state.ax', a.ax)}.")
+        e.say(
+            f"μ_t = {mu_text} ({why}): no averaging yet, so the average ā is the new point itself, "
+            f"{e.show('state.ax', a.ax)}."
+        )
     e.markers["average ā"] = e.shown["state.ax"]
     return finish(e, v, f"Step = {e.show('step', v.move)}.")
 
 
 ASGD = OptimizerSpec(
-    key="asgd", name="ASGD", family="first order", build=asgd_rule,
-    torch_twin=TorchTwin("ASGD", lambda hp: dict(lr=hp["lr"], lambd=hp["lambd"], alpha=hp["alpha"], t0=hp["t0"],
-                                                 weight_decay=hp["weight_decay"]),
-                         note="ASGD computes η_t at the end of the previous step from that step's lr: under a "
-                              "scheduler its step size lags the schedule by one step (gradscape does the same)."),
-    params=(lr_param(0.2, help="Initial step size η; η_t decays as η/(1 + ληt)^α."),
-            Param("lambd", 1e-4, 1e-6, 1.0, log=True, label="decay λ",
-                  help="Shrinks w by (1 − λη_t) each step (an L2 penalty) and sets how fast η_t decays.",
-                  latex=r"\lambda"),
-            Param("alpha", 0.75, 0.0, 1.0, label="decay power α",
-                  help="Power of the step-size decay η_t = η/(1 + ληt)^α.", latex=r"\alpha"),
-            Param("t0", 1e6, 1.0, 1e6, log=True, label="averaging start t₀",
-                  help="ā averages the points from step t₀ + 2 on (torch's default 10⁶: on this scale, never).",
-                  latex=r"t_0"),
-            dataclasses.replace(weight_decay_param(help="L2 penalty added to the gradient (λ_wd·w)."),
-                                latex=r"\lambda_{wd}")),
-    latex=(r"\eta_t = \frac{\eta}{(1 + \lambda\eta(t-1))^{\alpha}},\quad"
-           r" w_{t+1} = (1 - \lambda\eta_t)\, w_t - \eta_t\, g_t,\quad"
-           r" \bar a_{t+1} = \bar a_t + \mu_t (w_{t+1} - \bar a_t),\ \mu_t = \frac{1}{\max(1,\, t-1-t_0)}"),
+    key="asgd",
+    name="ASGD",
+    family="first order",
+    build=asgd_rule,
+    torch_twin=TorchTwin(
+        "ASGD",
+        lambda hp: dict(
+            lr=hp["lr"], lambd=hp["lambd"], alpha=hp["alpha"], t0=hp["t0"], weight_decay=hp["weight_decay"]
+        ),
+        note="ASGD computes η_t at the end of the previous step from that step's lr: under a "
+        "scheduler its step size lags the schedule by one step (gradscape does the same).",
+    ),
+    params=(
+        lr_param(0.2, help="Initial step size η; η_t decays as η/(1 + ληt)^α."),
+        Param(
+            "lambd",
+            1e-4,
+            1e-6,
+            1.0,
+            log=True,
+            label="decay λ",
+            help="Shrinks w by (1 − λη_t) each step (an L2 penalty) and sets how fast η_t decays.",
+            latex=r"\lambda",
+        ),
+        Param(
+            "alpha",
+            0.75,
+            0.0,
+            1.0,
+            label="decay power α",
+            help="Power of the step-size decay η_t = η/(1 + ληt)^α.",
+            latex=r"\alpha",
+        ),
+        Param(
+            "t0",
+            1e6,
+            1.0,
+            1e6,
+            log=True,
+            label="averaging start t₀",
+            help="ā averages the points from step t₀ + 2 on (torch's default 10⁶: on this scale, never).",
+            latex=r"t_0",
+        ),
+        dataclasses.replace(
+            weight_decay_param(help="L2 penalty added to the gradient (λ_wd·w)."), latex=r"\lambda_{wd}"
+        ),
+    ),
+    latex=(
+        r"\eta_t = \frac{\eta}{(1 + \lambda\eta(t-1))^{\alpha}},\quad"
+        r" w_{t+1} = (1 - \lambda\eta_t)\, w_t - \eta_t\, g_t,\quad"
+        r" \bar a_{t+1} = \bar a_t + \mu_t (w_{t+1} - \bar a_t),\ \mu_t = \frac{1}{\max(1,\, t-1-t_0)}"
+    ),
     reference="Polyak & Juditsky (1992), Acceleration of stochastic approximation by averaging; "
-              "Bottou (2012), Stochastic gradient descent tricks; torch.optim.ASGD",
+    "Bottou (2012), Stochastic gradient descent tricks; torch.optim.ASGD",
     summary="SGD with a slowly decaying step that also keeps the running average of its iterates.",
-    effective_lr_kind="diagonal", effective_lr_note="η_t = η/(1 + λη(t−1))^α, the same for x and y",
-    explain=explain_asgd, color="#661100",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η_t = η/(1 + λη(t−1))^α, the same for x and y",
+    explain=explain_asgd,
+    color="#661100",
 )

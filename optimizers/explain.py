@@ -62,8 +62,21 @@ class StepView:
 
     def inner(self, inner_rule, state_before, state_after, values: tuple, new_params: Tensor) -> "StepView":
         """The view of a wrapper's inner update (its own state, values and result)."""
-        return StepView(self.step, self.lr, self.hp, values, self.params, self.at, self.grad, new_params,
-                        state_before, state_after, inner_rule, self.hess, self.loss)
+        return StepView(
+            self.step,
+            self.lr,
+            self.hp,
+            values,
+            self.params,
+            self.at,
+            self.grad,
+            new_params,
+            state_before,
+            state_after,
+            inner_rule,
+            self.hess,
+            self.loss,
+        )
 
 
 @dataclass
@@ -99,7 +112,9 @@ def begin(view: StepView) -> Explanation:
     """The sentences every update starts with: where the gradient was taken, and its value."""
     e = Explanation()
     if not torch.equal(view.at, view.params):
-        e.say(f"Look-ahead: the gradient is taken at {e.show('probe', view.at)}, not at w = {e.show('w', view.params)}.")
+        e.say(
+            f"Look-ahead: the gradient is taken at {e.show('probe', view.at)}, not at w = {e.show('w', view.params)}."
+        )
     e.say(f"Gradient g = {e.show('g', view.grad)} (loss {fmt(view.loss, 4)}).")
     return e
 
@@ -119,7 +134,9 @@ def effective_gradient(e: Explanation, view: StepView, weight_decay) -> Tensor:
 
     g = with_weight_decay(view.grad, view.params, weight_decay)
     if not is_zero(weight_decay):
-        e.say(f"Weight decay λ = {fmt(float(weight_decay))} adds λw: the gradient used is g + λw = {e.show('g_eff', g)}.")
+        e.say(
+            f"Weight decay λ = {fmt(float(weight_decay))} adds λw: the gradient used is g + λw = {e.show('g_eff', g)}."
+        )
     return g
 
 

@@ -15,8 +15,14 @@ def lr_param(default, low=1e-4, high=10.0, *, help="Step size η: how far each u
     return Param("lr", default, low, high, log=True, label="learning rate", help=help, latex=r"\eta")
 
 
-def eps_param(default, low=1e-10, high=1.0, *, help="Added to the denominator so it never divides by zero; "
-              "large values make the method behave more like plain SGD."):
+def eps_param(
+    default,
+    low=1e-10,
+    high=1.0,
+    *,
+    help="Added to the denominator so it never divides by zero; "
+    "large values make the method behave more like plain SGD.",
+):
     return Param("eps", default, low, high, log=True, label="epsilon", help=help, latex=r"\varepsilon")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
-import torch
 from torch import Tensor
 
 from optimizers._common import lerp, select
@@ -12,6 +11,7 @@ from optimizers.adam import _adam_params, radam_rule
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.explain import fmt, generic
 from optimizers.hparams import Param, resolve_params
+
 
 class LookaheadState(NamedTuple):
     inner: Any
@@ -44,26 +44,42 @@ def lookahead(inner: Rule, k: int, alpha) -> Rule:
 
     probe = None
     if inner.probe is not None:
+
         def probe(params, state):
             return inner.probe(params, state.inner)
 
     effective_lr = None
     if inner.effective_lr is not None:
+
         def effective_lr(state, lr):
             return inner.effective_lr(state.inner, lr)
 
-    return Rule(init, update, probe=probe, effective_lr=effective_lr, needs_hessian=inner.needs_hessian,
-                per_step=per_step, coupled=inner.coupled)
+    return Rule(
+        init,
+        update,
+        probe=probe,
+        effective_lr=effective_lr,
+        needs_hessian=inner.needs_hessian,
+        per_step=per_step,
+        coupled=inner.coupled,
+    )
 
 
-_K = Param("k", 5, 1, 20, label="sync period k", kind="int",
-           help="Fast steps between two slow-weight updates.", latex="k")
-_ALPHA = Param("alpha", 0.5, 0.05, 1.0, label="slow step α",
-               help="Fraction of the way the slow weights move towards the fast ones.", latex=r"\alpha")
+_K = Param(
+    "k", 5, 1, 20, label="sync period k", kind="int", help="Fast steps between two slow-weight updates.", latex="k"
+)
+_ALPHA = Param(
+    "alpha",
+    0.5,
+    0.05,
+    1.0,
+    label="slow step α",
+    help="Fraction of the way the slow weights move towards the fast ones.",
+    latex=r"\alpha",
+)
 # Lookahead's own α is called slow_alpha: its inner hyperparameters share one flat namespace, and
 # RMSprop already has an `alpha`. Ranger (always over RAdam) keeps the paper's name.
-_SLOW_ALPHA = Param("slow_alpha", 0.5, 0.05, 1.0, label="slow step α",
-                    help=_ALPHA.help, latex=r"\alpha")
+_SLOW_ALPHA = Param("slow_alpha", 0.5, 0.05, 1.0, label="slow step α", help=_ALPHA.help, latex=r"\alpha")
 
 
 def _resolve_lookahead(spec: OptimizerSpec, hparams: Mapping[str, Any]) -> dict:
@@ -76,8 +92,9 @@ def _resolve_lookahead(spec: OptimizerSpec, hparams: Mapping[str, Any]) -> dict:
     unknown = sorted(set(hparams) - {p.name for p in inner_spec.params})
     if unknown:
         valid = ", ".join(own_names + [p.name for p in inner_spec.params])
-        raise ValueError(f"optimizer 'lookahead' (inner {own['inner']!r}): unknown parameter(s) "
-                         f"{', '.join(unknown)}; valid: {valid}")
+        raise ValueError(
+            f"optimizer 'lookahead' (inner {own['inner']!r}): unknown parameter(s) {', '.join(unknown)}; valid: {valid}"
+        )
     return {**own, **inner_spec.resolve(hparams)}
 
 
@@ -123,8 +140,10 @@ def _explain_around(v, inner_spec, inner_rule, alpha, k):
     e.facts["slow"] = e.shown["state.slow"]
     if sync:
         jump = v.new_params - fast
-        e.say(f"Step {v.step} is a multiple of k = {k}: the slow weights move {fmt(float(alpha))} of the way to the "
-              f"fast ones, φ = {slow}, and the fast weights jump back there: jump = {e.show('jump', jump)}.")
+        e.say(
+            f"Step {v.step} is a multiple of k = {k}: the slow weights move {fmt(float(alpha))} of the way to the "
+            f"fast ones, φ = {slow}, and the fast weights jump back there: jump = {e.show('jump', jump)}."
+        )
         e.move("sync: back to φ", jump)
     else:
         e.say(f"Fast step {v.step % k} of {k}; the slow weights stay at φ = {slow}.")
@@ -145,31 +164,49 @@ def explain_ranger(v):
     return _explain_around(v, RADAM, radam_rule({p.name: v.hp[p.name] for p in RADAM.params}), v.hp["alpha"], v.hp["k"])
 
 
-
 RANGER = OptimizerSpec(
-    key="ranger", name="Ranger", family="wrapper", build=ranger_rule,
-    params=_adam_params(beta1=0.95, eps=1e-5) + (Param("k", 6, 1, 20, label="sync period k", kind="int",
-                                                       help=_K.help, latex="k"), _ALPHA),
+    key="ranger",
+    name="Ranger",
+    family="wrapper",
+    build=ranger_rule,
+    params=_adam_params(beta1=0.95, eps=1e-5)
+    + (Param("k", 6, 1, 20, label="sync period k", kind="int", help=_K.help, latex="k"), _ALPHA),
     latex=r"\text{Lookahead}(k, \alpha)\ \text{around RAdam}",
     reference="Wright (2019), Ranger; Liu et al. (2020) RAdam + Zhang et al. (2019) Lookahead",
     summary="RAdam's warm-up inside Lookahead's slow-and-fast weights.",
-    effective_lr_kind="diagonal", effective_lr_note="that of RAdam", explain=explain_ranger,
+    effective_lr_kind="diagonal",
+    effective_lr_note="that of RAdam",
+    explain=explain_ranger,
     color="#994455",
 )
 
 
 def lookahead_spec(inner_choices: tuple[str, ...]) -> OptimizerSpec:
     """Lookahead's spec over the optimizers it may wrap (the registry passes every plain one)."""
-    inner = Param("inner", "adam", label="inner optimizer", kind="choice", choices=inner_choices,
-                  help="The optimizer that moves the fast weights.")
+    inner = Param(
+        "inner",
+        "adam",
+        label="inner optimizer",
+        kind="choice",
+        choices=inner_choices,
+        help="The optimizer that moves the fast weights.",
+    )
     return OptimizerSpec(
-        key="lookahead", name="Lookahead", family="wrapper", build=_build_lookahead, resolver=_resolve_lookahead,
+        key="lookahead",
+        name="Lookahead",
+        family="wrapper",
+        build=_build_lookahead,
+        resolver=_resolve_lookahead,
         params=(_K, _SLOW_ALPHA, inner),
-        latex=(r"\theta_{t,i} = \theta_{t,i-1} + A(\theta_{t,i-1}),\ i = 1..k;\quad "
-               r"\phi_t = \phi_{t-1} + \alpha(\theta_{t,k} - \phi_{t-1}),\ \theta_{t+1,0} = \phi_t"),
+        latex=(
+            r"\theta_{t,i} = \theta_{t,i-1} + A(\theta_{t,i-1}),\ i = 1..k;\quad "
+            r"\phi_t = \phi_{t-1} + \alpha(\theta_{t,k} - \phi_{t-1}),\ \theta_{t+1,0} = \phi_t"
+        ),
         reference="Zhang, Lucas, Hinton & Ba (2019), Lookahead optimizer: k steps forward, 1 step back; "
-                  "pytorch-optimizer Lookahead",
+        "pytorch-optimizer Lookahead",
         summary="Lets any optimizer explore k steps, then pulls back part of the way: a smoothed path.",
-        effective_lr_kind="inner", explain=explain_lookahead, inner_param="inner",
+        effective_lr_kind="inner",
+        explain=explain_lookahead,
+        inner_param="inner",
         color="#999933",
     )

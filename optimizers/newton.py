@@ -78,8 +78,11 @@ def _eigenvalues(a: float, b: float, c: float) -> tuple[float, float]:
 def explain_newton(v):
     e = begin(v)
     lam = float(v.hp["damping"])
-    a, b, c = (float(v.hess[0][0].reshape(-1)[0]), float(v.hess[0][1].reshape(-1)[0]),
-               float(v.hess[1][1].reshape(-1)[0]))
+    a, b, c = (
+        float(v.hess[0][0].reshape(-1)[0]),
+        float(v.hess[0][1].reshape(-1)[0]),
+        float(v.hess[1][1].reshape(-1)[0]),
+    )
     lo, hi = _eigenvalues(a, b, c)
     e.facts.update(hessian=((a, b), (b, c)), hessian_eigenvalues=(lo, hi), damped=lam != 0)
     e.say(f"Hessian H = [[{fmt(a)}, {fmt(b)}], [{fmt(b)}, {fmt(c)}]], eigenvalues {fmt(lo)} and {fmt(hi)}.")
@@ -91,19 +94,25 @@ def explain_newton(v):
     if det != 0 and math.isfinite(det):
         direction = (-(cd * gx - b * gy) / det, -(ad * gy - b * gx) / det)
         e.facts["newton_step"] = direction
-        e.say(f"Newton direction {what} = {e.show('newton_direction', direction)}, against the gradient step "
-              f"−g = {fmt((-gx, -gy))}.")
+        e.say(
+            f"Newton direction {what} = {e.show('newton_direction', direction)}, against the gradient step "
+            f"−g = {fmt((-gx, -gy))}."
+        )
         e.arrow("−η(H+λI)⁻¹g" if lam else "−ηH⁻¹g", (v.lr * direction[0], v.lr * direction[1]))
     model = "H + λI" if lam else "H"
     if dlo > 0:
         if lo < 0:
-            e.say(f"H has a negative eigenvalue, but the damping λ = {fmt(lam)} exceeds its size: H + λI is positive "
-                  "definite, so the step goes downhill, away from the saddle.")
+            e.say(
+                f"H has a negative eigenvalue, but the damping λ = {fmt(lam)} exceeds its size: H + λI is positive "
+                "definite, so the step goes downhill, away from the saddle."
+            )
         else:
             e.say(f"{model} is positive definite: the quadratic model has a minimum, and the step goes towards it.")
     elif dhi < 0:
-        e.say(f"Both eigenvalues of {model} are negative: the quadratic model has a maximum, and Newton steps towards "
-              "it (uphill).")
+        e.say(
+            f"Both eigenvalues of {model} are negative: the quadratic model has a maximum, and Newton steps towards "
+            "it (uphill)."
+        )
     elif dlo < 0 < dhi:
         e.say(f"{model} has a negative eigenvalue: the quadratic model has a saddle, and Newton steps towards it.")
     else:
@@ -115,18 +124,32 @@ def explain_diag_newton(v):
     e = begin(v)
     h = (float(v.hess[0][0].reshape(-1)[0]), float(v.hess[1][1].reshape(-1)[0]))
     e.facts["hessian"] = ((h[0], float(v.hess[0][1].reshape(-1)[0])), (float(v.hess[0][1].reshape(-1)[0]), h[1]))
-    e.say(f"Diagonal curvatures h = {e.show('h', h)}; the factor η/(h + ε) = "
-          f"{e.show('effective_lr', v.lr * v.state_after.scale)}.")
+    e.say(
+        f"Diagonal curvatures h = {e.show('h', h)}; the factor η/(h + ε) = "
+        f"{e.show('effective_lr', v.lr * v.state_after.scale)}."
+    )
     if min(h) + float(v.hp["eps"]) < 0:
         e.say("A negative h + ε turns that coordinate's step uphill.")
     return finish(e, v, f"Step = −η·g/(h + ε) = {e.show('step', v.move)}.")
 
 
 NEWTON = OptimizerSpec(
-    key="newton", name="Newton", family="second order", build=newton_rule,
-    params=(lr_param(1.0, low=0.01, high=2.0, help="Fraction of the full Newton step taken."),
-            Param("damping", 0.0, 0.0, 10.0, label="damping λ",
-                  help="Added to the Hessian's diagonal: shorter, safer steps.", latex=r"\lambda")),
+    key="newton",
+    name="Newton",
+    family="second order",
+    build=newton_rule,
+    params=(
+        lr_param(1.0, low=0.01, high=2.0, help="Fraction of the full Newton step taken."),
+        Param(
+            "damping",
+            0.0,
+            0.0,
+            10.0,
+            label="damping λ",
+            help="Added to the Hessian's diagonal: shorter, safer steps.",
+            latex=r"\lambda",
+        ),
+    ),
     latex=r"w_{t+1} = w_t - \eta\,(H_t + \lambda I)^{-1} g_t",
     reference="Newton's method with Levenberg damping; Nocedal & Wright (2006), §3.3; lecture note 002",
     summary="Jumps to the minimum of the local quadratic model: exact on a quadratic, drawn to saddles.",
@@ -135,15 +158,28 @@ NEWTON = OptimizerSpec(
 )
 
 DIAG_NEWTON = OptimizerSpec(
-    key="diag_newton", name="Diagonal Newton", family="second order", build=diag_newton_rule,
-    params=(lr_param(1.0, low=0.01, high=2.0, help="Fraction of the diagonal Newton step taken."),
-            Param("eps", 1e-3, 1e-8, 10.0, log=True, label="epsilon",
-                  help="Added to each curvature hᵢᵢ so a flat direction does not divide by zero.",
-                  latex=r"\varepsilon")),
+    key="diag_newton",
+    name="Diagonal Newton",
+    family="second order",
+    build=diag_newton_rule,
+    params=(
+        lr_param(1.0, low=0.01, high=2.0, help="Fraction of the diagonal Newton step taken."),
+        Param(
+            "eps",
+            1e-3,
+            1e-8,
+            10.0,
+            log=True,
+            label="epsilon",
+            help="Added to each curvature hᵢᵢ so a flat direction does not divide by zero.",
+            latex=r"\varepsilon",
+        ),
+    ),
     latex=r"w_{t+1,i} = w_{t,i} - \frac{\eta}{h_{ii} + \varepsilon}\, g_{t,i}",
     reference="Becker & LeCun (1988); the diagonal approximation of lecture note 002",
     summary="Newton with only the Hessian's diagonal: cheap, exact for an axis-aligned quadratic.",
     explain=explain_diag_newton,
-    effective_lr_kind="diagonal", effective_lr_note="η / (hᵢᵢ + ε)",
+    effective_lr_kind="diagonal",
+    effective_lr_note="η / (hᵢᵢ + ε)",
     color="#DDCC77",
 )

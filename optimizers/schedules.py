@@ -31,8 +31,20 @@ import torch
 from spec import Param, resolve_params
 
 __all__ = [
-    "Schedule", "Constant", "Step", "MultiStep", "Exponential", "Reciprocal", "Cosine", "Warmup",
-    "Plateau", "PlateauState", "SCHEDULES", "available_schedules", "schedule_class", "make_schedule",
+    "Schedule",
+    "Constant",
+    "Step",
+    "MultiStep",
+    "Exponential",
+    "Reciprocal",
+    "Cosine",
+    "Warmup",
+    "Plateau",
+    "PlateauState",
+    "SCHEDULES",
+    "available_schedules",
+    "schedule_class",
+    "make_schedule",
     "CONSTANT",
 ]
 
@@ -70,8 +82,9 @@ class Schedule:
     def observe(self, state, loss: torch.Tensor):
         return state
 
-    def values(self, steps: int, base_lr: float = 1.0,
-               losses: Sequence[float] | torch.Tensor | None = None) -> torch.Tensor:
+    def values(
+        self, steps: int, base_lr: float = 1.0, losses: Sequence[float] | torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The lr of updates 0..steps-1 for one run, float64 of shape (steps,), for previews.
 
         A loss-based schedule needs `losses`: the loss seen at each update (at least steps - 1 of
@@ -79,17 +92,21 @@ class Schedule:
         """
         if self.needs_loss:
             if losses is None:
-                raise ValueError(f"{self.name} reads the loss: values() needs a loss history "
-                                 "(losses=[...], one loss per update) to replay")
+                raise ValueError(
+                    f"{self.name} reads the loss: values() needs a loss history "
+                    "(losses=[...], one loss per update) to replay"
+                )
             losses = torch.as_tensor(losses, dtype=torch.float64).reshape(-1)
-            _check(len(losses) >= steps - 1,
-                   f"{self.name}: {steps} steps need at least {steps - 1} losses; got {len(losses)}")
+            _check(
+                len(losses) >= steps - 1,
+                f"{self.name}: {steps} steps need at least {steps - 1} losses; got {len(losses)}",
+            )
         state = self.start(float(base_lr))
         out = torch.empty(steps, dtype=torch.float64)
         for t in range(steps):
             out[t] = float(self.lr(state, t))
             if self.needs_loss and t < steps - 1:
-                state = self.observe(state, losses[t:t + 1])
+                state = self.observe(state, losses[t : t + 1])
         return out
 
 
@@ -128,8 +145,7 @@ class Step(Schedule):
     latex: ClassVar[str] = r"\eta_t = \eta_0\,\gamma^{\lfloor t/s \rfloor}"
     description: ClassVar[str] = "The learning rate is multiplied by γ every s updates."
     params: ClassVar[tuple[Param, ...]] = (
-        Param("step_size", 100, 1, 1000, kind="int", label="step size",
-              help="Updates between two drops.", latex="s"),
+        Param("step_size", 100, 1, 1000, kind="int", label="step size", help="Updates between two drops.", latex="s"),
         Param("gamma", 0.5, 0.01, 0.99, label="drop factor γ", help=_GAMMA_HELP, latex=r"\gamma"),
     )
 
@@ -164,8 +180,10 @@ class MultiStep(Schedule):
 
     def __post_init__(self):
         milestones = self.milestones
-        _check(isinstance(milestones, (tuple, list)) and all(_is_count(m, 0) for m in milestones),
-               f"multistep: milestones must be a tuple of ints >= 0; got {milestones!r}")
+        _check(
+            isinstance(milestones, (tuple, list)) and all(_is_count(m, 0) for m in milestones),
+            f"multistep: milestones must be a tuple of ints >= 0; got {milestones!r}",
+        )
         object.__setattr__(self, "milestones", tuple(sorted(milestones)))  # bisect needs order
         _check(self.gamma > 0, f"multistep: gamma must be > 0; got {self.gamma!r}")
 
@@ -188,8 +206,16 @@ class Exponential(Schedule):
     latex: ClassVar[str] = r"\eta_t = \eta_0\, e^{-t/r}"
     description: ClassVar[str] = "The learning rate shrinks by the factor e every r updates."
     params: ClassVar[tuple[Param, ...]] = (
-        Param("r", 200.0, 10.0, 5000.0, log=True, label="time scale r",
-              help="Updates over which the learning rate shrinks by a factor e.", latex="r"),
+        Param(
+            "r",
+            200.0,
+            10.0,
+            5000.0,
+            log=True,
+            label="time scale r",
+            help="Updates over which the learning rate shrinks by a factor e.",
+            latex="r",
+        ),
     )
 
     def __post_init__(self):
@@ -214,10 +240,18 @@ class Reciprocal(Schedule):
     latex: ClassVar[str] = r"\eta_t = \eta_0\,\left(1 + \frac{t}{r}\right)^{-c}"
     description: ClassVar[str] = "The learning rate decays like a power of time, slower than exponentially."
     params: ClassVar[tuple[Param, ...]] = (
-        Param("r", 100.0, 1.0, 5000.0, log=True, label="time scale r",
-              help="Updates before the decay sets in.", latex="r"),
-        Param("c", 1.0, 0.1, 2.0, label="power c",
-              help="How fast the learning rate falls once t ≫ r (η ∝ t^−c).", latex="c"),
+        Param(
+            "r", 100.0, 1.0, 5000.0, log=True, label="time scale r", help="Updates before the decay sets in.", latex="r"
+        ),
+        Param(
+            "c",
+            1.0,
+            0.1,
+            2.0,
+            label="power c",
+            help="How fast the learning rate falls once t ≫ r (η ∝ t^−c).",
+            latex="c",
+        ),
     )
 
     def __post_init__(self):
@@ -246,14 +280,31 @@ class Cosine(Schedule):
 
     key: ClassVar[str] = "cosine"
     name: ClassVar[str] = "cosine annealing"
-    latex: ClassVar[str] = (r"\eta_t = \eta_{\min} + \tfrac{1}{2}(\eta_0 - \eta_{\min})"
-                            r"\left(1 + \cos\frac{\pi \min(t, T)}{T}\right)")
+    latex: ClassVar[str] = (
+        r"\eta_t = \eta_{\min} + \tfrac{1}{2}(\eta_0 - \eta_{\min})"
+        r"\left(1 + \cos\frac{\pi \min(t, T)}{T}\right)"
+    )
     description: ClassVar[str] = "The learning rate follows half a cosine wave down to its minimum over T updates."
     params: ClassVar[tuple[Param, ...]] = (
-        Param("T_max", 500, 10, 2000, kind="int", label="length T",
-              help="Updates to reach the minimum; the learning rate stays there afterwards.", latex="T"),
-        Param("min_factor", 0.0, 0.0, 0.5, label="minimum (fraction of η₀)", help=_MIN_FACTOR_HELP,
-              latex=r"\eta_{\min}/\eta_0"),
+        Param(
+            "T_max",
+            500,
+            10,
+            2000,
+            kind="int",
+            label="length T",
+            help="Updates to reach the minimum; the learning rate stays there afterwards.",
+            latex="T",
+        ),
+        Param(
+            "min_factor",
+            0.0,
+            0.0,
+            0.5,
+            label="minimum (fraction of η₀)",
+            help=_MIN_FACTOR_HELP,
+            latex=r"\eta_{\min}/\eta_0",
+        ),
     )
 
     def __post_init__(self):
@@ -284,23 +335,40 @@ class Warmup(Schedule):
 
     key: ClassVar[str] = "warmup"
     name: ClassVar[str] = "linear warm-up"
-    latex: ClassVar[str] = (r"\eta_t = \left(s + (1 - s)\,\frac{\min(t, W)}{W}\right)"
-                            r"\eta^{\text{inner}}_t")
-    description: ClassVar[str] = ("The learning rate ramps up linearly over the first W updates, "
-                                  "then follows the chosen schedule.")
+    latex: ClassVar[str] = (
+        r"\eta_t = \left(s + (1 - s)\,\frac{\min(t, W)}{W}\right)"
+        r"\eta^{\text{inner}}_t"
+    )
+    description: ClassVar[str] = (
+        "The learning rate ramps up linearly over the first W updates, then follows the chosen schedule."
+    )
     params: ClassVar[tuple[Param, ...]] = (
-        Param("warmup_steps", 50, 1, 500, kind="int", label="warm-up steps",
-              help="Updates to ramp up to the full learning rate.", latex="W"),
-        Param("start_factor", 0.01, 0.001, 1.0, log=True, label="start factor",
-              help="First learning rate as a fraction of the schedule's.", latex="s"),
+        Param(
+            "warmup_steps",
+            50,
+            1,
+            500,
+            kind="int",
+            label="warm-up steps",
+            help="Updates to ramp up to the full learning rate.",
+            latex="W",
+        ),
+        Param(
+            "start_factor",
+            0.01,
+            0.001,
+            1.0,
+            log=True,
+            label="start factor",
+            help="First learning rate as a fraction of the schedule's.",
+            latex="s",
+        ),
     )
 
     def __post_init__(self):
         _check(isinstance(self.inner, Schedule), f"warmup: inner must be a schedule; got {self.inner!r}")
-        _check(_is_count(self.warmup_steps, 1),
-               f"warmup: warmup_steps must be an int >= 1; got {self.warmup_steps!r}")
-        _check(0 <= self.start_factor <= 1,
-               f"warmup: start_factor must be in [0, 1]; got {self.start_factor!r}")
+        _check(_is_count(self.warmup_steps, 1), f"warmup: warmup_steps must be an int >= 1; got {self.warmup_steps!r}")
+        _check(0 <= self.start_factor <= 1, f"warmup: start_factor must be in [0, 1]; got {self.start_factor!r}")
 
     @property
     def needs_loss(self) -> bool:  # type: ignore[override]
@@ -324,10 +392,10 @@ class Warmup(Schedule):
 class PlateauState(NamedTuple):
     """Per-run counters of reduce-on-plateau, all of shape (B,) (or (1,) for a float base lr)."""
 
-    lr: torch.Tensor             # current lr
-    min_lr: torch.Tensor         # floor, min_factor · η₀
-    best: torch.Tensor           # best loss so far (inf before the first observation)
-    num_bad: torch.Tensor        # int64: observations since the last improvement
+    lr: torch.Tensor  # current lr
+    min_lr: torch.Tensor  # floor, min_factor · η₀
+    best: torch.Tensor  # best loss so far (inf before the first observation)
+    num_bad: torch.Tensor  # int64: observations since the last improvement
     cooldown_left: torch.Tensor  # int64: observations left in which bad ones are not counted
 
 
@@ -355,22 +423,59 @@ class Plateau(Schedule):
     eps: ClassVar[float] = 1e-8  # torch's default; not a slider
     key: ClassVar[str] = "plateau"
     name: ClassVar[str] = "reduce on plateau"
-    latex: ClassVar[str] = (r"\eta_{t+1} = \begin{cases}\max(f\,\eta_t,\ \eta_{\min}) & "
-                            r"\text{after more than } p \text{ updates without improvement}\\"
-                            r"\eta_t & \text{otherwise}\end{cases}")
-    description: ClassVar[str] = ("The learning rate is cut by a factor whenever the loss has not "
-                                  "improved for a while.")
+    latex: ClassVar[str] = (
+        r"\eta_{t+1} = \begin{cases}\max(f\,\eta_t,\ \eta_{\min}) & "
+        r"\text{after more than } p \text{ updates without improvement}\\"
+        r"\eta_t & \text{otherwise}\end{cases}"
+    )
+    description: ClassVar[str] = "The learning rate is cut by a factor whenever the loss has not improved for a while."
     params: ClassVar[tuple[Param, ...]] = (
-        Param("factor", 0.5, 0.05, 0.95, label="factor f",
-              help="The learning rate is multiplied by f at each reduction.", latex="f"),
-        Param("patience", 10, 0, 100, kind="int", label="patience",
-                    help="Updates without improvement tolerated before a reduction.", latex="p"),
-        Param("threshold", 1e-4, 1e-6, 1e-1, log=True, label="threshold",
-              help="Relative decrease of the loss that counts as an improvement."),
-        Param("cooldown", 0, 0, 100, kind="int", label="cooldown",
-                    help="Updates after a reduction during which no new reduction can happen."),
-        Param("min_factor", 0.0, 0.0, 0.5, label="minimum (fraction of η₀)", help=_MIN_FACTOR_HELP,
-              latex=r"\eta_{\min}/\eta_0"),
+        Param(
+            "factor",
+            0.5,
+            0.05,
+            0.95,
+            label="factor f",
+            help="The learning rate is multiplied by f at each reduction.",
+            latex="f",
+        ),
+        Param(
+            "patience",
+            10,
+            0,
+            100,
+            kind="int",
+            label="patience",
+            help="Updates without improvement tolerated before a reduction.",
+            latex="p",
+        ),
+        Param(
+            "threshold",
+            1e-4,
+            1e-6,
+            1e-1,
+            log=True,
+            label="threshold",
+            help="Relative decrease of the loss that counts as an improvement.",
+        ),
+        Param(
+            "cooldown",
+            0,
+            0,
+            100,
+            kind="int",
+            label="cooldown",
+            help="Updates after a reduction during which no new reduction can happen.",
+        ),
+        Param(
+            "min_factor",
+            0.0,
+            0.0,
+            0.5,
+            label="minimum (fraction of η₀)",
+            help=_MIN_FACTOR_HELP,
+            latex=r"\eta_{\min}/\eta_0",
+        ),
     )
     needs_loss: ClassVar[bool] = True
 
@@ -385,8 +490,13 @@ class Plateau(Schedule):
         if not isinstance(base_lr, torch.Tensor):
             base_lr = torch.tensor([float(base_lr)], dtype=torch.float64)
         counter = torch.zeros(base_lr.shape, dtype=torch.int64, device=base_lr.device)
-        return PlateauState(lr=base_lr.clone(), min_lr=base_lr * self.min_factor,
-                            best=torch.full_like(base_lr, math.inf), num_bad=counter, cooldown_left=counter)
+        return PlateauState(
+            lr=base_lr.clone(),
+            min_lr=base_lr * self.min_factor,
+            best=torch.full_like(base_lr, math.inf),
+            num_bad=counter,
+            cooldown_left=counter,
+        )
 
     def lr(self, state: PlateauState, t: int) -> torch.Tensor:
         return state.lr
@@ -417,8 +527,16 @@ class Plateau(Schedule):
 _CLASSES: dict[str, type[Schedule]] = {
     cls.key: cls for cls in (Constant, Step, MultiStep, Exponential, Reciprocal, Cosine, Warmup, Plateau)
 }
-SCHEDULES: tuple[str, ...] = ("constant", "step", "multistep", "exponential", "reciprocal", "cosine",
-                              "warmup", "plateau")
+SCHEDULES: tuple[str, ...] = (
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "reciprocal",
+    "cosine",
+    "warmup",
+    "plateau",
+)
 
 
 def available_schedules() -> tuple[str, ...]:
@@ -439,8 +557,10 @@ def _resolve(cls: type[Schedule], given: dict[str, Any], extra_names: tuple[str,
     unknown = sorted(set(given) - set(valid))
     _check(not unknown, f"{cls.key}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(valid) or 'none'}")
     for name, value in given.items():
-        _check(not isinstance(value, torch.Tensor),
-               f"{cls.key}: {name} must be a number; schedule parameters are not swept (sweep the lr)")
+        _check(
+            not isinstance(value, torch.Tensor),
+            f"{cls.key}: {name} must be a number; schedule parameters are not swept (sweep the lr)",
+        )
     slider = {k: v for k, v in given.items() if k not in extra_names}
     values = resolve_params(cls.params, slider, cls.key)
     values.update({k: v for k, v in given.items() if k in extra_names})
@@ -461,16 +581,20 @@ def make_schedule(key: str, **params: Any) -> Schedule:
     inner = params.pop("inner", "constant")
     own = {k: params.pop(k) for k in [p.name for p in Warmup.params] if k in params}
     if isinstance(inner, Schedule):
-        _check(not params, f"warmup: unknown parameter(s) {', '.join(sorted(params))} next to an inner "
-                           f"schedule object; valid: inner, {', '.join(p.name for p in Warmup.params)}")
+        _check(
+            not params,
+            f"warmup: unknown parameter(s) {', '.join(sorted(params))} next to an inner "
+            f"schedule object; valid: inner, {', '.join(p.name for p in Warmup.params)}",
+        )
     else:
         _check(inner != "warmup", "warmup: inner cannot be 'warmup'; pass a Warmup object to nest them")
         inner_cls = schedule_class(inner)
         inner_names = [p.name for p in inner_cls.params] + list(getattr(inner_cls, "extra_fields", ()))
         unknown = sorted(set(params) - set(inner_names))
         valid = ["inner"] + [p.name for p in Warmup.params] + inner_names
-        _check(not unknown, f"warmup over {inner}: unknown parameter(s) {', '.join(unknown)}; "
-                            f"valid: {', '.join(valid)}")
+        _check(
+            not unknown, f"warmup over {inner}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
+        )
         inner = make_schedule(inner, **params)
     return Warmup(inner, **_resolve(Warmup, own))
 

@@ -103,11 +103,15 @@ def explain_momentum(v):
     used = "(g + λw)" if wd else "g"
     (g_weight,) = v.values
     if v.step == 1:
-        e.say(f"The first velocity is the gradient itself (torch starts b with {used}, undamped): "
-              f"b = {e.show('state.buf', v.state_after.buf)}.")
+        e.say(
+            f"The first velocity is the gradient itself (torch starts b with {used}, undamped): "
+            f"b = {e.show('state.buf', v.state_after.buf)}."
+        )
     elif damp:
-        e.say(f"Velocity decays ×{fmt(mu)} and adds (1 − τ)·{used} = {fmt(g_weight)}·{used}: "
-              f"b = {e.show('state.buf', v.state_after.buf)}.")
+        e.say(
+            f"Velocity decays ×{fmt(mu)} and adds (1 − τ)·{used} = {fmt(g_weight)}·{used}: "
+            f"b = {e.show('state.buf', v.state_after.buf)}."
+        )
     else:
         e.say(f"Velocity decays ×{fmt(mu)} and adds {used}: b = {e.show('state.buf', v.state_after.buf)}.")
     return finish(e, v, f"Step = −η·b = −{fmt(v.lr)}·b = {e.show('step', v.move)}.")
@@ -116,44 +120,76 @@ def explain_momentum(v):
 def explain_nesterov(v):
     e = begin(v)
     mu = v.hp["momentum"]
-    e.say(f"Velocity u = μu − ηg = {fmt(mu)}·{e.show('state_before.buf', v.state_before.buf)} − {fmt(v.lr)}·g "
-          f"= {e.show('state.buf', v.state_after.buf)}.")
+    e.say(
+        f"Velocity u = μu − ηg = {fmt(mu)}·{e.show('state_before.buf', v.state_before.buf)} − {fmt(v.lr)}·g "
+        f"= {e.show('state.buf', v.state_after.buf)}."
+    )
     return finish(e, v, f"w moves by u: step = {e.show('step', v.move)}.")
 
 
 _LR_HELP = "Step size η: how far each update moves along the negative gradient."
 
 SGD = OptimizerSpec(
-    key="sgd", name="SGD", family="first order", build=sgd_rule,
+    key="sgd",
+    name="SGD",
+    family="first order",
+    build=sgd_rule,
     torch_twin=TorchTwin("SGD", lambda hp: dict(lr=hp["lr"], weight_decay=hp["weight_decay"])),
     params=(lr_param(0.05, help=_LR_HELP), weight_decay_param()),
     latex=r"w_{t+1} = w_t - \eta\,(g_t + \lambda w_t)",
-    explain=explain_sgd, color="#000000",
+    explain=explain_sgd,
+    color="#000000",
     reference="Robbins & Monro (1951); torch.optim.SGD",
     summary="Steps straight down the local slope; the step length is η times the gradient.",
 )
 
 MOMENTUM = OptimizerSpec(
-    key="momentum", name="Momentum", family="first order", build=momentum_rule,
-    torch_twin=TorchTwin("SGD", lambda hp: dict(lr=hp["lr"], momentum=hp["momentum"], dampening=hp["dampening"],
-                                                weight_decay=hp["weight_decay"])),
-    params=(lr_param(0.05, help=_LR_HELP), momentum_param(0.9),
-            Param("dampening", 0.0, 0.0, 1.0, label="dampening",
-                  help="Scales down each new gradient added to the velocity (torch's τ).", latex=r"\tau"),
-            weight_decay_param()),
-    latex=(r"\tilde g_t = g_t + \lambda w_t,\quad b_1 = \tilde g_1,\quad b_{t} = \mu\, b_{t-1} + (1-\tau)\, \tilde g_t,"
-           r"\quad w_{t+1} = w_t - \eta\, b_t"),
-    explain=explain_momentum, color="#0072B2",
+    key="momentum",
+    name="Momentum",
+    family="first order",
+    build=momentum_rule,
+    torch_twin=TorchTwin(
+        "SGD",
+        lambda hp: dict(
+            lr=hp["lr"], momentum=hp["momentum"], dampening=hp["dampening"], weight_decay=hp["weight_decay"]
+        ),
+    ),
+    params=(
+        lr_param(0.05, help=_LR_HELP),
+        momentum_param(0.9),
+        Param(
+            "dampening",
+            0.0,
+            0.0,
+            1.0,
+            label="dampening",
+            help="Scales down each new gradient added to the velocity (torch's τ).",
+            latex=r"\tau",
+        ),
+        weight_decay_param(),
+    ),
+    latex=(
+        r"\tilde g_t = g_t + \lambda w_t,\quad b_1 = \tilde g_1,\quad b_{t} = \mu\, b_{t-1} + (1-\tau)\, \tilde g_t,"
+        r"\quad w_{t+1} = w_t - \eta\, b_t"
+    ),
+    explain=explain_momentum,
+    color="#0072B2",
     reference="Polyak (1964), heavy ball; torch.optim.SGD(momentum=μ)",
     summary="Keeps a running velocity: consistent directions add up, oscillations cancel.",
 )
 
 NESTEROV = OptimizerSpec(
-    key="nesterov", name="Nesterov", family="first order", build=nesterov_rule,
+    key="nesterov",
+    name="Nesterov",
+    family="first order",
+    build=nesterov_rule,
     params=(lr_param(0.05, help=_LR_HELP), momentum_param(0.9)),
-    latex=(r"\tilde w_t = w_t + \mu u_t,\quad u_{t+1} = \mu u_t - \eta \nabla f(\tilde w_t),"
-           r"\quad w_{t+1} = w_t + u_{t+1}"),
-    explain=explain_nesterov, color="#56B4E9",
+    latex=(
+        r"\tilde w_t = w_t + \mu u_t,\quad u_{t+1} = \mu u_t - \eta \nabla f(\tilde w_t),"
+        r"\quad w_{t+1} = w_t + u_{t+1}"
+    ),
+    explain=explain_nesterov,
+    color="#56B4E9",
     reference="Nesterov (1983); Sutskever et al. (2013); torch.optim.SGD(nesterov=True) tracks w̃",
     summary="Momentum that measures the gradient where the velocity is about to carry it.",
 )

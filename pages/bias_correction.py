@@ -21,7 +21,8 @@ st.title("Adam's bias correction")
 st.markdown(
     "Adam's moments start at zero. Unrolling s₍t₎ = ρ₁ s₍t−1₎ + (1 − ρ₁) g₍t₎ gives "
     "s₍t₎ = (1 − ρ₁) Σᵢ ρ₁^(t−i) gᵢ, so for gradients of steady mean, E[s₍t₎] = (1 − ρ₁ᵗ) E[g]: too small by "
-    "exactly (1 − ρ₁ᵗ), and likewise r₍t₎ by (1 − ρ₂ᵗ). Dividing by these factors removes the bias.")
+    "exactly (1 − ρ₁ᵗ), and likewise r₍t₎ by (1 − ρ₂ᵗ). Dividing by these factors removes the bias."
+)
 
 c1, c2, c3 = st.columns(3)
 beta1 = c1.slider("ρ₁ (β₁)", 0.0, 0.99, 0.9, 0.01, key=f"{K}.b1")
@@ -32,8 +33,12 @@ st.dataframe(bias_correction_rows(beta1, beta2, steps_shown), hide_index=True, w
 
 st.subheader("The first steps, with and without the correction")
 sc1, sc2, sc3 = st.columns(3)
-surface_key = sc1.selectbox("Surface", available_surfaces(), key=f"{K}.surface", format_func=lambda k: surface_class(k).name)
-lr = sc2.select_slider("Learning rate", [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5], value=0.05, key=f"{K}.lr")
+surface_key = sc1.selectbox(
+    "Surface", available_surfaces(), key=f"{K}.surface", format_func=lambda k: surface_class(k).name
+)
+lr = sc2.select_slider(
+    "Learning rate", [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5], value=0.05, key=f"{K}.lr"
+)
 n = sc3.select_slider("Steps", [10, 20, 50, 100, 200], value=50, key=f"{K}.n")
 surface = get_surface(surface_key)
 hp = {"lr": lr, "beta1": beta1, "beta2": beta2}
@@ -45,7 +50,12 @@ st.plotly_chart(PrebuiltFigure(fig), key=f"{K}.fig")
 figure_exports(fig, key=f"{K}.export", name="gradscape-bias-correction")
 first = [float(np.abs(r.xy[1] - r.xy[0]).max()) for r in runs]
 near = abs(first[0] - lr) <= 1e-3 * lr
-st.caption(f"First step, largest coordinate: corrected {first[0]:.4g} "
-           + (f"(≈ η = {lr:g} whatever the gradient's size), " if near else f"(η = {lr:g}; here ε is not negligible "
-              "against the gradient), ")
-           + f"uncorrected {first[1]:.4g}.")
+st.caption(
+    f"First step, largest coordinate: corrected {first[0]:.4g} "
+    + (
+        f"(≈ η = {lr:g} whatever the gradient's size), "
+        if near
+        else f"(η = {lr:g}; here ε is not negligible against the gradient), "
+    )
+    + f"uncorrected {first[1]:.4g}."
+)

@@ -21,8 +21,10 @@ def measured(template: str, query: dict) -> str:
 
 
 st.title("Scenes")
-st.caption("Each scene opens the Playground with everything set; the link can be copied into slides or notes. "
-           "The numbers under each text are measured on the scene's own runs when this page opens.")
+st.caption(
+    "Each scene opens the Playground with everything set; the link can be copied into slides or notes. "
+    "The numbers under each text are measured on the scene's own runs when this page opens."
+)
 items = presets()
 if not items:
     st.warning("No scenes found (assets/presets.json is missing or unreadable).")

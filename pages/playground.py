@@ -10,7 +10,7 @@ from figures.playground import playground_figure
 from figures.small import schedule_preview, surface_3d
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, make_schedule, schedule_class
-from surfaces import available_surfaces, get_surface, surface_class
+from surfaces import available_surfaces, surface_class
 from ui import session
 from ui.shell import page_setup
 from ui.downloads import scene_exports
@@ -18,7 +18,7 @@ from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid, war
 from scene.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
 from ui.plotly_figure import PrebuiltFigure
 from ui.text import plain
-from ui.widgets import fmt_value, param_widget
+from ui.widgets import param_widget
 
 page_setup()
 P = session.P
@@ -39,26 +39,46 @@ if presets:
             if p["name"] == chosen:
                 st.session_state[P + "ui.url_warnings"] = session.load_preset(p["query"])
 
-    sb.selectbox("Scene", names, key=P + "ui.preset", on_change=_apply_preset,
-                 help="Ready-made comparisons; each one is also a link.")
+    sb.selectbox(
+        "Scene",
+        names,
+        key=P + "ui.preset",
+        on_change=_apply_preset,
+        help="Ready-made comparisons; each one is also a link.",
+    )
 
-sb.selectbox("Surface", available_surfaces(), key=P + "surface", format_func=lambda k: surface_class(k).name,
-             on_change=session.on_surface_change)
+sb.selectbox(
+    "Surface",
+    available_surfaces(),
+    key=P + "surface",
+    format_func=lambda k: surface_class(k).name,
+    on_change=session.on_surface_change,
+)
 surface_key = st.session_state[P + "surface"]
 cls = surface_class(surface_key)
 for p in cls.params:
     param_widget(p, P + "s." + p.name, p.default, container=sb)
 if surface_key == "formula":
-    sb.text_area("f(x, y) =", key=P + "f.expr", max_chars=500, on_change=session.apply_formula,
-                 help="Numbers, x, y, + − * / ** (or ^), parentheses, pi, e and sin cos tan exp log log10 log2 "
-                      "sqrt abs tanh sinh cosh atan min max. Press Ctrl+Enter to apply.")
+    sb.text_area(
+        "f(x, y) =",
+        key=P + "f.expr",
+        max_chars=500,
+        on_change=session.apply_formula,
+        help="Numbers, x, y, + − * / ** (or ^), parentheses, pi, e and sin cos tan exp log log10 log2 "
+        "sqrt abs tanh sinh cosh atan min max. Press Ctrl+Enter to apply.",
+    )
     sb.text_input("View: xmin, xmax, ymin, ymax", key=P + "f.bounds", on_change=session.apply_formula)
     if P + "ui.formula_error" in st.session_state:
         sb.error(plain(st.session_state[P + "ui.formula_error"]) + "  \n(The previous formula stays.)")
 lesson = lesson_config(surface_key)
 
-sb.multiselect("Optimizers", available_optimizers(), key=P + "optimizers", max_selections=MAX_OPTIMIZERS,
-               format_func=lambda k: get_optimizer(k).name)
+sb.multiselect(
+    "Optimizers",
+    available_optimizers(),
+    key=P + "optimizers",
+    max_selections=MAX_OPTIMIZERS,
+    format_func=lambda k: get_optimizer(k).name,
+)
 for key in st.session_state[P + "optimizers"]:
     spec = get_optimizer(key)
     with sb.expander(f"{spec.name} settings"):
@@ -72,14 +92,22 @@ with sb.expander("Learning-rate schedule", expanded=st.session_state.get(P + "sc
     base = st.session_state[P + "sched"]
     for p in schedule_class(base).params:
         param_widget(p, P + "sched." + p.name, p.default)
-    st.toggle("Linear warm-up first", key=P + "warmup", help="Multiplies the schedule by a ramp from start_factor to 1.")
+    st.toggle(
+        "Linear warm-up first", key=P + "warmup", help="Multiplies the schedule by a ramp from start_factor to 1."
+    )
     if st.session_state[P + "warmup"]:
         for p in schedule_class("warmup").params:
             param_widget(p, P + "sched." + p.name, p.default)
 
 sb.select_slider("Steps", STEP_CHOICES, key=P + "steps")
-sb.slider("Gradient noise σ", 0.0, MAX_NOISE, step=0.01, key=P + "noise",
-          help="Gaussian noise added to every gradient, like a minibatch estimate.")
+sb.slider(
+    "Gradient noise σ",
+    0.0,
+    MAX_NOISE,
+    step=0.01,
+    key=P + "noise",
+    help="Gaussian noise added to every gradient, like a minibatch estimate.",
+)
 sb.number_input("Noise seed", 0, 2**31 - 1, step=1, key=P + "seed")
 surface_now = session.current_surface(surface_key, session.read_config().surface_params)
 (x0, x1), (y0, y1) = surface_now.bounds
@@ -96,9 +124,12 @@ session.write_url(cfg)
 
 # ---- main area ----------------------------------------------------------------------------
 if cfg.presenter:
-    st.markdown("<style>[data-testid=stMarkdownContainer] p, [data-testid=stMarkdownContainer] li, "
-                "[data-testid=stWidgetLabel] p, [data-testid=stCaptionContainer] {font-size: 1.2rem;} "
-                "h1 {font-size: 3rem;}</style>", unsafe_allow_html=True)  # a constant stylesheet, no user text
+    st.markdown(
+        "<style>[data-testid=stMarkdownContainer] p, [data-testid=stMarkdownContainer] li, "
+        "[data-testid=stWidgetLabel] p, [data-testid=stCaptionContainer] {font-size: 1.2rem;} "
+        "h1 {font-size: 3rem;}</style>",
+        unsafe_allow_html=True,
+    )  # a constant stylesheet, no user text
 surface = session.current_surface(surface_key, cfg.surface_params)
 st.title("Playground")
 st.caption(f"**{surface.name}** — {plain(surface.description) if surface_key == 'formula' else surface.description}")
@@ -114,8 +145,19 @@ sched_params = freeze(cfg.schedule_params)
 runs, errors, compute_s = [], [], 0.0
 for key in cfg.optimizers:
     hp = effective_hparams(cfg, key)
-    run, error, seconds = run_optimizer(surface_key, freeze(cfg.surface_params), key, freeze(hp), sched_key,
-                                        sched_params, cfg.steps, cfg.start, cfg.noise, cfg.seed, engine="auto")
+    run, error, seconds = run_optimizer(
+        surface_key,
+        freeze(cfg.surface_params),
+        key,
+        freeze(hp),
+        sched_key,
+        sched_params,
+        cfg.steps,
+        cfg.start,
+        cfg.noise,
+        cfg.seed,
+        engine="auto",
+    )
     compute_s += seconds
     if error:
         errors.append(error)
@@ -127,24 +169,37 @@ if not cfg.optimizers:
     st.info("Choose one or more optimizers in the sidebar.")
 
 start = cfg.start if cfg.start is not None else surface.start
-figure = playground_figure(surface, runs, layers=surface_drawing(surface_key, freeze(cfg.surface_params)),
-                           start=start, presenter=cfg.presenter, frame_ms=SPEEDS[cfg.speed])
+figure = playground_figure(
+    surface,
+    runs,
+    layers=surface_drawing(surface_key, freeze(cfg.surface_params)),
+    start=start,
+    presenter=cfg.presenter,
+    frame_ms=SPEEDS[cfg.speed],
+)
 
-st.plotly_chart(PrebuiltFigure(figure), key=P + "ui.chart", on_select=session.on_chart_click, selection_mode="points",
-                config={"displaylogo": False, "scrollZoom": False})
+st.plotly_chart(
+    PrebuiltFigure(figure),
+    key=P + "ui.chart",
+    on_select=session.on_chart_click,
+    selection_mode="points",
+    config={"displaylogo": False, "scrollZoom": False},
+)
 server_ms = (time.perf_counter() - t0) * 1000
 
 
 scene_exports(cfg, key=P + "ui.export", name=f"gradscape-{surface_key}")
 
 diverged = [r.label for r in runs if r.diverged_at >= 0]
-lines = ["Top: the surface, each path, and a dot per optimizer at the animated step. The shading is by rank, not by "
-         "loss: darker blue is higher loss, and each shade, like each band between two contour lines, covers about "
-         "the same share of the view, however unequal the loss steps between them. Below, on one step axis: the "
-         + ("loss above the minimum, loss − f* (log scale)" if surface.minima else "loss (linear scale)")
-         + ", the gradient norm (log scale), and the learning rates (log scale): dotted is the scheduled η; solid (x) "
-         "and dashed (y) are the per-coordinate effective step factor of the adaptive methods (for Rprop, its step "
-         "length)."]
+lines = [
+    "Top: the surface, each path, and a dot per optimizer at the animated step. The shading is by rank, not by "
+    "loss: darker blue is higher loss, and each shade, like each band between two contour lines, covers about "
+    "the same share of the view, however unequal the loss steps between them. Below, on one step axis: the "
+    + ("loss above the minimum, loss − f* (log scale)" if surface.minima else "loss (linear scale)")
+    + ", the gradient norm (log scale), and the learning rates (log scale): dotted is the scheduled η; solid (x) "
+    "and dashed (y) are the per-coordinate effective step factor of the adaptive methods (for Rprop, its step "
+    "length)."
+]
 if diverged:
     lines.append(f"Diverged: {', '.join(diverged)} — the path stops where it left the view.")
 st.caption(" ".join(lines))
@@ -154,8 +209,11 @@ with sb.expander("Schedule preview", expanded=False):
     if schedule.needs_loss:
         st.caption("Reduce-on-plateau depends on each run's loss: see the learning-rate panel.")
     else:
-        st.plotly_chart(PrebuiltFigure(schedule_preview(schedule.values(cfg.steps).numpy())),
-                        key=P + "ui.sched_preview", config={"displayModeBar": False})
+        st.plotly_chart(
+            PrebuiltFigure(schedule_preview(schedule.values(cfg.steps).numpy())),
+            key=P + "ui.sched_preview",
+            config={"displayModeBar": False},
+        )
 
 if st.session_state.get(P + "ui.show3d"):
     st.plotly_chart(PrebuiltFigure(surface_3d(surface, runs, grid, presenter=cfg.presenter)), key=P + "ui.chart3d")

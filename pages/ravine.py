@@ -21,18 +21,26 @@ K = "rv"
 TOL = 1e-3
 
 st.title("The ravine: SGD, momentum and Adam on a quadratic form")
-st.caption("An ill-conditioned quadratic: steep across, shallow along. With a step small enough for the steep "
-           "walls, gradient descent crawls along the flat floor (raise its learning rate towards 2 and it zig-zags "
-           "across instead); momentum builds up speed along the floor, at the price of swinging across the ravine "
-           "before it settles; Adam rescales each coordinate. Rotate the ravine: the per-coordinate rescaling of Adam "
-           "and the other diagonal methods helps only while the ravine is aligned with the axes.")
+st.caption(
+    "An ill-conditioned quadratic: steep across, shallow along. With a step small enough for the steep "
+    "walls, gradient descent crawls along the flat floor (raise its learning rate towards 2 and it zig-zags "
+    "across instead); momentum builds up speed along the floor, at the price of swinging across the ravine "
+    "before it settles; Adam rescales each coordinate. Rotate the ravine: the per-coordinate rescaling of Adam "
+    "and the other diagonal methods helps only while the ravine is aligned with the axes."
+)
 
 sb = st.sidebar
-condition = sb.select_slider("Condition number κ", [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0],
-                             value=50.0, key=f"{K}.kappa")
+condition = sb.select_slider(
+    "Condition number κ", [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0], value=50.0, key=f"{K}.kappa"
+)
 angle = sb.slider("Rotation (degrees)", -90.0, 90.0, 0.0, 5.0, key=f"{K}.angle")
-keys = sb.multiselect("Optimizers", available_optimizers(), default=["sgd", "momentum", "adam"], key=f"{K}.opt",
-                      format_func=lambda k: get_optimizer(k).name)
+keys = sb.multiselect(
+    "Optimizers",
+    available_optimizers(),
+    default=["sgd", "momentum", "adam"],
+    key=f"{K}.opt",
+    format_func=lambda k: get_optimizer(k).name,
+)
 steps = sb.select_slider("Steps", [100, 200, 300, 500, 1000, 2000], value=300, key=f"{K}.steps")
 view = sb.radio("View", ["Overlay", "Side by side"], horizontal=True, key=f"{K}.view")
 surface_cls = get_surface("ravine")
@@ -55,16 +63,26 @@ else:
     st.plotly_chart(PrebuiltFigure(small_multiples(surface, runs, layers, cols=min(3, len(runs)))), key=f"{K}.sbs")
 
 if keys:
-    scene_exports(Config(surface="ravine", surface_params=params, optimizers=tuple(keys), hparams=hp, steps=steps,
-                         start=start), key=f"{K}.export", name="gradscape-ravine")
+    scene_exports(
+        Config(surface="ravine", surface_params=params, optimizers=tuple(keys), hparams=hp, steps=steps, start=start),
+        key=f"{K}.export",
+        name="gradscape-ravine",
+    )
     aligned, _ = run_all("ravine", {"condition": condition, "angle": 0.0}, keys, hp, steps, start=START_UV)
     rows = []
     for r, a in zip(runs, aligned):
         here = first_step_below_np(r.loss, r.steps, TOL, r.diverged_at)
         base = first_step_below_np(a.loss, a.steps, TOL, a.diverged_at)
-        rows.append({"optimizer": r.label, "steps to loss < 1e-3, axis-aligned": base if base >= 0 else None,
-                     f"at {angle:g}°": here if here >= 0 else None})
+        rows.append(
+            {
+                "optimizer": r.label,
+                "steps to loss < 1e-3, axis-aligned": base if base >= 0 else None,
+                f"at {angle:g}°": here if here >= 0 else None,
+            }
+        )
     st.subheader("Steps to reach a loss below 1e-3")
     st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption(f"Empty: not within {steps} steps (or diverged). SGD and momentum do not care about the rotation "
-               "(they are rotation-invariant); the diagonal methods do.")
+    st.caption(
+        f"Empty: not within {steps} steps (or diverged). SGD and momentum do not care about the rotation "
+        "(they are rotation-invariant); the diagonal methods do."
+    )

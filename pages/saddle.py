@@ -22,17 +22,32 @@ surface = get_surface("saddle")
 DEFAULT = list(surface.lesson_optimizers)
 
 st.title("Saddle point, side by side")
-st.caption("f = x²/2 + y⁴/4 − y²/2 has a saddle at the origin and valleys at y = ±1. Every run starts on the ridge, "
-           "a hair off the line y = 0: the downhill direction is there, but its gradient is tiny. Press Play once: "
-           "all panels move together.")
+st.caption(
+    "f = x²/2 + y⁴/4 − y²/2 has a saddle at the origin and valleys at y = ±1. Every run starts on the ridge, "
+    "a hair off the line y = 0: the downhill direction is there, but its gradient is tiny. Press Play once: "
+    "all panels move together."
+)
 
 sb = st.sidebar
-keys = sb.multiselect("Optimizers", available_optimizers(), default=DEFAULT, key=f"{K}.opt",
-                      format_func=lambda k: get_optimizer(k).name)
-offset = sb.select_slider("Start: distance off the ridge", [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], value=1e-3,
-                          key=f"{K}.offset", format_func=lambda v: f"{v:g}")
-start_x = sb.slider("Start: x", -1.9, 0.0, -0.1, 0.05, key=f"{K}.x",
-                    help="How far along the ridge the runs start (the saddle is at x = 0).")
+keys = sb.multiselect(
+    "Optimizers", available_optimizers(), default=DEFAULT, key=f"{K}.opt", format_func=lambda k: get_optimizer(k).name
+)
+offset = sb.select_slider(
+    "Start: distance off the ridge",
+    [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
+    value=1e-3,
+    key=f"{K}.offset",
+    format_func=lambda v: f"{v:g}",
+)
+start_x = sb.slider(
+    "Start: x",
+    -1.9,
+    0.0,
+    -0.1,
+    0.05,
+    key=f"{K}.x",
+    help="How far along the ridge the runs start (the saddle is at x = 0).",
+)
 steps = sb.select_slider("Steps", [100, 200, 300, 500, 1000], value=300, key=f"{K}.steps")
 radius = sb.slider("Escaped once farther than r from the saddle", 0.1, 1.5, 0.5, 0.05, key=f"{K}.r")
 noisy = sb.toggle("Noisy gradients", key=f"{K}.noisy", help="Stochastic gradients push a run off the ridge.")
@@ -48,22 +63,44 @@ if not keys:
     st.info("Choose optimizers in the sidebar.")
 else:
     escapes = [saddle_escape_step(r.xy, r.steps, (0.0, 0.0), radius, r.diverged_at) for r in runs]
+
     def outcome(e: int) -> str:
         return f"escaped at step {e}" if e >= 0 else ("never came near" if e == NEVER_NEAR else "still at the saddle")
 
     titles = [f"{r.label}: {outcome(e)}" for r, e in zip(runs, escapes)]
     layers = surface_drawing("saddle", ())
     st.plotly_chart(PrebuiltFigure(small_multiples(surface, runs, layers, titles=titles)), key=f"{K}.chart")
-    table = sorted(({"optimizer": r.label, "steps to escape": e if e >= 0 else None,
-                     "final loss": float(r.loss[-1]), "ends at": f"({r.xy[-1, 0]:.3f}, {r.xy[-1, 1]:.3f})"}
-                    for r, e in zip(runs, escapes)), key=lambda row: (row["steps to escape"] is None,
-                                                                      row["steps to escape"] or 0))
+    table = sorted(
+        (
+            {
+                "optimizer": r.label,
+                "steps to escape": e if e >= 0 else None,
+                "final loss": float(r.loss[-1]),
+                "ends at": f"({r.xy[-1, 0]:.3f}, {r.xy[-1, 1]:.3f})",
+            }
+            for r, e in zip(runs, escapes)
+        ),
+        key=lambda row: (row["steps to escape"] is None, row["steps to escape"] or 0),
+    )
     st.subheader("Who escapes first")
     st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(f"Steps to escape: the first step at which a run is farther than r = {radius:g} from the saddle, "
-               f"having been within r of it. Empty: it has not escaped within {steps} steps, or (start farther "
-               "than r) never came near.")
-    scene_exports(Config(surface="saddle", optimizers=tuple(keys), hparams=hp, steps=steps, start=start,
-                         noise=float(noise), seed=int(seed)), key=f"{K}.export", name="gradscape-saddle")
+    st.caption(
+        f"Steps to escape: the first step at which a run is farther than r = {radius:g} from the saddle, "
+        f"having been within r of it. Empty: it has not escaped within {steps} steps, or (start farther "
+        "than r) never came near."
+    )
+    scene_exports(
+        Config(
+            surface="saddle",
+            optimizers=tuple(keys),
+            hparams=hp,
+            steps=steps,
+            start=start,
+            noise=float(noise),
+            seed=int(seed),
+        ),
+        key=f"{K}.export",
+        name="gradscape-saddle",
+    )
     if show_3d:
         st.plotly_chart(PrebuiltFigure(surface_3d(surface, runs, surface_grid("saddle", ()))), key=f"{K}.3dchart")

@@ -16,13 +16,22 @@ from ui.shell import page_setup
 page_setup()
 K = "st"
 st.title("Step by step")
-st.caption("One optimizer, one update at a time: the gradient, the step it actually takes, and the quantities behind "
-           "it (moments, accumulators, look-ahead points, Newton's step), with the numbers spelled out.")
+st.caption(
+    "One optimizer, one update at a time: the gradient, the step it actually takes, and the quantities behind "
+    "it (moments, accumulators, look-ahead points, Newton's step), with the numbers spelled out."
+)
 
 sb = st.sidebar
-surface_key = sb.selectbox("Surface", available_surfaces(), key=f"{K}.surface", format_func=lambda k: surface_class(k).name)
-key = sb.selectbox("Optimizer", available_optimizers(), index=available_optimizers().index("adam"), key=f"{K}.opt",
-                   format_func=lambda k: get_optimizer(k).name)
+surface_key = sb.selectbox(
+    "Surface", available_surfaces(), key=f"{K}.surface", format_func=lambda k: surface_class(k).name
+)
+key = sb.selectbox(
+    "Optimizer",
+    available_optimizers(),
+    index=available_optimizers().index("adam"),
+    key=f"{K}.opt",
+    format_func=lambda k: get_optimizer(k).name,
+)
 n_steps = sb.select_slider("Updates to compute", [10, 20, 50, 100, 200], value=50, key=f"{K}.n")
 zoom = sb.toggle("Zoom to the current step", value=True, key=f"{K}.zoom")
 cls = surface_class(surface_key)
@@ -69,5 +78,7 @@ with right:
     bars = state_bars(d)
     if bars["data"]:
         st.plotly_chart(PrebuiltFigure(bars), key=f"{K}.bars")
-        st.caption("Bars: each state quantity after this update, for x (blue) and y (orange); the black dash is its "
-                   "value before the update.")
+        st.caption(
+            "Bars: each state quantity after this update, for x (blue) and y (orange); the black dash is its "
+            "value before the update."
+        )

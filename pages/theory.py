@@ -12,14 +12,19 @@ from ui.widgets import fmt_value
 
 page_setup()
 st.title("Theory")
-st.caption("Every rule below is the code gradscape runs: the same text as the docstring next to it. Optimizers that "
-           "torch.optim has reproduce its trajectories bit for bit; the others follow their paper or, where it "
-           "says so, the authors' reference code.")
+st.caption(
+    "Every rule below is the code gradscape runs: the same text as the docstring next to it. Optimizers that "
+    "torch.optim has reproduce its trajectories bit for bit; the others follow their paper or, where it "
+    "says so, the authors' reference code."
+)
 
 st.header("Where texts disagree, and what gradscape does")
 _b2 = get_optimizer("radam").defaults()["beta2"]
-_paper, _torch, _code = (radam_first_rectified_step(_b2, 4, False), radam_first_rectified_step(_b2, 5, False),
-                         radam_first_rectified_step(_b2, 5, True))
+_paper, _torch, _code = (
+    radam_first_rectified_step(_b2, 4, False),
+    radam_first_rectified_step(_b2, 5, False),
+    radam_first_rectified_step(_b2, 5, True),
+)
 st.markdown(f"""
 - **ε inside or outside the root.** The lecture notes write both √(v + ε) and √v + ε. gradscape follows
   torch.optim: ε is added *after* the root for AdaGrad, RMSprop, Adam and its relatives, and *inside* both roots
@@ -56,9 +61,19 @@ for spec in OPTIMIZERS:
         st.markdown(f"**Source:** {spec.reference}")
         if spec.torch_name:
             st.markdown(f"**Matches** `torch.optim.{spec.torch_name}` bit for bit (tested).")
-        rows = [{"name": p.name, "symbol": symbol_text(p.latex), "default": fmt_value(p.default),
-                 "range": f"{fmt_value(p.low)} – {fmt_value(p.high)}" if p.low is not None else ", ".join(map(str, p.choices)),
-                 "scale": "log" if p.log else p.kind, "meaning": p.help} for p in spec.params]
+        rows = [
+            {
+                "name": p.name,
+                "symbol": symbol_text(p.latex),
+                "default": fmt_value(p.default),
+                "range": f"{fmt_value(p.low)} – {fmt_value(p.high)}"
+                if p.low is not None
+                else ", ".join(map(str, p.choices)),
+                "scale": "log" if p.log else p.kind,
+                "meaning": p.help,
+            }
+            for p in spec.params
+        ]
         st.dataframe(rows, hide_index=True, width="stretch")
         line = effective_lr_line(spec.effective_lr_kind, spec.effective_lr_note)
         st.markdown(f"**Effective learning rate shown:** {line}")

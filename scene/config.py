@@ -42,8 +42,12 @@ class Config:
 def lesson_config(surface_key: str) -> Config:
     """The scene a surface opens with: its lesson's optimizers, their hyperparameters, its steps."""
     cls = surface_class(surface_key)
-    return Config(surface=surface_key, optimizers=tuple(cls.lesson_optimizers),
-                  hparams={k: dict(v) for k, v in cls.lesson_hparams.items()}, steps=cls.lesson_steps)
+    return Config(
+        surface=surface_key,
+        optimizers=tuple(cls.lesson_optimizers),
+        hparams={k: dict(v) for k, v in cls.lesson_hparams.items()},
+        steps=cls.lesson_steps,
+    )
 
 
 def effective_hparams(cfg: Config, key: str) -> dict:
@@ -62,6 +66,7 @@ def effective_hparams(cfg: Config, key: str) -> dict:
 # surface=ravine & s.condition=100 & opt=sgd,adam & adam.lr=0.01 & sched=cosine & sched.T_max=500
 # & steps=500 & noise=0.1 & seed=3 & start=-3.5,1.5 & presenter=1 & speed=2×
 # Only values that differ from the surface's lesson scene are written: links stay short.
+
 
 def to_query(cfg: Config) -> dict[str, str]:
     base = lesson_config(cfg.surface)
@@ -120,7 +125,9 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
         if spec is None:
             warnings.append(f"surface {surface!r} has no parameter {name!r}: ignored")
         elif value is None or not spec.low <= value <= spec.high:
-            warnings.append(f"{name}={raw!r} is not a number from {spec.low:g} to {spec.high:g}: using {spec.default:g}")
+            warnings.append(
+                f"{name}={raw!r} is not a number from {spec.low:g} to {spec.high:g}: using {spec.default:g}"
+            )
         else:
             surface_params[name] = value
 
@@ -142,8 +149,10 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
 
     hparams = {k: dict(v) for k, v in cfg.hparams.items()}
     # ".inner" first: Lookahead's other names are checked against the inner optimizer it names.
-    opt_keys = sorted((k for k in q if "." in k and k.split(".", 1)[0] in available_optimizers()),
-                      key=lambda k: (not k.endswith(".inner"), k))
+    opt_keys = sorted(
+        (k for k in q if "." in k and k.split(".", 1)[0] in available_optimizers()),
+        key=lambda k: (not k.endswith(".inner"), k),
+    )
     for k in opt_keys:
         key, name = k.split(".", 1)
         raw = q.pop(k)
@@ -225,8 +234,15 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
     for k in sorted(q):
         warnings.append(f"unknown URL parameter {k!r}: ignored")
 
-    cfg = replace(cfg, surface_params=surface_params, optimizers=optimizers, hparams=hparams,
-                  schedule=schedule, schedule_params=schedule_params, **updates)
+    cfg = replace(
+        cfg,
+        surface_params=surface_params,
+        optimizers=optimizers,
+        hparams=hparams,
+        schedule=schedule,
+        schedule_params=schedule_params,
+        **updates,
+    )
     return cfg, warnings
 
 

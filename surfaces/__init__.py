@@ -1,7 +1,7 @@
 """Loss surfaces (pure torch) and their registry.
 
-    from surfaces import get_surface, available_surfaces
-    s = get_surface("ravine", condition=100, angle=30)
+from surfaces import get_surface, available_surfaces
+s = get_surface("ravine", condition=100, angle=30)
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ from surfaces.lessons import Plateau, Ravine, Saddle, SaddleUnbounded, TwoWells
 
 # Display order. An explicit tuple: adding a surface is one line here.
 SURFACES: tuple[type[Surface], ...] = (
-    Ravine, Saddle, SaddleUnbounded, Rosenbrock, Plateau, Himmelblau, Rastrigin, Beale, TwoWells,
+    Ravine,
+    Saddle,
+    SaddleUnbounded,
+    Rosenbrock,
+    Plateau,
+    Himmelblau,
+    Rastrigin,
+    Beale,
+    TwoWells,
     FormulaSurface,
 )
 _BY_KEY = {cls.key: cls for cls in SURFACES}

@@ -7,7 +7,6 @@ the component forms directly, so it can keep x and y as separate contiguous rows
 
 from __future__ import annotations
 
-from typing import Mapping
 
 import torch
 from torch import Tensor

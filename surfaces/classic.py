@@ -20,12 +20,12 @@ class Rosenbrock(Surface):
     key = "rosenbrock"
     name = "Rosenbrock"
     latex = r"f = (a - x)^2 + b\,(y - x^2)^2"
-    description = ("A long curved banana valley: reaching it is easy, following its flat floor to "
-                   "the minimum is the hard part.")
+    description = (
+        "A long curved banana valley: reaching it is easy, following its flat floor to the minimum is the hard part."
+    )
     params = (
         Param("a", 1.0, 0.5, 1.5, label="a", help="The minimum sits at (a, a²).", latex="a"),
-        Param("b", 100.0, 1.0, 1000.0, log=True, label="b",
-              help="Steepness of the valley walls.", latex="b"),
+        Param("b", 100.0, 1.0, 1000.0, log=True, label="b", help="Steepness of the valley walls.", latex="b"),
     )
     bounds = ((-2.0, 2.0), (-1.0, 3.0))
     start = (-1.5, 2.0)
@@ -110,8 +110,10 @@ class Beale(Surface):
     key = "beale"
     name = "Beale"
     latex = r"f = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2"
-    description = ("Flat regions next to walls that rise by orders of magnitude: step sizes that suit "
-                   "one part of the view explode in another.")
+    description = (
+        "Flat regions next to walls that rise by orders of magnitude: step sizes that suit "
+        "one part of the view explode in another."
+    )
     bounds = ((-4.5, 4.5), (-4.5, 4.5))
     minima = ((3.0, 0.5),)
     start = (1.0, 1.5)
@@ -138,7 +140,8 @@ class Beale(Surface):
         a, b, c = self._terms(x, y)
         y2 = y * y
         hxx = 2.0 * ((y - 1.0) ** 2 + (y2 - 1.0) ** 2 + (y2 * y - 1.0) ** 2)
-        hxy = 2.0 * (x * (y - 1.0) + a + 2.0 * x * y * (y2 - 1.0) + 2.0 * b * y
-                     + 3.0 * x * y2 * (y2 * y - 1.0) + 3.0 * c * y2)
+        hxy = 2.0 * (
+            x * (y - 1.0) + a + 2.0 * x * y * (y2 - 1.0) + 2.0 * b * y + 3.0 * x * y2 * (y2 * y - 1.0) + 3.0 * c * y2
+        )
         hyy = 2.0 * x * x + 8.0 * x * x * y2 + 4.0 * b * x + 18.0 * x * x * y2 * y2 + 12.0 * c * x * y
         return hxx, hxy, hyy

@@ -83,6 +83,7 @@ class FormulaError(ValueError):
 
 # ---- the whitelist ---------------------------------------------------------------------------
 
+
 def _minimum(a, b):
     return torch.minimum(a, b)
 
@@ -92,10 +93,21 @@ def _maximum(a, b):
 
 
 FUNCTIONS_1: dict[str, Callable[[Tensor], Tensor]] = {
-    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp,
-    "log": torch.log, "ln": torch.log, "log10": torch.log10, "log2": torch.log2,
-    "sqrt": torch.sqrt, "abs": torch.abs, "tanh": torch.tanh, "sinh": torch.sinh, "cosh": torch.cosh,
-    "atan": torch.atan, "arctan": torch.atan,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "tan": torch.tan,
+    "exp": torch.exp,
+    "log": torch.log,
+    "ln": torch.log,
+    "log10": torch.log10,
+    "log2": torch.log2,
+    "sqrt": torch.sqrt,
+    "abs": torch.abs,
+    "tanh": torch.tanh,
+    "sinh": torch.sinh,
+    "cosh": torch.cosh,
+    "atan": torch.atan,
+    "arctan": torch.atan,
 }
 FUNCTIONS_2: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"min": _minimum, "max": _maximum}
 FUNCTIONS = (*FUNCTIONS_1, *FUNCTIONS_2)
@@ -136,6 +148,7 @@ _HINTS = {
 
 
 # ---- tokens ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Token:
@@ -195,8 +208,10 @@ def _tokenize(text: str) -> list[_Token]:
             literal = text[i:j]
             value = float(literal)  # ASCII digits, '.', 'e' and a sign only: always parses
             if not abs(value) <= MAX_LITERAL:
-                raise FormulaError(f"number {_short(literal)} is too large; numbers are limited to "
-                                   f"{MAX_LITERAL:g} in absolute value", col)
+                raise FormulaError(
+                    f"number {_short(literal)} is too large; numbers are limited to {MAX_LITERAL:g} in absolute value",
+                    col,
+                )
             tokens.append(_Token("num", literal, col, value))
             i = j
         elif ch in _LETTERS:
@@ -235,6 +250,7 @@ def _short(text: str, limit: int = 24) -> str:
 
 
 # ---- the tree ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Num:
@@ -303,15 +319,17 @@ class _Parser:
     def node(self, cls, *args):
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise FormulaError(f"formula too large: more than {MAX_NODES} numbers, names and operations",
-                               args[-1])
+            raise FormulaError(f"formula too large: more than {MAX_NODES} numbers, names and operations", args[-1])
         return cls(*args)
 
     def enter(self, col: int) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise FormulaError(f"formula nested too deeply: more than {MAX_DEPTH} levels of parentheses, "
-                               "functions, signs and exponents", col)
+            raise FormulaError(
+                f"formula nested too deeply: more than {MAX_DEPTH} levels of parentheses, "
+                "functions, signs and exponents",
+                col,
+            )
 
     def leave(self) -> None:
         self.depth -= 1
@@ -319,8 +337,7 @@ class _Parser:
     # grammar
     def parse(self) -> Node:
         if self.peek().kind == "end":
-            raise FormulaError("the formula is empty; type an expression in x and y, such as "
-                               "x**2 + 3*y**2", 1)
+            raise FormulaError("the formula is empty; type an expression in x and y, such as x**2 + 3*y**2", 1)
         tree = self.sum()
         tok = self.peek()
         if tok.kind != "end":
@@ -334,8 +351,11 @@ class _Parser:
             raise FormulaError("',' may only separate the two arguments of min(a, b) or max(a, b)", tok.col)
         prev, after = _short(self.tokens[self.i - 1].text), _short(tok.text)
         example = f"{prev}*{after}" + ("...)" if after == "(" else "")
-        raise FormulaError(f"missing operator between '{prev}' and '{after}'; write {example} "
-                           "(implicit multiplication is not supported)", tok.col)
+        raise FormulaError(
+            f"missing operator between '{prev}' and '{after}'; write {example} "
+            "(implicit multiplication is not supported)",
+            tok.col,
+        )
 
     def sum(self) -> Node:
         left = self.product()
@@ -404,8 +424,9 @@ class _Parser:
         self.enter(opening.col)
         args = []
         if self.at(")"):
-            raise FormulaError(f"function '{name.text}' takes {_arguments(arity)}; found none: {usage}",
-                               self.peek().col)
+            raise FormulaError(
+                f"function '{name.text}' takes {_arguments(arity)}; found none: {usage}", self.peek().col
+            )
         args.append(self.sum())
         while self.at(","):
             self.take()
@@ -414,13 +435,11 @@ class _Parser:
         close = self.take()
         if not (close.kind == "op" and close.text == ")"):
             if close.kind == "end":
-                raise FormulaError(f"missing ')' to close the call of '{name.text}' at column {name.col}",
-                                   close.col)
+                raise FormulaError(f"missing ')' to close the call of '{name.text}' at column {name.col}", close.col)
             self.i -= 1
             self.unexpected_after_value(close)
         if len(args) != arity:
-            raise FormulaError(f"function '{name.text}' takes {_arguments(arity)}; got {len(args)}: {usage}",
-                               name.col)
+            raise FormulaError(f"function '{name.text}' takes {_arguments(arity)}; got {len(args)}: {usage}", name.col)
         return self.node(Call, name.text, tuple(args), name.col)
 
 
@@ -558,6 +577,7 @@ def _prec(node: Node) -> int:
 
 def to_text(node: Node) -> str:
     """Plain one-line rendering with ^ for powers, parenthesised only where needed."""
+
     def wrap(child, min_prec):
         s = to_text(child)
         return f"({s})" if _prec(child) < min_prec else s
@@ -577,9 +597,23 @@ def to_text(node: Node) -> str:
     return f"{node.func}(" + ", ".join(to_text(a) for a in node.args) + ")"
 
 
-_LATEX_FUNCS = {"sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "exp": r"\exp", "log": r"\ln", "ln": r"\ln",
-                "log10": r"\log_{10}", "log2": r"\log_{2}", "tanh": r"\tanh", "sinh": r"\sinh",
-                "cosh": r"\cosh", "atan": r"\arctan", "arctan": r"\arctan", "min": r"\min", "max": r"\max"}
+_LATEX_FUNCS = {
+    "sin": r"\sin",
+    "cos": r"\cos",
+    "tan": r"\tan",
+    "exp": r"\exp",
+    "log": r"\ln",
+    "ln": r"\ln",
+    "log10": r"\log_{10}",
+    "log2": r"\log_{2}",
+    "tanh": r"\tanh",
+    "sinh": r"\sinh",
+    "cosh": r"\cosh",
+    "atan": r"\arctan",
+    "arctan": r"\arctan",
+    "min": r"\min",
+    "max": r"\max",
+}
 
 
 def _latex_number(text: str) -> str:
@@ -593,6 +627,7 @@ def _latex_number(text: str) -> str:
 
 def to_latex(node: Node) -> str:
     """LaTeX rendering of the tree (numbers, x, y and whitelisted names only)."""
+
     def wrap(child, min_prec):
         s = to_latex(child)
         return rf"\left({s}\right)" if _prec(child) < min_prec else s
@@ -625,6 +660,7 @@ def to_latex(node: Node) -> str:
 
 
 # ---- the compiled formula, cached by its text ------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Formula:
@@ -660,11 +696,18 @@ def parse_formula(expr) -> Formula:
 def _parse_cached(expr: str) -> Formula:
     parser = _Parser(_tokenize(expr))
     tree = parser.parse()
-    return Formula(expr=expr, tree=tree, fn=_compile(tree), text=to_text(tree),
-                   latex="f(x, y) = " + to_latex(tree), size=parser.nodes)
+    return Formula(
+        expr=expr,
+        tree=tree,
+        fn=_compile(tree),
+        text=to_text(tree),
+        latex="f(x, y) = " + to_latex(tree),
+        size=parser.nodes,
+    )
 
 
 # ---- bounds ---------------------------------------------------------------------------------------
+
 
 def _check_bounds(bounds) -> tuple[tuple[float, float], tuple[float, float]]:
     usage = "bounds must be ((xmin, xmax), (ymin, ymax)) or (xmin, xmax, ymin, ymax)"
@@ -684,15 +727,18 @@ def _check_bounds(bounds) -> tuple[tuple[float, float], tuple[float, float]]:
     x0, x1, y0, y1 = (float(v) for v in flat)
     for axis, lo, hi in (("x", x0, x1), ("y", y0, y1)):
         if not lo < hi:
-            raise ValueError(f"surface 'formula': the {axis} bounds must satisfy {axis}min < {axis}max; "
-                             f"got ({lo:g}, {hi:g})")
+            raise ValueError(
+                f"surface 'formula': the {axis} bounds must satisfy {axis}min < {axis}max; got ({lo:g}, {hi:g})"
+            )
         if not MIN_SPAN <= hi - lo <= MAX_BOUND:
-            raise ValueError(f"surface 'formula': the {axis} span must be between {MIN_SPAN:g} and "
-                             f"{MAX_BOUND:g}; got {hi - lo:g}")
+            raise ValueError(
+                f"surface 'formula': the {axis} span must be between {MIN_SPAN:g} and {MAX_BOUND:g}; got {hi - lo:g}"
+            )
     return ((x0, x1), (y0, y1))
 
 
 # ---- derivatives by autograd -------------------------------------------------------------------------
+
 
 def _fresh(t: Tensor | None, like: Tensor) -> Tensor:
     """A new buffer of `like`'s shape holding t (zeros for None): never aliases an input or another output.
@@ -738,6 +784,7 @@ def _second(g: Tensor | None, xl: Tensor, yl: Tensor, retain: bool):
 
 # ---- numerical analysis of a formula over its view: checks, minima, start, lesson ------------------
 
+
 @dataclass(frozen=True)
 class _Analysis:
     minima: tuple
@@ -750,8 +797,7 @@ def _nice(value: float, low: float = 1e-4, high: float = 10.0) -> float:
     """The nearest value of the 1-2-5 series (in log scale), clamped to [low, high]."""
     if not (value > 0 and math.isfinite(value)):
         return min(max(0.01, low), high)
-    best = min((float(f"{m}e{k}") for k in range(-6, 3) for m in (1, 2, 5)),
-               key=lambda v: abs(math.log(v / value)))
+    best = min((float(f"{m}e{k}") for k in range(-6, 3) for m in (1, 2, 5)), key=lambda v: abs(math.log(v / value)))
     return min(max(best, low), high)
 
 
@@ -779,9 +825,11 @@ def _analyse(expr: str, bounds) -> _Analysis:
     if bad > MAX_NON_FINITE:
         i = int((~finite).flatten().nonzero()[0])
         px, py = float(grid_x.flatten()[i]), float(grid_y.flatten()[i])
-        raise FormulaError(f"the formula is not finite (inf or NaN) on {bad:.0%} of a {GRID}×{GRID} grid over the "
-                           f"view x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}] (for example at x = {px:.3g}, "
-                           f"y = {py:.3g}); change the formula or the bounds")
+        raise FormulaError(
+            f"the formula is not finite (inf or NaN) on {bad:.0%} of a {GRID}×{GRID} grid over the "
+            f"view x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}] (for example at x = {px:.3g}, "
+            f"y = {py:.3g}); change the formula or the bounds"
+        )
 
     g = _derivatives(formula, grid_x, grid_y, hessian=False)
     gnorm = torch.hypot(*g)
@@ -814,7 +862,7 @@ def _estimate_minima(formula: Formula, z: Tensor, xs: Tensor, ys: Tensor, bounds
     for di in (-1, 0, 1):
         for dj in (-1, 0, 1):
             if di or dj:  # ties (a symmetric formula on a symmetric grid) go to the later neighbour
-                other = zz[1 + di:GRID - 1 + di, 1 + dj:GRID - 1 + dj]
+                other = zz[1 + di : GRID - 1 + di, 1 + dj : GRID - 1 + dj]
                 is_min &= (centre < other) if (di, dj) < (0, 0) else (centre <= other)
     rows, cols = is_min.nonzero(as_tuple=True)
     if rows.numel() == 0:
@@ -827,8 +875,11 @@ def _estimate_minima(formula: Formula, z: Tensor, xs: Tensor, ys: Tensor, bounds
     for _ in range(_newton_steps(formula)):
         gx, gy, hxx, hxy, hyy = _derivatives(formula, px, py, hessian=True)
         lmin, lmax = _eigenvalues(hxx, hxy, hyy)
-        shift = torch.where(lmin > 1e-12 * lmax.abs(), torch.zeros_like(lmin),
-                            -lmin + 0.1 * torch.maximum(lmax.abs(), lmin.abs()) + 1e-12)
+        shift = torch.where(
+            lmin > 1e-12 * lmax.abs(),
+            torch.zeros_like(lmin),
+            -lmin + 0.1 * torch.maximum(lmax.abs(), lmin.abs()) + 1e-12,
+        )
         a, c = hxx + shift, hyy + shift
         det = a * c - hxy * hxy
         dx = (c * gx - hxy * gy) / det
@@ -841,7 +892,9 @@ def _estimate_minima(formula: Formula, z: Tensor, xs: Tensor, ys: Tensor, bounds
         if not bool(ok.any()):
             return ()
         px, py = px[ok], py[ok]
-        if float(torch.maximum(dx[ok].abs(), dy[ok].abs()).max()) <= 1e-15 * max(1.0, abs(x0), abs(x1), abs(y0), abs(y1)):
+        if float(torch.maximum(dx[ok].abs(), dy[ok].abs()).max()) <= 1e-15 * max(
+            1.0, abs(x0), abs(x1), abs(y0), abs(y1)
+        ):
             break
 
     f = formula(px, py)
@@ -853,8 +906,16 @@ def _estimate_minima(formula: Formula, z: Tensor, xs: Tensor, ys: Tensor, bounds
     curv = torch.sqrt(cxx * cxx + 2 * cxy * cxy + cyy * cyy)
     curv = curv[torch.isfinite(curv)]
     typical = float(curv.median()) if curv.numel() else 1.0
-    keep = (torch.isfinite(f) & (torch.hypot(gx, gy) < 5e-9) & (lmin > 0) & (lmin > 1e-9 * typical)
-            & (px >= x0) & (px <= x1) & (py >= y0) & (py <= y1))
+    keep = (
+        torch.isfinite(f)
+        & (torch.hypot(gx, gy) < 5e-9)
+        & (lmin > 0)
+        & (lmin > 1e-9 * typical)
+        & (px >= x0)
+        & (px <= x1)
+        & (py >= y0)
+        & (py <= y1)
+    )
     found = sorted(zip(f[keep].tolist(), px[keep].tolist(), py[keep].tolist()))
     tol = 1e-6 * max(x1 - x0, y1 - y0)
     minima: list[tuple[float, float]] = []
@@ -918,6 +979,7 @@ def _choose_start(formula: Formula, minima: tuple, bounds) -> tuple[float, float
 
 # ---- the surface --------------------------------------------------------------------------------
 
+
 class FormulaSurface(Surface):
     """f(x, y) typed by the user, parsed by a whitelisted grammar; derivatives from autograd.
 
@@ -936,8 +998,10 @@ class FormulaSurface(Surface):
     name = "Custom formula"
     compilable = False  # autograd inside grad_xy: the fused engine (compiled ahead of time) runs it eagerly
     latex = r"f(x, y) = \sin\left(3\,x\right) \cdot \cos\left(2\,y\right) + 0.1\,\left({x}^{2} + {y}^{2}\right)"
-    description = ("A surface you type yourself: any formula in x and y from a safe grammar, with its "
-                   "gradient and Hessian from autograd and its minima estimated numerically.")
+    description = (
+        "A surface you type yourself: any formula in x and y from a safe grammar, with its "
+        "gradient and Hessian from autograd and its minima estimated numerically."
+    )
     params = ()
     bounds = DEFAULT_BOUNDS
     # For the default formula (tests check that these equal what an instance computes).
@@ -950,8 +1014,10 @@ class FormulaSurface(Surface):
     def __init__(self, **values):
         unknown = sorted(set(values) - set(VALID_PARAMS))
         if unknown:
-            raise ValueError(f"surface 'formula': unknown parameter(s) {', '.join(map(str, unknown))}; "
-                             f"valid: {', '.join(VALID_PARAMS)}")
+            raise ValueError(
+                f"surface 'formula': unknown parameter(s) {', '.join(map(str, unknown))}; "
+                f"valid: {', '.join(VALID_PARAMS)}"
+            )
         expr = values.get("expr", DEFAULT_EXPR)
         parse_formula(expr)  # FormulaError first: the formula is the likelier mistake
         bounds = _check_bounds(values.get("bounds", DEFAULT_BOUNDS))
@@ -966,8 +1032,11 @@ class FormulaSurface(Surface):
         self.latex = self.formula.latex
         self.minima = analysis.minima
         self.start = analysis.start
-        self.lesson_hparams = {"sgd": {"lr": analysis.sgd_lr}, "momentum": {"lr": analysis.sgd_lr},
-                               "adam": {"lr": analysis.adam_lr}}
+        self.lesson_hparams = {
+            "sgd": {"lr": analysis.sgd_lr},
+            "momentum": {"lr": analysis.sgd_lr},
+            "adam": {"lr": analysis.adam_lr},
+        }
 
     def value_xy(self, x: Tensor, y: Tensor) -> Tensor:
         return self.formula(x, y)
@@ -979,5 +1048,16 @@ class FormulaSurface(Surface):
         return _derivatives(self.formula, x, y, hessian=True)[2:]
 
 
-__all__ = ["FormulaError", "FormulaSurface", "Formula", "parse_formula", "DEFAULT_EXPR", "DEFAULT_BOUNDS",
-           "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH", "MAX_LITERAL", "MAX_EXPONENT"]
+__all__ = [
+    "FormulaError",
+    "FormulaSurface",
+    "Formula",
+    "parse_formula",
+    "DEFAULT_EXPR",
+    "DEFAULT_BOUNDS",
+    "MAX_LENGTH",
+    "MAX_NODES",
+    "MAX_DEPTH",
+    "MAX_LITERAL",
+    "MAX_EXPONENT",
+]

@@ -25,14 +25,31 @@ class Ravine(Surface):
     key = "ravine"
     name = "Quadratic ravine"
     latex = r"f = \tfrac12\left(u^2/\kappa + v^2\right),\quad \binom{u}{v} = R_\theta \binom{x}{y}"
-    description = ("An ill-conditioned bowl: gradient descent crawls along the shallow floor (it also zig-zags "
-                   "across the steep walls once η is above 1, and diverges above 2); rotate it and per-coordinate "
-                   "scaling stops helping.")
+    description = (
+        "An ill-conditioned bowl: gradient descent crawls along the shallow floor (it also zig-zags "
+        "across the steep walls once η is above 1, and diverges above 2); rotate it and per-coordinate "
+        "scaling stops helping."
+    )
     params = (
-        Param("condition", 50.0, 1.0, 1000.0, log=True, label="condition number κ",
-              help="Ratio of the steep to the shallow curvature.", latex=r"\kappa"),
-        Param("angle", 0.0, -90.0, 90.0, label="rotation (degrees)",
-              help="Turns the ravine away from the axes; 0 keeps it axis-aligned.", latex=r"\theta"),
+        Param(
+            "condition",
+            50.0,
+            1.0,
+            1000.0,
+            log=True,
+            label="condition number κ",
+            help="Ratio of the steep to the shallow curvature.",
+            latex=r"\kappa",
+        ),
+        Param(
+            "angle",
+            0.0,
+            -90.0,
+            90.0,
+            label="rotation (degrees)",
+            help="Turns the ravine away from the axes; 0 keeps it axis-aligned.",
+            latex=r"\theta",
+        ),
     )
     bounds = ((-4.0, 4.0), (-3.0, 3.0))
     minima = ((0.0, 0.0),)
@@ -73,14 +90,22 @@ class Saddle(Surface):
     key = "saddle"
     name = "Saddle point"
     latex = r"f = \tfrac12 x^2 + \tfrac14 y^4 - \tfrac12 y^2"
-    description = ("A saddle at the origin: a start on the ridge line barely feels the downhill "
-                   "direction, and the question is who escapes to the valleys at y = ±1 first.")
+    description = (
+        "A saddle at the origin: a start on the ridge line barely feels the downhill "
+        "direction, and the question is who escapes to the valleys at y = ±1 first."
+    )
     bounds = ((-2.0, 2.0), (-1.6, 1.6))
     minima = ((0.0, 1.0), (0.0, -1.0))
     start = (-1.8, 0.001)
     lesson_optimizers = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
-    lesson_hparams = {"sgd": {"lr": 0.05}, "momentum": {"lr": 0.05}, "nesterov": {"lr": 0.05},
-                      "adagrad": {"lr": 0.2}, "rmsprop": {"lr": 0.02}, "adam": {"lr": 0.05}}
+    lesson_hparams = {
+        "sgd": {"lr": 0.05},
+        "momentum": {"lr": 0.05},
+        "nesterov": {"lr": 0.05},
+        "adagrad": {"lr": 0.2},
+        "rmsprop": {"lr": 0.02},
+        "adam": {"lr": 0.05},
+    }
 
     def value_xy(self, x, y):
         y2 = y * y
@@ -99,8 +124,10 @@ class SaddleUnbounded(Surface):
     key = "saddle_unbounded"
     name = "Saddle point (unbounded)"
     latex = r"f = \tfrac12\left(x^2 - y^2\right)"
-    description = ("The classic horse saddle: nothing stops a run that escapes along y, so it is "
-                   "marked diverged once it leaves the view far behind.")
+    description = (
+        "The classic horse saddle: nothing stops a run that escapes along y, so it is "
+        "marked diverged once it leaves the view far behind."
+    )
     bounds = ((-2.0, 2.0), (-2.0, 2.0))
     minima = ()
     start = (-1.8, 0.001)
@@ -123,19 +150,33 @@ class Plateau(Surface):
     key = "plateau"
     name = "Plateau"
     latex = r"f = 1 - e^{-(x^2 + y^2)/w^2}"
-    description = ("Far from the well the gradient is almost zero: plain gradient steps start tiny and grow only "
-                   "near the well's wall, while methods that divide by the gradient's size take full-size steps "
-                   "from the start.")
+    description = (
+        "Far from the well the gradient is almost zero: plain gradient steps start tiny and grow only "
+        "near the well's wall, while methods that divide by the gradient's size take full-size steps "
+        "from the start."
+    )
     params = (
-        Param("width", 1.5, 0.3, 3.0, label="well width w",
-              help="Radius of the well; the plain around it is flatter the narrower the well.", latex="w"),
+        Param(
+            "width",
+            1.5,
+            0.3,
+            3.0,
+            label="well width w",
+            help="Radius of the well; the plain around it is flatter the narrower the well.",
+            latex="w",
+        ),
     )
     bounds = ((-4.0, 4.0), (-4.0, 4.0))
     minima = ((0.0, 0.0),)
     start = (-3.0, 2.5)
     lesson_optimizers = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
-    lesson_hparams = {"sgd": {"lr": 0.5}, "momentum": {"lr": 0.5}, "adagrad": {"lr": 0.5},
-                      "rmsprop": {"lr": 0.05}, "adam": {"lr": 0.1}}
+    lesson_hparams = {
+        "sgd": {"lr": 0.5},
+        "momentum": {"lr": 0.5},
+        "adagrad": {"lr": 0.5},
+        "rmsprop": {"lr": 0.05},
+        "adam": {"lr": 0.1},
+    }
 
     def setup(self, width):
         self.inv_w2 = 1.0 / (width * width)
@@ -159,11 +200,20 @@ class TwoWells(Surface):
     key = "two_wells"
     name = "Two wells"
     latex = r"f = (x^2 - 1)^2 + t\,x + y^2"
-    description = ("Two valleys of different depth: a start on the shallow side shows which "
-                   "methods settle in the nearby local minimum and which roll over the hump.")
+    description = (
+        "Two valleys of different depth: a start on the shallow side shows which "
+        "methods settle in the nearby local minimum and which roll over the hump."
+    )
     params = (
-        Param("tilt", 0.5, 0.0, 1.0, label="tilt t",
-              help="How much deeper the left well is than the right one.", latex="t"),
+        Param(
+            "tilt",
+            0.5,
+            0.0,
+            1.0,
+            label="tilt t",
+            help="How much deeper the left well is than the right one.",
+            latex="t",
+        ),
     )
     bounds = ((-2.0, 2.0), (-1.5, 1.5))
     start = (1.8, 1.2)

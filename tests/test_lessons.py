@@ -78,8 +78,10 @@ def test_momentum_advantage_needs_an_ill_conditioned_ravine_or_a_small_lr():
 # ~2.2 (x) / ~2.2 (y); AdaGrad's ends at its minimum, 0.61 (x) / 1.36 (y).
 
 # Pinned surfaces and starts (the registry's defaults may move).
-SHRINKING = {"plateau": (("plateau", {"width": 1.5}), (-3.0, 2.5)),
-             "ravine": (("ravine", {"condition": 10.0, "angle": 0.0}), (-3.5, 1.5))}
+SHRINKING = {
+    "plateau": (("plateau", {"width": 1.5}), (-3.0, 2.5)),
+    "ravine": (("ravine", {"condition": 10.0, "angle": 0.0}), (-3.5, 1.5)),
+}
 
 
 def _pinned(name):
@@ -131,13 +133,16 @@ def test_adagrad_and_rmsprop_differ_on_the_same_run():
 # Without bias correction the step would be η(1 − β₁)|g|/(√(1 − β₂)|g| + ε) ≈ η(1 − β₁)/√(1 − β₂):
 # 3.16 η for the default betas (too long), 0.1 η for β₁ = β₂ = 0.99 (too short).
 
-ADAM_SURFACES = [("ravine", {"condition": 1000.0, "angle": 0.0}, (-3.5, 1.5)),
-                 ("rosenbrock", {"a": 1.0, "b": 100.0}, (-1.5, 2.0))]
+ADAM_SURFACES = [
+    ("ravine", {"condition": 1000.0, "angle": 0.0}, (-3.5, 1.5)),
+    ("rosenbrock", {"a": 1.0, "b": 100.0}, (-1.5, 2.0)),
+]
 
 
 @pytest.mark.parametrize("key,params,start", ADAM_SURFACES, ids=["ravine-k1000", "rosenbrock"])
-@pytest.mark.parametrize("beta1,beta2", [(0.9, 0.999), (0.99, 0.99), (0.5, 0.9999)],
-                         ids=["default-betas", "b0.99-0.99", "b0.5-0.9999"])
+@pytest.mark.parametrize(
+    "beta1,beta2", [(0.9, 0.999), (0.99, 0.99), (0.5, 0.9999)], ids=["default-betas", "b0.99-0.99", "b0.5-0.9999"]
+)
 @pytest.mark.parametrize("lr", [0.01, 0.1])
 def test_adam_first_step_is_lr_whatever_the_gradient(key, params, start, beta1, beta2, lr):
     surface = get_surface(key, **params)
@@ -184,8 +189,9 @@ SADDLE_START = (-1.8, 1e-3)  # the saddle surface's default start when this was 
 
 def _ridge_escape(traj, band=0.5):
     """First step with |y| > band: escape_step on the path with x set to 0."""
-    on_y = SimpleNamespace(xy=traj.xy * torch.tensor([0.0, 1.0], dtype=traj.xy.dtype),
-                           steps=traj.steps, diverged_at=traj.diverged_at)
+    on_y = SimpleNamespace(
+        xy=traj.xy * torch.tensor([0.0, 1.0], dtype=traj.xy.dtype), steps=traj.steps, diverged_at=traj.diverged_at
+    )
     return int(escape_step(on_y, (0.0, 0.0), band)[0])
 
 
@@ -198,8 +204,12 @@ def test_adaptive_methods_escape_the_saddle_faster_than_sgd(eta):
     surface, start = get_surface("saddle"), SADDLE_START
     gx = abs(start[0])
     lrs = _matched_lrs(eta, gx)
-    hp = {"sgd": {}, "adagrad": {"eps": 1e-10}, "rmsprop": {"alpha": 0.99, "eps": 1e-8},
-          "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}}
+    hp = {
+        "sgd": {},
+        "adagrad": {"eps": 1e-10},
+        "rmsprop": {"alpha": 0.99, "eps": 1e-8},
+        "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    }
     escape = {}
     for opt, lr in lrs.items():
         traj = run(surface, opt, start=start, steps=3000, hparams={"lr": lr, **hp[opt]})
@@ -260,16 +270,19 @@ def test_newton_is_drawn_to_the_saddle_while_gradient_descent_leaves():
 # ε = 0: the notes' ε > 0 only guards against division by zero; any ε > 0 makes the step
 # h/(h + ε) of Newton's and breaks exactness (the spec's default ε = 1e-3 leaves 1 % of x at κ = 10).
 
-@pytest.mark.parametrize("condition,angle", [(10.0, 0.0), (1000.0, 0.0), (100.0, 90.0)],
-                         ids=["k10", "k1000", "k100-a90"])
+
+@pytest.mark.parametrize(
+    "condition,angle", [(10.0, 0.0), (1000.0, 0.0), (100.0, 90.0)], ids=["k10", "k1000", "k100-a90"]
+)
 def test_diag_newton_solves_the_axis_aligned_ravine_in_one_step(condition, angle):
     surface = get_surface("ravine", condition=condition, angle=angle)
     traj = run(surface, "diag_newton", start=STARTS, steps=1, hparams={"lr": 1.0, "eps": 0.0})
     assert bool((traj.loss[:, 1] < 1e-20).all()), traj.loss[:, 1]
 
 
-@pytest.mark.parametrize("condition,angle", [(10.0, 30.0), (1000.0, 45.0), (100.0, -60.0)],
-                         ids=["k10-a30", "k1000-a45", "k100-a-60"])
+@pytest.mark.parametrize(
+    "condition,angle", [(10.0, 30.0), (1000.0, 45.0), (100.0, -60.0)], ids=["k10-a30", "k1000-a45", "k100-a-60"]
+)
 def test_diag_newton_does_not_solve_the_rotated_ravine_in_one_step(condition, angle):
     surface = get_surface("ravine", condition=condition, angle=angle)
     starts = STARTS[[0, 1, 2, 4]]  # generic starts (not on an eigenvector)
@@ -291,14 +304,19 @@ def test_diag_newton_default_eps_is_not_exact():
 # u_t = w_t − w_{t−1} (u_0 = 0) is our velocity, recomputed from the recorded path. Gradients are
 # the surface's analytic ones, set by hand, so both sides do the same arithmetic up to rounding.
 
-NESTEROV_CASES = [("ravine", {"condition": 10.0, "angle": 20.0}, (-3.5, 1.5), 0.05, 0.9),
-                  ("ravine", {"condition": 100.0, "angle": 0.0}, (-3.5, 1.5), 0.5, 0.8),
-                  ("rosenbrock", {"a": 1.0, "b": 100.0}, (-1.5, 2.0), 1e-4, 0.9),
-                  ("rosenbrock", {"a": 1.0, "b": 100.0}, (-1.5, 2.0), 5e-4, 0.5)]
+NESTEROV_CASES = [
+    ("ravine", {"condition": 10.0, "angle": 20.0}, (-3.5, 1.5), 0.05, 0.9),
+    ("ravine", {"condition": 100.0, "angle": 0.0}, (-3.5, 1.5), 0.5, 0.8),
+    ("rosenbrock", {"a": 1.0, "b": 100.0}, (-1.5, 2.0), 1e-4, 0.9),
+    ("rosenbrock", {"a": 1.0, "b": 100.0}, (-1.5, 2.0), 5e-4, 0.5),
+]
 
 
-@pytest.mark.parametrize("key,params,start,lr,gamma", NESTEROV_CASES,
-                         ids=["ravine-k10-a20", "ravine-k100", "rosenbrock-lr1e-4", "rosenbrock-lr5e-4"])
+@pytest.mark.parametrize(
+    "key,params,start,lr,gamma",
+    NESTEROV_CASES,
+    ids=["ravine-k10-a20", "ravine-k100", "rosenbrock-lr1e-4", "rosenbrock-lr5e-4"],
+)
 def test_nesterov_matches_torch_sgd_nesterov(key, params, start, lr, gamma):
     surface = get_surface(key, **params)
     steps = 200

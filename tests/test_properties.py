@@ -48,11 +48,17 @@ MAX_NOISE = 2.0
 EXAMPLES_PER_PAIR = int(os.environ.get("GRADSCAPE_PROPERTY_EXAMPLES", "3"))  # raise it for a deep search
 FIGURE_GRID = 24  # points per side for the figure's background: cheap, and the figure code is the same
 
-SIM_SETTINGS = settings(max_examples=EXAMPLES_PER_PAIR, deadline=None, derandomize=True, database=None,
-                        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SIM_SETTINGS = settings(
+    max_examples=EXAMPLES_PER_PAIR,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 # ---- strategies ------------------------------------------------------------------------------
+
 
 def param_value(p) -> st.SearchStrategy:
     """A value inside a Param's declared slider range (log-uniform on a log scale)."""
@@ -104,6 +110,7 @@ def starts_in(draw, surface) -> tuple[float, float]:
 
 # ---- 1. simulate and the figure ----------------------------------------------------------------
 
+
 def _check_trajectory(traj, surface, steps: int) -> None:
     b = 0
     names = ("xy", "loss", "grad", "lr", "effective_lr")
@@ -119,15 +126,17 @@ def _check_trajectory(traj, surface, steps: int) -> None:
     if d >= 0:
         last = max(k - 1, 0)
         held = traj.xy[b, last]
-        assert torch.equal(traj.xy[b, max(k, 1):], held.expand_as(traj.xy[b, max(k, 1):])), \
+        assert torch.equal(traj.xy[b, max(k, 1) :], held.expand_as(traj.xy[b, max(k, 1) :])), (
             f"points after diverged_at={d} do not repeat the last valid point"
-        assert torch.equal(traj.loss[b, max(k, 1):], traj.loss[b, last].expand(n - max(k, 1)))
+        )
+        assert torch.equal(traj.loss[b, max(k, 1) :], traj.loss[b, last].expand(n - max(k, 1)))
     before = traj.xy[b, :k]
     (x0, x1), (y0, y1) = surface.bounds
     wx, wy = FAR_SPANS * (x1 - x0), FAR_SPANS * (y1 - y0)
     assert torch.isfinite(before).all()
-    assert ((before[:, 0] >= x0 - wx) & (before[:, 0] <= x1 + wx)
-            & (before[:, 1] >= y0 - wy) & (before[:, 1] <= y1 + wy)).all(), "a point far outside the view went unflagged"
+    assert (
+        (before[:, 0] >= x0 - wx) & (before[:, 0] <= x1 + wx) & (before[:, 1] >= y0 - wy) & (before[:, 1] <= y1 + wy)
+    ).all(), "a point far outside the view went unflagged"
     if k > 0:
         # Every loss before the divergence is the surface's (finite) value at that point: a non-finite value
         # anywhere on the way would have been flagged.
@@ -159,8 +168,18 @@ def test_simulate_and_figure_never_fail(optimizer_key, surface_key, data):
     noise = data.draw(st.floats(0.0, MAX_NOISE), label="noise")
     seed = data.draw(st.integers(0, 2**31 - 1), label="seed")
     schedule = make_schedule(data.draw(st.sampled_from(SCHEDULES), label="schedule"))
-    traj = simulate(surface, optimizer_key, start=start, steps=steps, hparams=hp, schedule=schedule,
-                    noise=noise, seed=seed, device="cpu", dtype=torch.float64)
+    traj = simulate(
+        surface,
+        optimizer_key,
+        start=start,
+        steps=steps,
+        hparams=hp,
+        schedule=schedule,
+        noise=noise,
+        seed=seed,
+        device="cpu",
+        dtype=torch.float64,
+    )
     _check_trajectory(traj, surface, steps)
     _check_figure(surface, traj, get_optimizer(optimizer_key).name)
 
@@ -183,9 +202,22 @@ def test_lr_at_the_top_of_its_range_on_every_surface_is_flagged_not_raised(optim
 
 # ---- 2. URL parameters ----------------------------------------------------------------------------
 
+
 def _known_keys() -> list[str]:
-    keys = ["surface", "opt", "sched", "sched.inner", "steps", "noise", "seed", "start", "presenter", "speed",
-            "s.expr", "s.bounds"]
+    keys = [
+        "surface",
+        "opt",
+        "sched",
+        "sched.inner",
+        "steps",
+        "noise",
+        "seed",
+        "start",
+        "presenter",
+        "speed",
+        "s.expr",
+        "s.bounds",
+    ]
     for s in SURFACES:
         keys += [f"s.{p.name}" for p in surface_class(s).params]
     for k in OPTIMIZERS:
@@ -194,28 +226,74 @@ def _known_keys() -> list[str]:
         keys += [f"lookahead.{p.name}" for p in get_optimizer(inner).params]
     for s in SCHEDULES:
         from optimizers.schedules import schedule_class
+
         keys += [f"sched.{p.name}" for p in schedule_class(s).params]
     return sorted(set(keys))
 
 
 KNOWN_KEYS = _known_keys()
 PLAUSIBLE_VALUES = (
-    list(SURFACES) + list(OPTIMIZERS) + list(SCHEDULES) + list(INNER_CHOICES)
-    + ["0", "1", "-1", "0.5", "1e-3", "10", "100", "300", "20000", "20001", "nan", "inf", "-inf", "1e309", "true",
-       "false", "2×", "1×", "0.5×", "sgd,adam", "adam,adam", ",", "", "-3.5,1.5", "0,0", "1,2,3",
-       "-2,2,-1,3", "-1e4,1e4,-1e4,1e4", "1,1,1,1", "x**2 + y**2", "x*y", "log(x)", "1/0", "(1-x)**2+100*(y-x**2)**2",
-       "<script>alert(1)</script>", "[x](javascript:alert(1))", "__import__('os')", "\u0430dam", "x" * 600]
+    list(SURFACES)
+    + list(OPTIMIZERS)
+    + list(SCHEDULES)
+    + list(INNER_CHOICES)
+    + [
+        "0",
+        "1",
+        "-1",
+        "0.5",
+        "1e-3",
+        "10",
+        "100",
+        "300",
+        "20000",
+        "20001",
+        "nan",
+        "inf",
+        "-inf",
+        "1e309",
+        "true",
+        "false",
+        "2×",
+        "1×",
+        "0.5×",
+        "sgd,adam",
+        "adam,adam",
+        ",",
+        "",
+        "-3.5,1.5",
+        "0,0",
+        "1,2,3",
+        "-2,2,-1,3",
+        "-1e4,1e4,-1e4,1e4",
+        "1,1,1,1",
+        "x**2 + y**2",
+        "x*y",
+        "log(x)",
+        "1/0",
+        "(1-x)**2+100*(y-x**2)**2",
+        "<script>alert(1)</script>",
+        "[x](javascript:alert(1))",
+        "__import__('os')",
+        "\u0430dam",
+        "x" * 600,
+    ]
 )
 texts = st.text(max_size=40)
 query_dicts = st.dictionaries(
     keys=st.one_of(st.sampled_from(KNOWN_KEYS), texts),
-    values=st.one_of(st.sampled_from(PLAUSIBLE_VALUES), texts,
-                     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                     st.lists(st.sampled_from(list(OPTIMIZERS) + ["bogus", ""]), max_size=25).map(",".join)),
-    max_size=12)
+    values=st.one_of(
+        st.sampled_from(PLAUSIBLE_VALUES),
+        texts,
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.lists(st.sampled_from(list(OPTIMIZERS) + ["bogus", ""]), max_size=25).map(",".join),
+    ),
+    max_size=12,
+)
 
-QUERY_SETTINGS = settings(max_examples=1000, deadline=None, derandomize=True, database=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+QUERY_SETTINGS = settings(
+    max_examples=1000, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @QUERY_SETTINGS
@@ -247,8 +325,9 @@ def test_from_query_never_raises_on_any_text(query):
         assert warnings
 
 
-@pytest.mark.parametrize("query", [{"start": "0.1234567890123,1"}, {"adam.lr": "0.012345678901"}],
-                         ids=["start", "hparam"])
+@pytest.mark.parametrize(
+    "query", [{"start": "0.1234567890123,1"}, {"adam.lr": "0.012345678901"}], ids=["start", "hparam"]
+)
 def test_exact_float_round_trip(query):
     """Regression: to_query once wrote floats with 10 significant digits (ui/config.py _fmt), so a value that
     needed more came back from its own link changed (0.1234567890123 -> 0.123456789)."""

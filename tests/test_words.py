@@ -20,9 +20,20 @@ import pytest
 import torch
 
 from engine import first_step_below, simulate
-from engine.lessons import (SEEDS, TOL, bias_correction_rows, bias_correction_sentence, compare_runs, measured_text,
-                            number, radam_first_rectified_step, radam_rho, scene_facts, template_fields,
-                            uncorrected_factor)
+from engine.lessons import (
+    SEEDS,
+    TOL,
+    bias_correction_rows,
+    bias_correction_sentence,
+    compare_runs,
+    measured_text,
+    number,
+    radam_first_rectified_step,
+    radam_rho,
+    scene_facts,
+    template_fields,
+    uncorrected_factor,
+)
 from figures.words import effective_lr_line, label_with_symbol, schedule_label, symbol_count, symbol_text
 from optimizers import OPTIMIZERS
 from optimizers.schedules import available_schedules, make_schedule, schedule_class
@@ -89,8 +100,15 @@ def test_scene_numbers_are_the_runs_numbers():
     surface = get_surface(cfg.surface, **cfg.surface_params)
     want = {}
     for key in ("sgd", "momentum", "adam"):
-        traj = simulate(surface, key, start=cfg.start, steps=cfg.steps, hparams=effective_hparams(cfg, key),
-                        device="cpu", dtype=torch.float64)
+        traj = simulate(
+            surface,
+            key,
+            start=cfg.start,
+            steps=cfg.steps,
+            hparams=effective_hparams(cfg, key),
+            device="cpu",
+            dtype=torch.float64,
+        )
         n = int(first_step_below(traj, TOL)[0])
         want[key] = str(n) if n >= 0 else f"more than {cfg.steps}"
     text = measured_text(PRESETS[name]["measured"], cfg)
@@ -136,7 +154,7 @@ def test_adagrad_scene_effective_lr_falls_for_good_and_rmsprop_keeps_moving():
     half = f.cfg.steps // 2
 
     def travelled(traj):
-        return float((traj.xy[0, half + 1:] - traj.xy[0, half:-1]).norm(dim=1).sum())
+        return float((traj.xy[0, half + 1 :] - traj.xy[0, half:-1]).norm(dim=1).sum())
 
     assert travelled(rms) > 3 * travelled(ada), "RMSprop keeps moving, AdaGrad crawls"
     x, y = ada.xy[0, -1].tolist()
@@ -173,10 +191,11 @@ def test_warmup_scene_without_warmup_settles_then_bursts():
     assert burst - arrive > 300, "it does settle, for hundreds of steps"
     quiet = f.run("adam", "nowarm")
     lengths = (quiet.xy[0, 1:] - quiet.xy[0, :-1]).norm(dim=1)
-    assert float(lengths[arrive + 100:burst - 20].max()) < 1e-2, "barely moving while settled"
+    assert float(lengths[arrive + 100 : burst - 20].max()) < 1e-2, "barely moving while settled"
     assert 0.1 < as_float(f["nowarm_adam_burstmax"]) < 1.0
-    assert as_float(f["nowarm_adam_effatburst"]) > 3 * as_float(f["nowarm_adam_effatbelow"]), \
+    assert as_float(f["nowarm_adam_effatburst"]) > 3 * as_float(f["nowarm_adam_effatbelow"]), (
         "the effective learning rate grows while it sits at the minimum"
+    )
     # With the warm-up: settled to the end of the scene, and the burst comes later.
     assert step(name, "adam_settle") < f.cfg.steps
     assert f["adam_burst"].startswith("none within")
@@ -216,6 +235,7 @@ def test_two_wells_scene_who_ends_where():
 
 
 # ---- the surfaces' lesson texts ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kappa", [10.0, 50.0, 1000.0])
 def test_ravine_gradient_descent_zigzags_only_above_eta_1_and_diverges_above_2(kappa):
@@ -334,6 +354,7 @@ def test_beale_walls_rise_by_orders_of_magnitude_and_the_lesson_step_explodes_th
 
 # ---- Adam's bias correction --------------------------------------------------------------------------
 
+
 def test_uncorrected_over_corrected_is_not_inverted():
     """Regression: the column "uncorrected m/√v ÷ corrected" showed 0.3162 at t = 1 (β₁ = 0.9, β₂ = 0.999),
     the inverse of the ×3.16 the sentence beside it rightly stated."""
@@ -344,13 +365,20 @@ def test_uncorrected_over_corrected_is_not_inverted():
     m, v = 0.37, 0.052
     for r in rows:
         t = r["t"]
-        corrected = (m / (1 - 0.9 ** t)) / math.sqrt(v / (1 - 0.999 ** t))
+        corrected = (m / (1 - 0.9**t)) / math.sqrt(v / (1 - 0.999**t))
         assert r["uncorrected m/√v ÷ corrected"] == pytest.approx((m / math.sqrt(v)) / corrected, rel=1e-12)
         assert r["m correction ×"] == pytest.approx(1 / r["1 − ρ₁ᵗ"])
 
 
-@pytest.mark.parametrize("b1,b2,factor,word", [(0.9, 0.999, "3.16", "too long"), (0.5, 0.9, "1.58", "too long"),
-                                               (0.99, 0.99, "0.1", "too short"), (0.0, 0.9999, "100", "too long")])
+@pytest.mark.parametrize(
+    "b1,b2,factor,word",
+    [
+        (0.9, 0.999, "3.16", "too long"),
+        (0.5, 0.9, "1.58", "too long"),
+        (0.99, 0.99, "0.1", "too short"),
+        (0.0, 0.9999, "100", "too long"),
+    ],
+)
 def test_bias_sentence_follows_the_sliders(b1, b2, factor, word):
     """Regression: "×3.16 with the defaults" was fixed text while the sliders moved."""
     text = bias_correction_sentence(b1, b2)
@@ -359,6 +387,7 @@ def test_bias_sentence_follows_the_sliders(b1, b2, factor, word):
 
 
 # ---- theory: RAdam's thresholds, symbols, effective-lr lines ----------------------------------------
+
 
 def test_radam_thresholds_switch_on_at_the_steps_the_theory_page_names():
     assert radam_rho(0.999, 5) < 5 < radam_rho(0.999, 6) and radam_rho(0.999, 4) < 4 < radam_rho(0.999, 5)
@@ -369,7 +398,7 @@ def test_radam_thresholds_switch_on_at_the_steps_the_theory_page_names():
 
 def _repeats(text: str) -> list:
     words = re.findall(r"[\wη√+−-]+", text.casefold())
-    grams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
     return [g for g in set(grams) if grams.count(g) > 1]
 
 
@@ -384,14 +413,18 @@ def test_effective_lr_line_never_repeats_itself(spec):
 def test_effective_lr_line_cases():
     assert effective_lr_line("inner", "that of the inner optimizer") == "that of the inner optimizer"
     assert effective_lr_line("inner", "") == "that of the inner optimizer"
-    assert effective_lr_line("step size", "the per-coordinate step length s (in units of w)") == \
-        "the per-coordinate step length s (in units of w)"
+    assert (
+        effective_lr_line("step size", "the per-coordinate step length s (in units of w)")
+        == "the per-coordinate step length s (in units of w)"
+    )
     assert effective_lr_line("diagonal", "η / (√v + ε)") == "the per-coordinate factor: η / (√v + ε)"
 
 
-ALL_PARAMS = ([(f"optimizer {s.key}", p) for s in OPTIMIZERS for p in s.params]
-              + [(f"surface {k}", p) for k in available_surfaces() for p in surface_class(k).params]
-              + [(f"schedule {k}", p) for k in available_schedules() for p in schedule_class(k).params])
+ALL_PARAMS = (
+    [(f"optimizer {s.key}", p) for s in OPTIMIZERS for p in s.params]
+    + [(f"surface {k}", p) for k in available_surfaces() for p in surface_class(k).params]
+    + [(f"schedule {k}", p) for k in available_schedules() for p in schedule_class(k).params]
+)
 
 
 @pytest.mark.parametrize("owner,p", ALL_PARAMS, ids=[f"{o}.{p.name}" for o, p in ALL_PARAMS])
@@ -419,10 +452,13 @@ def test_symbol_text_examples():
 
 # ---- schedules ---------------------------------------------------------------------------------------
 
+
 def test_schedule_label_names_what_runs():
     """Regression: a warm-up + cosine run was labelled "Adam, linear warm-up"."""
-    assert schedule_label(make_schedule("warmup", inner="cosine", warmup_steps=100)) == \
-        "linear warm-up (100 steps) + cosine annealing"
+    assert (
+        schedule_label(make_schedule("warmup", inner="cosine", warmup_steps=100))
+        == "linear warm-up (100 steps) + cosine annealing"
+    )
     assert schedule_label(make_schedule("warmup", inner="constant", warmup_steps=30)) == "linear warm-up (30 steps)"
     assert schedule_label(make_schedule("cosine")) == "cosine annealing"
 
@@ -442,12 +478,19 @@ def test_compare_runs_says_what_each_run_did():
 
 
 def test_number_format():
-    assert [number(v) for v in (240, 0.694, 2.2e-4, -0.515, 751.61, 1e-3)] == \
-        ["240", "0.694", "2.2 × 10⁻⁴", "−0.515", "752", "10⁻³"]
+    assert [number(v) for v in (240, 0.694, 2.2e-4, -0.515, 751.61, 1e-3)] == [
+        "240",
+        "0.694",
+        "2.2 × 10⁻⁴",
+        "−0.515",
+        "752",
+        "10⁻³",
+    ]
     assert as_float("2.2 × 10⁻⁴") == pytest.approx(2.2e-4) and as_float("10⁻³") == pytest.approx(1e-3)
 
 
 # ---- the pages, through AppTest ----------------------------------------------------------------------
+
 
 def _open(page: str | None):
     from streamlit.testing.v1 import AppTest

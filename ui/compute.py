@@ -40,9 +40,19 @@ def surface_drawing(surface_key: str, surface_params: tuple) -> dict:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def run_optimizer(surface_key: str, surface_params: tuple, optimizer_key: str, hparams: tuple,
-                  schedule_key: str, schedule_params: tuple, steps: int, start: tuple | None,
-                  noise: float, seed: int, engine: str = "eager") -> tuple[RunView | None, str | None, float]:
+def run_optimizer(
+    surface_key: str,
+    surface_params: tuple,
+    optimizer_key: str,
+    hparams: tuple,
+    schedule_key: str,
+    schedule_params: tuple,
+    steps: int,
+    start: tuple | None,
+    noise: float,
+    seed: int,
+    engine: str = "eager",
+) -> tuple[RunView | None, str | None, float]:
     """(run, error message or None, seconds of compute). Never raises on bad settings.
 
     engine: the Playground passes "auto" (fused once compiled: engine/fused.py); the lecture pages
@@ -51,9 +61,19 @@ def run_optimizer(surface_key: str, surface_params: tuple, optimizer_key: str, h
     try:
         surface = surface_object(surface_key, surface_params)
         schedule = make_schedule(schedule_key, **dict(schedule_params))
-        traj = simulate(surface, optimizer_key, start=start, steps=steps, hparams=dict(hparams),
-                        schedule=schedule, noise=noise, seed=seed, device=PAGE_DEVICE, dtype=torch.float64,
-                        engine=engine)
+        traj = simulate(
+            surface,
+            optimizer_key,
+            start=start,
+            steps=steps,
+            hparams=dict(hparams),
+            schedule=schedule,
+            noise=noise,
+            seed=seed,
+            device=PAGE_DEVICE,
+            dtype=torch.float64,
+            engine=engine,
+        )
     except ValueError as err:
         return None, f"{get_optimizer(optimizer_key).name}: {err}", time.perf_counter() - t0
     return run_view(traj, get_optimizer(optimizer_key).name), None, time.perf_counter() - t0
@@ -69,8 +89,15 @@ def warm_up_playground(surface_key: str) -> bool:
     surface = surface_object(surface_key, ())
     for key in cfg.optimizers:
         try:
-            simulate(surface, key, steps=1, hparams=effective_hparams(cfg, key), device=PAGE_DEVICE,
-                     dtype=torch.float64, engine="auto")
+            simulate(
+                surface,
+                key,
+                steps=1,
+                hparams=effective_hparams(cfg, key),
+                device=PAGE_DEVICE,
+                dtype=torch.float64,
+                engine="auto",
+            )
         except ValueError:
             pass  # a lesson whose settings this optimizer refuses: nothing to warm
     return True
@@ -82,8 +109,9 @@ def freeze(d: dict) -> tuple:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def step_details(surface_key: str, surface_params: tuple, optimizer_key: str, hparams: tuple, steps: int,
-                 start: tuple | None):
+def step_details(
+    surface_key: str, surface_params: tuple, optimizer_key: str, hparams: tuple, steps: int, start: tuple | None
+):
     """(details, error or None) for the step-by-step page."""
     from engine.anatomy import anatomy
 
@@ -108,32 +136,73 @@ def _sweep_device() -> str:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def hparam_map(surface_key: str, surface_params: tuple, optimizer_key: str, name_x: str, name_y: str,
-               range_x: tuple, range_y: tuple, n_x: int, n_y: int, steps: int, start: tuple | None,
-               base_hparams: tuple, tol: float):
+def hparam_map(
+    surface_key: str,
+    surface_params: tuple,
+    optimizer_key: str,
+    name_x: str,
+    name_y: str,
+    range_x: tuple,
+    range_y: tuple,
+    n_x: int,
+    n_y: int,
+    steps: int,
+    start: tuple | None,
+    base_hparams: tuple,
+    tol: float,
+):
     """(Sweep2D or None, error or None): a 2-D hyperparameter map in one batch."""
     from engine.sweeps import hparam_grid, sweep_2d
 
     try:
         surface = surface_object(surface_key, surface_params)
         vx, vy = hparam_grid(optimizer_key, name_x, name_y, n_x, n_y, {name_x: range_x, name_y: range_y})
-        return sweep_2d(surface, optimizer_key, name_x, name_y, vx, vy, steps, start, dict(base_hparams), tol,
-                        device=_sweep_device()), None
+        return sweep_2d(
+            surface,
+            optimizer_key,
+            name_x,
+            name_y,
+            vx,
+            vy,
+            steps,
+            start,
+            dict(base_hparams),
+            tol,
+            device=_sweep_device(),
+        ), None
     except ValueError as err:  # SimulationTooLarge is a ValueError
         return None, f"{get_optimizer(optimizer_key).name}: {err}"
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def lr_sweep(surface_key: str, surface_params: tuple, optimizer_key: str, n_lrs: int, steps: int,
-             start: tuple | None, base_hparams: tuple, tol: float, objective: str = "final_loss"):
+def lr_sweep(
+    surface_key: str,
+    surface_params: tuple,
+    optimizer_key: str,
+    n_lrs: int,
+    steps: int,
+    start: tuple | None,
+    base_hparams: tuple,
+    tol: float,
+    objective: str = "final_loss",
+):
     """(LRSweep or None, error or None): one optimizer over n_lrs geometric values of its lr range
     (tune_lr: read the tuned value with .best_lr())."""
     from engine.sweeps import lr_values, tune_lr
 
     try:
         surface = surface_object(surface_key, surface_params)
-        return tune_lr(surface, optimizer_key, steps, start, objective, lrs=lr_values(optimizer_key, n_lrs),
-                       base_hparams=dict(base_hparams), tol=tol, device=_sweep_device()), None
+        return tune_lr(
+            surface,
+            optimizer_key,
+            steps,
+            start,
+            objective,
+            lrs=lr_values(optimizer_key, n_lrs),
+            base_hparams=dict(base_hparams),
+            tol=tol,
+            device=_sweep_device(),
+        ), None
     except ValueError as err:
         return None, f"{get_optimizer(optimizer_key).name}: {err}"
 
@@ -151,14 +220,24 @@ def basin_map(surface_key: str, surface_params: tuple, optimizer_key: str, hpara
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def noise_cloud(surface_key: str, surface_params: tuple, optimizer_key: str, hparams: tuple, n_runs: int,
-                steps: int, noise: float, seed0: int, start: tuple | None):
+def noise_cloud(
+    surface_key: str,
+    surface_params: tuple,
+    optimizer_key: str,
+    hparams: tuple,
+    n_runs: int,
+    steps: int,
+    noise: float,
+    seed0: int,
+    start: tuple | None,
+):
     """(Cloud or None, error or None): n_runs seeds seed0 .. seed0 + n_runs − 1, one batch."""
     from engine.sweeps import noisy_cloud
 
     try:
         surface = surface_object(surface_key, surface_params)
-        return noisy_cloud(surface, optimizer_key, dict(hparams), n_runs, steps, noise, seed0, start,
-                           device=PAGE_DEVICE), None
+        return noisy_cloud(
+            surface, optimizer_key, dict(hparams), n_runs, steps, noise, seed0, start, device=PAGE_DEVICE
+        ), None
     except ValueError as err:
         return None, f"{get_optimizer(optimizer_key).name}: {err}"

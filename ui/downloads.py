@@ -44,14 +44,27 @@ def scene_exports(cfg: Config, key: str, name: str = "gradscape") -> None:
             ("MP4", render.mp4, dict(fps=fps, width=width), "mp4", "video/mp4"),
             ("HTML (offline, interactive)", render.html, {}, "html", "text/html"),
             ("PNG", render.png, dict(width=max(width, 800), height=int(max(width, 800) * 0.75)), "png", "image/png"),
-            ("SVG", render.svg, dict(width=max(width, 800), height=int(max(width, 800) * 0.75)), "svg", "image/svg+xml"),
+            (
+                "SVG",
+                render.svg,
+                dict(width=max(width, 800), height=int(max(width, 800) * 0.75)),
+                "svg",
+                "image/svg+xml",
+            ),
             ("CSV", render.csv, {}, "csv", "text/csv"),
             ("JSON", render.json_export, {}, "json", "application/json"),
         ]
         cols = st.columns(len(files))
         for col, (label, fn, kwargs, ext, mime) in zip(cols, files):
-            col.download_button(label, data=_deferred(fn, frozen, **kwargs), file_name=f"{name}.{ext}", mime=mime,
-                                key=f"{key}.dl.{ext}", on_click="ignore", width="stretch")
+            col.download_button(
+                label,
+                data=_deferred(fn, frozen, **kwargs),
+                file_name=f"{name}.{ext}",
+                mime=mime,
+                key=f"{key}.dl.{ext}",
+                on_click="ignore",
+                width="stretch",
+            )
         link = "?" + urllib.parse.urlencode(query)
         st.markdown("**Link to this view** (append to the app's address):")
         st.code(link, language=None)
@@ -75,15 +88,29 @@ def figure_exports(figure: dict, key: str, name: str) -> None:
     def html():
         import plotly.io as pio
 
-        page = pio.to_html(figure, include_plotlyjs=True, include_mathjax=False, full_html=True, validate=False,
-                           config={"displaylogo": False, "topojsonURL": "topojson/"})
+        page = pio.to_html(
+            figure,
+            include_plotlyjs=True,
+            include_mathjax=False,
+            full_html=True,
+            validate=False,
+            config={"displaylogo": False, "topojsonURL": "topojson/"},
+        )
         return page.replace(render._TOPOJSON_CDN, "topojson/")  # nothing in the file refers to a CDN
 
     def png():
         return render._kaleido_image(figure, "png", 1400, int(figure.get("layout", {}).get("height", 800)))
 
     c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("HTML", data=html, file_name=f"{name}.html", mime="text/html", key=f"{key}.html",
-                       on_click="ignore", width="stretch")
-    c2.download_button("PNG", data=png, file_name=f"{name}.png", mime="image/png", key=f"{key}.png",
-                       on_click="ignore", width="stretch")
+    c1.download_button(
+        "HTML",
+        data=html,
+        file_name=f"{name}.html",
+        mime="text/html",
+        key=f"{key}.html",
+        on_click="ignore",
+        width="stretch",
+    )
+    c2.download_button(
+        "PNG", data=png, file_name=f"{name}.png", mime="image/png", key=f"{key}.png", on_click="ignore", width="stretch"
+    )

@@ -9,14 +9,33 @@ from ui.compute import freeze, run_optimizer
 from ui.widgets import param_widget
 
 
-def run_all(surface_key: str, surface_params: dict, keys, hparams: dict, steps: int, start=None,
-            noise: float = 0.0, seed: int = 0, schedule: tuple = ("constant", ())):
+def run_all(
+    surface_key: str,
+    surface_params: dict,
+    keys,
+    hparams: dict,
+    steps: int,
+    start=None,
+    noise: float = 0.0,
+    seed: int = 0,
+    schedule: tuple = ("constant", ()),
+):
     """Cached runs of several optimizers; returns (runs, error messages)."""
     runs, errors = [], []
     for key in keys:
         hp = {**get_optimizer(key).defaults(), **hparams.get(key, {})}
-        run, error, _ = run_optimizer(surface_key, freeze(surface_params), key, freeze(hp), schedule[0], schedule[1],
-                                      steps, tuple(start) if start is not None else None, float(noise), int(seed))
+        run, error, _ = run_optimizer(
+            surface_key,
+            freeze(surface_params),
+            key,
+            freeze(hp),
+            schedule[0],
+            schedule[1],
+            steps,
+            tuple(start) if start is not None else None,
+            float(noise),
+            int(seed),
+        )
         if error:
             errors.append(error)
         else:
@@ -33,8 +52,10 @@ def hparam_widgets(prefix: str, keys, defaults: dict, container=None) -> dict:
         with where.expander(f"{spec.name} settings"):
             inner = st.session_state.get(f"{prefix}.{key}.{spec.inner_param}") if spec.inner_param else None
             specs = spec.params_with_inner(inner)
-            values[key] = {p.name: param_widget(p, f"{prefix}.{key}.{p.name}",
-                                                defaults.get(key, {}).get(p.name, p.default)) for p in specs}
+            values[key] = {
+                p.name: param_widget(p, f"{prefix}.{key}.{p.name}", defaults.get(key, {}).get(p.name, p.default))
+                for p in specs
+            }
     return values
 
 

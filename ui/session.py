@@ -68,8 +68,9 @@ def read_config() -> Config:
     s = st.session_state
     surface = s[P + "surface"]
     cls = surface_class(surface)
-    surface_params = {p.name: s[P + "s." + p.name] for p in cls.params
-                      if s.get(P + "s." + p.name, p.default) != p.default}
+    surface_params = {
+        p.name: s[P + "s." + p.name] for p in cls.params if s.get(P + "s." + p.name, p.default) != p.default
+    }
     if surface == "formula":
         defaults = surface_class("formula")().values
         surface_params = {k: v for k, v in s.get(P + "f.valid", {}).items() if v != defaults[k]}
@@ -88,15 +89,26 @@ def read_config() -> Config:
     if s.get(P + "warmup"):
         schedule = "warmup"
         sched_params["inner"] = base
-        sched_params.update({p.name: s[P + "sched." + p.name] for p in schedule_class("warmup").params
-                             if P + "sched." + p.name in s})
+        sched_params.update(
+            {p.name: s[P + "sched." + p.name] for p in schedule_class("warmup").params if P + "sched." + p.name in s}
+        )
     start = (s[P + "start.x"], s[P + "start.y"])
     if tuple(start) == tuple(current_surface(surface, surface_params).start):
         start = None
-    return Config(surface=surface, surface_params=surface_params, optimizers=optimizers, hparams=hparams,
-                  schedule=schedule, schedule_params=sched_params, steps=int(s[P + "steps"]),
-                  noise=float(s[P + "noise"]), seed=int(s[P + "seed"]), start=start,
-                  presenter=bool(s.get(P + "ui.presenter", False)), speed=s.get(P + "ui.speed", "1×"))
+    return Config(
+        surface=surface,
+        surface_params=surface_params,
+        optimizers=optimizers,
+        hparams=hparams,
+        schedule=schedule,
+        schedule_params=sched_params,
+        steps=int(s[P + "steps"]),
+        noise=float(s[P + "noise"]),
+        seed=int(s[P + "seed"]),
+        start=start,
+        presenter=bool(s.get(P + "ui.presenter", False)),
+        speed=s.get(P + "ui.speed", "1×"),
+    )
 
 
 def current_surface(key: str, params: dict):

@@ -25,27 +25,38 @@ def _pages() -> dict:
     # url_path equals the file name, so a first-load deep link resolves in both modes (see above).
     return {
         # Material icons ship with Streamlit (no emoji font needed on a lecture-hall machine).
-        "Explore": [_page("playground", "Playground", ":material/explore:", default=True),
-                    _page("gallery", "Scenes", ":material/movie:")],
-        "Lectures": [_page("saddle", "Saddle point, side by side", ":material/landscape:"),
-                     _page("ravine", "The ravine", ":material/water:"),
-                     _page("step_by_step", "Step by step", ":material/footprint:"),
-                     _page("bias_correction", "Adam's bias correction", ":material/balance:"),
-                     _page("schedules", "Schedules", ":material/trending_down:"),
-                     _page("theory", "Theory", ":material/menu_book:")],
-        "Sweeps": [_page("hyperparameter_map", "Hyperparameter map", ":material/grid_on:"),
-                   _page("fair_comparison", "Fair comparison", ":material/leaderboard:"),
-                   _page("basins", "Basins of attraction", ":material/blur_on:"),
-                   _page("noisy_clouds", "Noisy clouds", ":material/cloud:")],
+        "Explore": [
+            _page("playground", "Playground", ":material/explore:", default=True),
+            _page("gallery", "Scenes", ":material/movie:"),
+        ],
+        "Lectures": [
+            _page("saddle", "Saddle point, side by side", ":material/landscape:"),
+            _page("ravine", "The ravine", ":material/water:"),
+            _page("step_by_step", "Step by step", ":material/footprint:"),
+            _page("bias_correction", "Adam's bias correction", ":material/balance:"),
+            _page("schedules", "Schedules", ":material/trending_down:"),
+            _page("theory", "Theory", ":material/menu_book:"),
+        ],
+        "Sweeps": [
+            _page("hyperparameter_map", "Hyperparameter map", ":material/grid_on:"),
+            _page("fair_comparison", "Fair comparison", ":material/leaderboard:"),
+            _page("basins", "Basins of attraction", ":material/blur_on:"),
+            _page("noisy_clouds", "Noisy clouds", ":material/cloud:"),
+        ],
     }
 
 
 def run_app() -> None:
     """app.py's whole body."""
     from engine import fused
+
     fused.prepare_in_background()  # once per server: the first load of a fused graph is then ~3 ms
-    st.set_page_config(page_title="gradscape", page_icon=str(ROOT / "assets" / "icon.svg"), layout="wide",
-                       initial_sidebar_state="expanded")
+    st.set_page_config(
+        page_title="gradscape",
+        page_icon=str(ROOT / "assets" / "icon.svg"),
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
     st.navigation(_pages()).run()
 
 

@@ -48,10 +48,12 @@ def param_widget(p: Param, key: str, default, *, container=None, disabled: bool 
         return where.slider(label, int(p.low), int(p.high), step=1, key=key, help=help_text, disabled=disabled)
     if p.log:
         options = _options(p, st.session_state[key])
-        return where.select_slider(label, options=options, key=key, format_func=fmt_value, help=help_text,
-                                   disabled=disabled)
-    return where.slider(label, float(p.low), float(p.high), step=_step(p), key=key, format="%g",
-                        help=help_text, disabled=disabled)
+        return where.select_slider(
+            label, options=options, key=key, format_func=fmt_value, help=help_text, disabled=disabled
+        )
+    return where.slider(
+        label, float(p.low), float(p.high), step=_step(p), key=key, format="%g", help=help_text, disabled=disabled
+    )
 
 
 def _options(p: Param, current) -> list:

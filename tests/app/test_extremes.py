@@ -33,12 +33,14 @@ ALL = available_optimizers()
 RUN_LIMIT_S = 120.0
 PAYLOAD_LIMIT = 3_000_000  # bytes of the main chart's JSON spec
 
+
 @pytest.fixture(autouse=True)
 def _repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
 
 def new_app(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=300)
@@ -73,13 +75,19 @@ def main_figure(at: AppTest) -> dict:
 
 def legend(fig: dict) -> list[str]:
     """The path traces' legend entries, in order."""
-    return [t["name"] for t in fig["data"]
-            if t.get("xaxis") == "x" and t.get("mode") == "lines" and "legendgroup" in t and t.get("showlegend", True)]
+    return [
+        t["name"]
+        for t in fig["data"]
+        if t.get("xaxis") == "x" and t.get("mode") == "lines" and "legendgroup" in t and t.get("showlegend", True)
+    ]
 
 
 def path_colors(fig: dict) -> list[str]:
-    return [t["line"]["color"] for t in fig["data"]
-            if t.get("xaxis") == "x" and t.get("mode") == "lines" and "legendgroup" in t and t.get("showlegend", True)]
+    return [
+        t["line"]["color"]
+        for t in fig["data"]
+        if t.get("xaxis") == "x" and t.get("mode") == "lines" and "legendgroup" in t and t.get("showlegend", True)
+    ]
 
 
 def query(at) -> dict:
@@ -95,8 +103,17 @@ def expected_legend(at: AppTest) -> list[str]:
     schedule = make_schedule(cfg.schedule, **cfg.schedule_params)
     labels = []
     for key in cfg.optimizers:
-        traj = simulate(surface, key, start=cfg.start, steps=cfg.steps, hparams=effective_hparams(cfg, key),
-                        schedule=schedule, noise=cfg.noise, seed=cfg.seed, device="cpu")
+        traj = simulate(
+            surface,
+            key,
+            start=cfg.start,
+            steps=cfg.steps,
+            hparams=effective_hparams(cfg, key),
+            schedule=schedule,
+            noise=cfg.noise,
+            seed=cfg.seed,
+            device="cpu",
+        )
         labels.append(legend_label(get_optimizer(key).name, int(traj.diverged_at[0])))
     return labels
 
@@ -116,7 +133,9 @@ def check_readable(at: AppTest, fig: dict) -> None:
     for trace in fig["data"]:
         for axis in ("x", "y"):
             values = trace.get(axis) or []
-            assert all(v is None or (isinstance(v, (int, float)) and math.isfinite(v)) for v in values), trace.get("name")
+            assert all(v is None or (isinstance(v, (int, float)) and math.isfinite(v)) for v in values), trace.get(
+                "name"
+            )
 
 
 def lr_max(key: str) -> float:
@@ -126,6 +145,7 @@ def lr_max(key: str) -> float:
 
 
 # ---- lr at its maximum ------------------------------------------------------------------------------
+
 
 def test_lr_at_its_maximum_for_every_default_optimizer():
     at = new_app()
@@ -155,6 +175,7 @@ def test_lr_at_its_maximum_for_all_optimizers_on_every_lesson_surface():
 
 # ---- 20,000 steps × every optimizer ----------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def biggest_scene():
     """20,000 steps (the largest Steps choice) with all 19 registered optimizers, set through the
@@ -179,8 +200,10 @@ def test_twenty_thousand_steps_with_every_optimizer_keeps_the_page_working(bigge
     assert fig["layout"]["xaxis2"]["range"] == [0, 20_000]
     assert fig["frames"][-1]["name"] == "20000"
     size = len(main_spec(at))
-    print(f"\nEXTREME_PAYLOAD_MB {size / 1e6:.2f} (traces {len(fig['data'])}, frames {len(fig['frames'])}); "
-          f"first run {first:.1f} s, cached rerun {again:.2f} s")
+    print(
+        f"\nEXTREME_PAYLOAD_MB {size / 1e6:.2f} (traces {len(fig['data'])}, frames {len(fig['frames'])}); "
+        f"first run {first:.1f} s, cached rerun {again:.2f} s"
+    )
     assert again < first
 
 
@@ -193,6 +216,7 @@ def test_twenty_thousand_steps_with_every_optimizer_payload_under_3_mb(biggest_s
 
 
 # ---- noise, the ravine's extremes ----------------------------------------------------------------------
+
 
 def test_noise_at_its_maximum():
     at = new_app()
@@ -248,8 +272,10 @@ EXTREME_FORMULAS = {
     # singular at a point (the log of a square), and exp close to overflow at the edge of the view
     "singular": ("log(x**2 + y**2 + 1e-300) + 1e-3*exp(x)", "-700, 700, -700, 700"),
     "deep_nesting": (DEEP, "-3, 3, -3, 3"),
-    "long": (" + ".join(f"{i % 7 + 1}*sin({i % 5 + 1}*x)*cos({i % 3 + 1}*y)" for i in range(18)) + " + x**2 + y**2",
-             "-3, 3, -3, 3"),
+    "long": (
+        " + ".join(f"{i % 7 + 1}*sin({i % 5 + 1}*x)*cos({i % 3 + 1}*y)" for i in range(18)) + " + x**2 + y**2",
+        "-3, 3, -3, 3",
+    ),
 }
 
 
@@ -270,16 +296,20 @@ def test_formula_surface_with_an_extreme_but_valid_formula(name):
     run_clean(at, f"formula {name}, all optimizers")
     fig = main_figure(at)
     check_readable(at, fig)
-    (x0, x1), (y0, y1) = [tuple(map(float, bounds.split(",")[i:i + 2])) for i in (0, 2)]
+    (x0, x1), (y0, y1) = [tuple(map(float, bounds.split(",")[i : i + 2])) for i in (0, 2)]
     assert fig["layout"]["xaxis"]["range"] == [x0, x1] and fig["layout"]["yaxis"]["range"] == [y0, y1]
 
 
 # ---- memory over reruns ----------------------------------------------------------------------------------
 
+
 def _figure_dicts_alive() -> int:
     gc.collect()
-    return sum(1 for o in gc.get_objects()
-               if type(o) is dict and isinstance(o.get("frames"), list) and "layout" in o and "data" in o)
+    return sum(
+        1
+        for o in gc.get_objects()
+        if type(o) is dict and isinstance(o.get("frames"), list) and "layout" in o and "data" in o
+    )
 
 
 def test_reruns_do_not_keep_old_figures_alive():

@@ -35,6 +35,7 @@ def _repo_root(monkeypatch):
 
 # --- helpers ----------------------------------------------------------------------------------------
 
+
 def clean(at: AppTest) -> AppTest:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -70,10 +71,16 @@ def panel_paths(fig: dict) -> dict[str, list]:
 
 def overlay_paths(fig: dict) -> dict[str, list]:
     """Playground-style figure: run label (its head marker's name) -> path points."""
-    groups = {t["legendgroup"]: t["name"] for t in fig["data"]
-              if t.get("xaxis") == "x" and t.get("mode") == "markers" and "legendgroup" in t}
-    return {groups[t["legendgroup"]]: list(zip(t["x"], t["y"])) for t in fig["data"]
-            if t.get("xaxis") == "x" and t.get("mode") == "lines" and "legendgroup" in t}
+    groups = {
+        t["legendgroup"]: t["name"]
+        for t in fig["data"]
+        if t.get("xaxis") == "x" and t.get("mode") == "markers" and "legendgroup" in t
+    }
+    return {
+        groups[t["legendgroup"]]: list(zip(t["x"], t["y"]))
+        for t in fig["data"]
+        if t.get("xaxis") == "x" and t.get("mode") == "lines" and "legendgroup" in t
+    }
 
 
 def names(keys) -> list[str]:
@@ -85,6 +92,7 @@ def bullets(at: AppTest) -> list[str]:
 
 
 # --- every page ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", LECTURE_PAGES)
 def test_every_lecture_page_runs_clean(name):
@@ -114,10 +122,12 @@ def test_saddle_defaults_one_panel_per_lesson_optimizer_and_the_engine_numbers()
     assert len(rows) == len(keys)
     want = {}
     for k in keys:
-        traj = simulate(SADDLE, k, start=(-0.1, 0.001), steps=300, hparams=SADDLE.lesson_hparams.get(k, {}),
-                        device="cpu")
-        want[get_optimizer(k).name] = saddle_escape_step(traj.xy[0].numpy(), traj.steps.numpy(), (0.0, 0.0), 0.5,
-                                                         int(traj.diverged_at[0]))
+        traj = simulate(
+            SADDLE, k, start=(-0.1, 0.001), steps=300, hparams=SADDLE.lesson_hparams.get(k, {}), device="cpu"
+        )
+        want[get_optimizer(k).name] = saddle_escape_step(
+            traj.xy[0].numpy(), traj.steps.numpy(), (0.0, 0.0), 0.5, int(traj.diverged_at[0])
+        )
     assert {r["optimizer"]: int(r["steps to escape"]) for r in rows} == want
     # the panel titles say the same
     for a in fig["layout"]["annotations"]:
@@ -133,7 +143,7 @@ def test_saddle_table_is_sorted_by_steps_with_the_stuck_last():
     steps = [r["steps to escape"] for r in rows]
     escaped = [s for s in steps if s is not None and not (isinstance(s, float) and math.isnan(s))]
     assert escaped == sorted(escaped)
-    assert steps[:len(escaped)] == escaped, "runs that did not escape come last"
+    assert steps[: len(escaped)] == escaped, "runs that did not escape come last"
     assert len(escaped) < len(rows), "SGD does not escape within 100 steps"
     assert rows[-1]["optimizer"] == "SGD"
     assert escaped[0] <= 5  # AdaGrad and RMSprop leave almost at once
@@ -156,8 +166,14 @@ def test_saddle_noise_toggle_changes_the_paths():
     assert panel_paths(chart(at, "sd.chart")) == before
 
 
-@pytest.mark.parametrize("keys", [["sgd", "adam"], ["adam"], ["sgd", "momentum", "nesterov", "rmsprop", "adam",
-                                                                "newton", "lion", "adabound", "lookahead"]])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["sgd", "adam"],
+        ["adam"],
+        ["sgd", "momentum", "nesterov", "rmsprop", "adam", "newton", "lion", "adabound", "lookahead"],
+    ],
+)
 def test_saddle_optimizer_set_sets_the_panels(keys):
     at = open_page("saddle")
     at.sidebar.multiselect(key="sd.opt").set_value(keys)
@@ -202,12 +218,17 @@ def test_saddle_radius_and_3d_view():
 
 # --- the ravine -----------------------------------------------------------------------------------------
 
+
 def ravine_table(at) -> dict[str, list]:
     df = at.dataframe[0].value
     cols = list(df.columns)
     assert cols[0] == "optimizer" and cols[1] == "steps to loss < 1e-3, axis-aligned"
-    return {r[cols[0]]: [None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v)
-                         for v in (r[cols[1]], r[cols[2]])] for r in df.to_dict("records")}
+    return {
+        r[cols[0]]: [
+            None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v) for v in (r[cols[1]], r[cols[2]])
+        ]
+        for r in df.to_dict("records")
+    }
 
 
 def set_angle(at, angle):
@@ -259,10 +280,12 @@ def test_sgd_and_momentum_are_rotation_invariant_when_the_start_turns_too(angle)
     x0, y0 = get_surface("ravine").start
     for key in ("sgd", "momentum"):
         rot = simulate(get_surface("ravine", angle=angle), key, steps=300, hparams={"lr": 0.5}, device="cpu")
-        aligned = simulate("ravine", key, start=(c * x0 + s * y0, -s * x0 + c * y0), steps=300, hparams={"lr": 0.5},
-                           device="cpu")
-        steps = [first_step_below_np(t.loss[0].numpy(), t.steps.numpy(), 1e-3, int(t.diverged_at[0]))
-                 for t in (rot, aligned)]
+        aligned = simulate(
+            "ravine", key, start=(c * x0 + s * y0, -s * x0 + c * y0), steps=300, hparams={"lr": 0.5}, device="cpu"
+        )
+        steps = [
+            first_step_below_np(t.loss[0].numpy(), t.steps.numpy(), 1e-3, int(t.diverged_at[0])) for t in (rot, aligned)
+        ]
         assert steps[0] == steps[1] > 0, (key, steps)
 
 
@@ -282,6 +305,7 @@ def test_ravine_side_by_side_and_condition():
 
 
 # --- step by step ---------------------------------------------------------------------------------------
+
 
 def update_number(at) -> int:
     heads = [m.value for m in at.markdown if m.value.startswith("**Update ")]
@@ -323,7 +347,7 @@ def test_step_by_step_sentences_are_anatomys():
     hp = get_surface(surface_key).lesson_hparams.get(key, {})
     details = anatomy(get_surface(surface_key), key, steps=50, hparams=hp)
     assert bullets(at) == details[6].sentences
-    bc2 = f"{1 / (1 - 0.999 ** 7):.3g}"
+    bc2 = f"{1 / (1 - 0.999**7):.3g}"
     assert any("v̂" in s and bc2 in s for s in bullets(at))
     assert chart_keys(at) == ["st.fig", "st.bars"]
 
@@ -353,8 +377,9 @@ def test_step_by_step_newton_on_the_saddle_talks_about_the_hessian():
     assert chart_keys(at) == ["st.fig"], "Newton keeps no state: no bars"
 
 
-@pytest.mark.parametrize("surface_key,key,marker", [("saddle", "nesterov", "look-ahead point"),
-                                                    ("ravine", "lookahead", "slow weights φ")])
+@pytest.mark.parametrize(
+    "surface_key,key,marker", [("saddle", "nesterov", "look-ahead point"), ("ravine", "lookahead", "slow weights φ")]
+)
 def test_step_by_step_draws_the_optimizers_construction(surface_key, key, marker):
     at = open_page("step_by_step")
     at.sidebar.selectbox(key="st.surface").set_value(surface_key)
@@ -397,9 +422,8 @@ def test_bias_correction_table_has_the_rows_asked_for(rows):
     df = at.dataframe[0].value
     assert len(df) == rows
     assert df["t"].tolist() == list(range(1, rows + 1))
-    assert df["1 − ρ₁ᵗ"].tolist() == pytest.approx([1 - 0.9 ** t for t in range(1, rows + 1)], rel=1e-12)
-    assert df["v correction ×"].tolist() == pytest.approx([1 / (1 - 0.999 ** t) for t in range(1, rows + 1)],
-                                                          rel=1e-12)
+    assert df["1 − ρ₁ᵗ"].tolist() == pytest.approx([1 - 0.9**t for t in range(1, rows + 1)], rel=1e-12)
+    assert df["v correction ×"].tolist() == pytest.approx([1 / (1 - 0.999**t) for t in range(1, rows + 1)], rel=1e-12)
 
 
 def test_bias_correction_first_step_is_about_eta():
@@ -437,13 +461,15 @@ def test_bias_correction_betas_change_the_table():
 
 # --- schedules ------------------------------------------------------------------------------------------
 
+
 def test_schedules_page_draws_every_curve_and_the_run():
     at = open_page("schedules")
     keys = chart_keys(at)
     assert len(keys) == 7
     assert keys[-1] == "sc.fig"
-    assert sorted(keys[:-1]) == sorted(f"sc.all.{k}" for k in
-                                       ("step", "multistep", "exponential", "reciprocal", "cosine", "warmup"))
+    assert sorted(keys[:-1]) == sorted(
+        f"sc.all.{k}" for k in ("step", "multistep", "exponential", "reciprocal", "cosine", "warmup")
+    )
     for k in keys[:-1]:
         curve = chart(at, k)["data"][0]["y"]
         assert len(curve) == 500 and curve[0] == pytest.approx(0.01 if k == "sc.all.warmup" else 1.0)
@@ -486,6 +512,7 @@ def test_schedules_other_schedule_and_optimizer():
 
 # --- theory ---------------------------------------------------------------------------------------------
 
+
 def test_theory_has_one_expander_per_optimizer_with_its_rule():
     at = open_page("theory")
     assert len(at.expander) == len(OPTIMIZERS)
@@ -512,16 +539,19 @@ def test_theory_show_filter():
 
 # --- scenes ---------------------------------------------------------------------------------------------
 
+
 def test_gallery_has_one_link_per_preset():
     at = open_page("gallery")
     links = at.get("link_button")
     assert len(links) == len(PRESETS)
     # two columns: the element tree lists the left column's scenes first; "./?" is the app's root (the Playground)
-    assert sorted(link.proto.url for link in links) == sorted("./?" + urllib.parse.urlencode(p["query"])
-                                                              for p in PRESETS)
+    assert sorted(link.proto.url for link in links) == sorted(
+        "./?" + urllib.parse.urlencode(p["query"]) for p in PRESETS
+    )
     assert all(link.proto.label == "Open in the Playground" for link in links)
-    assert sorted(m.value for m in at.markdown if m.value.startswith("#### ")) == sorted(f"#### {p['name']}"
-                                                                                         for p in PRESETS)
+    assert sorted(m.value for m in at.markdown if m.value.startswith("#### ")) == sorted(
+        f"#### {p['name']}" for p in PRESETS
+    )
     assert sorted(c.value for c in at.code) == sorted("?" + urllib.parse.urlencode(p["query"]) for p in PRESETS)
 
 

@@ -28,10 +28,12 @@ SCRIPT = "<script>alert(1)</script>"
 LOOKAHEAD_ORDER_BUG = (
     "ui/config.py from_query (hparams loop, line ~119-123): the link the page writes for Lookahead over "
     "Momentum lists 'lookahead.dampening' before 'lookahead.inner'; on load dampening is checked against the "
-    "default inner (Adam) and the page warns \"Lookahead has no hyperparameter 'dampening': ignored\"")
+    "default inner (Adam) and the page warns \"Lookahead has no hyperparameter 'dampening': ignored\""
+)
 EMPTY_OPT_BUG = (
     "ui/config.py from_query line ~112-116: opt=bogus (no valid key) selects no optimizer at all, so the page "
-    "shows an empty chart instead of the surface's default optimizers")
+    "shows an empty chart instead of the surface's default optimizers"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +42,7 @@ def _repo_root(monkeypatch):
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
 
 def new_app(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
@@ -64,10 +67,16 @@ def main_figure(at: AppTest) -> dict:
 
 def paths(fig: dict) -> dict[str, dict]:
     """Display name -> path trace (a head marker's name is the run's plain display name)."""
-    groups = {t["legendgroup"]: t["name"] for t in fig["data"]
-              if t.get("xaxis") == "x" and t.get("mode") == "markers" and "legendgroup" in t}
-    return {groups[t["legendgroup"]]: t for t in fig["data"]
-            if t.get("xaxis") == "x" and t.get("mode") == "lines" and "legendgroup" in t}
+    groups = {
+        t["legendgroup"]: t["name"]
+        for t in fig["data"]
+        if t.get("xaxis") == "x" and t.get("mode") == "markers" and "legendgroup" in t
+    }
+    return {
+        groups[t["legendgroup"]]: t
+        for t in fig["data"]
+        if t.get("xaxis") == "x" and t.get("mode") == "lines" and "legendgroup" in t
+    }
 
 
 def names(keys) -> list[str]:
@@ -109,6 +118,7 @@ def state(at, key):
 
 # --- defaults, every surface, every optimizer ----------------------------------------------------------
 
+
 def test_default_page_runs_clean_and_draws_one_path_per_optimizer():
     at = ok(new_app())
     assert not at.warning
@@ -146,6 +156,7 @@ def test_every_optimizer_alone(key):
 
 
 # --- controls change what they should --------------------------------------------------------------
+
 
 def test_an_lr_slider_changes_only_its_optimizers_path():
     at = ok(new_app({"steps": "100"}))
@@ -227,8 +238,7 @@ def test_presenter_mode_enlarges_the_text():
     assert big > small
     assert query(at)["presenter"] == "1"
     # its stylesheet is the only unsafe-HTML markdown, and it is a constant
-    assert [m.value for m in at.markdown if m.proto.allow_html] and all(
-        "<script" not in m.value for m in at.markdown)
+    assert [m.value for m in at.markdown if m.proto.allow_html] and all("<script" not in m.value for m in at.markdown)
 
 
 def test_switching_surface_keeps_presenter_mode():
@@ -296,8 +306,15 @@ def test_a_lookahead_link_written_by_the_page_reloads_without_warnings():
 
 # --- URL state -----------------------------------------------------------------------------------------
 
-URL = {"surface": "rosenbrock", "opt": "adam,newton", "adam.lr": "0.01", "steps": "500", "start": "-1,2",
-       "sched": "cosine", "sched.T_max": "200"}
+URL = {
+    "surface": "rosenbrock",
+    "opt": "adam,newton",
+    "adam.lr": "0.01",
+    "steps": "500",
+    "start": "-1,2",
+    "sched": "cosine",
+    "sched.T_max": "200",
+}
 
 
 def test_url_parameters_restore_the_state():
@@ -319,8 +336,15 @@ def test_url_parameters_restore_the_state():
     # the drawn Adam path is the engine's run with exactly these settings
     s = get_surface("rosenbrock")
     cfg, _ = from_query(URL)
-    traj = simulate(s, "adam", start=(-1.0, 2.0), steps=500, hparams=effective_hparams(cfg, "adam"),
-                    schedule=make_schedule("cosine", T_max=200), device="cpu")
+    traj = simulate(
+        s,
+        "adam",
+        start=(-1.0, 2.0),
+        steps=500,
+        hparams=effective_hparams(cfg, "adam"),
+        schedule=make_schedule("cosine", T_max=200),
+        device="cpu",
+    )
     assert int(traj.diverged_at[0]) == -1
     assert p["Adam"]["x"] == _r(traj.xy[0, :, 0].numpy())
     assert p["Adam"]["y"] == _r(traj.xy[0, :, 1].numpy())
@@ -351,8 +375,15 @@ def test_a_widget_change_is_written_to_the_url():
 
 
 def test_a_warmup_link_restores_the_toggle_and_inner_schedule():
-    q = {"surface": "beale", "opt": "adam", "sched": "warmup", "sched.inner": "cosine", "sched.T_max": "300",
-         "sched.warmup_steps": "40", "steps": "250"}
+    q = {
+        "surface": "beale",
+        "opt": "adam",
+        "sched": "warmup",
+        "sched.inner": "cosine",
+        "sched.T_max": "300",
+        "sched.warmup_steps": "40",
+        "steps": "250",
+    }
     at = ok(new_app(q))
     assert not at.warning
     assert state(at, "pg.sched") == "cosine" and state(at, "pg.warmup") is True
@@ -362,6 +393,7 @@ def test_a_warmup_link_restores_the_toggle_and_inner_schedule():
 
 
 # --- bad links ---------------------------------------------------------------------------------------
+
 
 def test_an_unknown_surface_warns_and_shows_the_default():
     at = ok(new_app({"surface": "nope", "steps": "100"}))
@@ -404,8 +436,15 @@ def test_a_script_value_is_only_text(where):
 
 
 def test_many_bad_parameters_at_once():
-    q = {"surface": "nope", "adam.lr": "abc", "opt": "sgd,bogus", "steps": "0", "noise": "-1", "start": "1,2,3",
-         "foo": SCRIPT}
+    q = {
+        "surface": "nope",
+        "adam.lr": "abc",
+        "opt": "sgd,bogus",
+        "steps": "0",
+        "noise": "-1",
+        "start": "1,2,3",
+        "foo": SCRIPT,
+    }
     at = ok(new_app(q))
     ws = " | ".join(warnings(at))
     for needle in ("surface", "adam.lr", "bogus", "steps", "noise", "start", "foo"):
@@ -416,6 +455,7 @@ def test_many_bad_parameters_at_once():
 
 
 # --- presets -------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("preset", PRESETS, ids=[p["name"] for p in PRESETS])
 def test_every_preset(preset):
@@ -442,8 +482,14 @@ def test_every_preset(preset):
     restored, warns = from_query(url)
     assert warns == []
     assert (restored.surface, restored.optimizers, restored.steps, restored.noise, restored.start) == (
-        expected.surface, expected.optimizers, expected.steps, expected.noise, expected.start)
+        expected.surface,
+        expected.optimizers,
+        expected.steps,
+        expected.noise,
+        expected.start,
+    )
     for key in expected.optimizers:
         assert effective_hparams(restored, key) == effective_hparams(expected, key)
     assert make_schedule(restored.schedule, **restored.schedule_params) == make_schedule(
-        expected.schedule, **expected.schedule_params)
+        expected.schedule, **expected.schedule_params
+    )

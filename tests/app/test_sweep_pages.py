@@ -1,6 +1,6 @@
 """The sweep pages through Streamlit's AppTest: each runs clean with small sizes (reached through
-app.py's navigation with switch_page), a control change changes its figure, the numbers on the page are the engine's, links open the Playground, and a
-size beyond the memory budget is refused before any work.
+app.py's navigation with switch_page), a control change changes its figure, the numbers on the
+page are the engine's, links open the Playground, and a size beyond the memory budget is refused before any work.
 
 Sizes are put into st.session_state before the page's first run (the widgets then start there), so
 each page renders in well under a second here. Charts: json.loads(el.proto.spec).
@@ -77,10 +77,22 @@ def test_hyperparameter_map_renders_and_links_the_best_cell_to_the_playground():
     assert len(heat["z"]) == 8 and len(heat["z"][0]) == 8
     # the same map straight from the engine: the page shows the engine's numbers
     vx, vy = S.hparam_grid("momentum", "lr", "momentum", 8, 8, {"lr": (1e-4, 0.01)})
-    res = S.sweep_2d("rosenbrock", "momentum", "lr", "momentum", vx, vy, 100, tol=1e-6,
-                     base_hparams={"dampening": 0.0, "weight_decay": 0.0})
-    np.testing.assert_allclose([[v if v is not None else np.nan for v in row] for row in heat["z"]],
-                               np.where(res.diverged, np.nan, np.log10(np.maximum(res.gap, 1e-16))), rtol=1e-3)
+    res = S.sweep_2d(
+        "rosenbrock",
+        "momentum",
+        "lr",
+        "momentum",
+        vx,
+        vy,
+        100,
+        tol=1e-6,
+        base_hparams={"dampening": 0.0, "weight_decay": 0.0},
+    )
+    np.testing.assert_allclose(
+        [[v if v is not None else np.nan for v in row] for row in heat["z"]],
+        np.where(res.diverged, np.nan, np.log10(np.maximum(res.gap, 1e-16))),
+        rtol=1e-3,
+    )
     row, col = res.best()
     assert named(fig, "best cell")["x"] == [col] and named(fig, "best cell")["y"] == [row]
     query = link_queries(at)["Open the best cell in the Playground"]
@@ -171,6 +183,7 @@ def test_basins_page_draws_one_panel_per_optimizer():
     assert all(len(p["z"]) == 16 for p in panels)
     res = S.basins("himmelblau", "sgd", {"lr": 0.005}, 16, 50)  # SGD's lesson lr on Himmelblau
     from figures.maps import basin_codes
+
     assert panels[0]["z"] == basin_codes(res)[0].tolist()
     assert len(at.dataframe[0].value) == len(panels)
 

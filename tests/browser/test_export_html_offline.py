@@ -35,11 +35,16 @@ def test_html_export_works_offline(browser, tmp_path):
         gd = "document.querySelector('.js-plotly-plot')"
         assert page.evaluate(f"{gd}._transitionData._frames.length") == len(data.figure["frames"])
         assert page.evaluate("document.querySelectorAll('.js-plotly-plot image').length") >= 1
-        head = next(i for i, t in enumerate(data.figure["data"]) if t.get("mode") == "markers"
-                    and t.get("legendgroup") == "run0")
+        head = next(
+            i
+            for i, t in enumerate(data.figure["data"])
+            if t.get("mode") == "markers" and t.get("legendgroup") == "run0"
+        )
         last = data.figure["frames"][-1]["name"]
-        page.evaluate(f"Plotly.animate({gd}, [{last!r}], {{frame: {{duration: 0, redraw: false}}, "
-                      "transition: {duration: 0}, mode: 'immediate'})")
+        page.evaluate(
+            f"Plotly.animate({gd}, [{last!r}], {{frame: {{duration: 0, redraw: false}}, "
+            "transition: {duration: 0}, mode: 'immediate'})"
+        )
         page.wait_for_timeout(300)
         x = page.evaluate(f"{gd}.data[{head}].x[0]")
         assert x == pytest.approx(float(data.runs[0].xy[-1, 0]), rel=1e-5, abs=1e-9)

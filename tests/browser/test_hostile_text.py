@@ -27,8 +27,10 @@ PWNED = Path("/tmp/pwned")
 PYTHON = "__import__('os').system('touch /tmp/pwned')"
 
 # Nothing that a hostile text could have turned into markup.
-INJECTED = ("img[src=x], img[onerror], [data-testid=stApp] script, a[href^='javascript' i], "
-            "[data-testid=stAlert] :is(a, img, script, b, strong, em, code, .katex)")
+INJECTED = (
+    "img[src=x], img[onerror], [data-testid=stApp] script, a[href^='javascript' i], "
+    "[data-testid=stAlert] :is(a, img, script, b, strong, em, code, .katex)"
+)
 
 
 @pytest.fixture
@@ -45,8 +47,10 @@ def dialogs(page):
 
 
 def wait_for_chart(page) -> None:
-    page.wait_for_function(f"() => {{ const gd = {MAIN}; return !!(gd && gd._fullData && gd._fullData.length); }}",
-                           timeout=CHART_TIMEOUT_MS)
+    page.wait_for_function(
+        f"() => {{ const gd = {MAIN}; return !!(gd && gd._fullData && gd._fullData.length); }}",
+        timeout=CHART_TIMEOUT_MS,
+    )
 
 
 def chart_signature(page) -> dict:
@@ -92,8 +96,8 @@ def base(server_url):
 
 # ---- URL parameters ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("param", ["surface", "adam.lr", "steps", "unknown"],
-                         ids=["surface", "hparam", "steps", "key"])
+
+@pytest.mark.parametrize("param", ["surface", "adam.lr", "steps", "unknown"], ids=["surface", "hparam", "steps", "key"])
 @pytest.mark.parametrize("text", HOSTILE, ids=["script", "img_onerror", "js_link"])
 def test_hostile_url_parameter_shows_as_literal_text(page, base, page_errors, dialogs, shot, text, param):
     query = {text: "1"} if param == "unknown" else {param: text}
@@ -105,9 +109,11 @@ def test_hostile_url_parameter_shows_as_literal_text(page, base, page_errors, di
     page_errors.assert_none()
 
 
-@pytest.mark.parametrize("text", HOSTILE + [f"x**2 + y**2 + {IMG}", f"{SCRIPT}x**2", f"sin(x) {LINK}"],
-                         ids=["script", "img_onerror", "js_link", "formula_then_img", "script_then_formula",
-                              "formula_then_link"])
+@pytest.mark.parametrize(
+    "text",
+    HOSTILE + [f"x**2 + y**2 + {IMG}", f"{SCRIPT}x**2", f"sin(x) {LINK}"],
+    ids=["script", "img_onerror", "js_link", "formula_then_img", "script_then_formula", "formula_then_link"],
+)
 def test_hostile_formula_in_url_is_refused_and_shown_safely(page, base, page_errors, dialogs, shot, text):
     open_with(page, base, {"surface": "formula", "s.expr": text})
     texts = alert_texts(page)
@@ -124,8 +130,15 @@ def test_hostile_formula_in_url_is_refused_and_shown_safely(page, base, page_err
 
 
 def test_many_hostile_parameters_at_once(page, base, page_errors, dialogs, shot):
-    query = {"surface": SCRIPT, "adam.lr": IMG, "steps": LINK, "noise": "<b>bold</b>", "seed": "$x^2$",
-             "start": "**a**,_b_", IMG: SCRIPT}
+    query = {
+        "surface": SCRIPT,
+        "adam.lr": IMG,
+        "steps": LINK,
+        "noise": "<b>bold</b>",
+        "seed": "$x^2$",
+        "start": "**a**,_b_",
+        IMG: SCRIPT,
+    }
     open_with(page, base, query)
     texts = alert_texts(page)
     shot(page)
@@ -137,6 +150,7 @@ def test_many_hostile_parameters_at_once(page, base, page_errors, dialogs, shot)
 
 
 # ---- the formula box ---------------------------------------------------------------------------------
+
 
 def formula_box(page):
     return page.locator("[data-testid=stSidebar] [data-testid=stTextArea] textarea").first
@@ -153,10 +167,19 @@ def sidebar_error(page):
     return page.locator("[data-testid=stSidebar] [data-testid=stAlert]").filter(has_text="column")
 
 
-@pytest.mark.parametrize("text", [PYTHON, IMG, SCRIPT, "x.__class__.__mro__", "exec('import os')",
-                                  "open('/tmp/pwned', 'w')", "[c for c in ().__class__.__bases__]"],
-                         ids=["import_os_system", "img_onerror", "script", "dunder_attribute", "exec", "open",
-                              "comprehension"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        PYTHON,
+        IMG,
+        SCRIPT,
+        "x.__class__.__mro__",
+        "exec('import os')",
+        "open('/tmp/pwned', 'w')",
+        "[c for c in ().__class__.__bases__]",
+    ],
+    ids=["import_os_system", "img_onerror", "script", "dunder_attribute", "exec", "open", "comprehension"],
+)
 def test_typed_python_in_the_formula_box_is_refused_without_side_effect(page, base, page_errors, dialogs, shot, text):
     if PWNED.exists():
         PWNED.unlink()  # left over from elsewhere: the check below must see this test's doing only
@@ -195,9 +218,13 @@ def test_a_valid_formula_after_a_refused_one_is_applied_and_clears_the_error(pag
     sidebar_error(page).first.wait_for(timeout=20_000)
     type_formula(page, "x**2 + 3*y**2")
     page.wait_for_function("() => location.search.includes('s.expr=')", timeout=20_000)
-    page.wait_for_function(f"""(prev) => {{ const gd = {MAIN};
+    page.wait_for_function(
+        f"""(prev) => {{ const gd = {MAIN};
         const img = (gd && gd.layout.images || [])[0] || {{}};
-        return gd && (img.source || '').slice(-200) !== prev; }}""", arg=before["image"], timeout=20_000)
+        return gd && (img.source || '').slice(-200) !== prev; }}""",
+        arg=before["image"],
+        timeout=20_000,
+    )
     assert sidebar_error(page).count() == 0
     assert "x**2 + 3*y**2" in urllib.parse.unquote_plus(page.url)
     assert not PWNED.exists()

@@ -61,8 +61,15 @@ def test_every_format_downloads_from_the_export_panel(page, server_url):
     page.wait_for_function(f"() => !!({MAIN})", timeout=60_000)
     page.get_by_text("Export: animation, still, data, link, PyTorch code").click()
     files = {}
-    for label, ext in (("GIF", "gif"), ("MP4", "mp4"), ("HTML", "html"), ("PNG", "png"), ("SVG", "svg"),
-                       ("CSV", "csv"), ("JSON", "json")):
+    for label, ext in (
+        ("GIF", "gif"),
+        ("MP4", "mp4"),
+        ("HTML", "html"),
+        ("PNG", "png"),
+        ("SVG", "svg"),
+        ("CSV", "csv"),
+        ("JSON", "json"),
+    ):
         with page.expect_download(timeout=90_000) as info:
             page.locator("[data-testid=stDownloadButton] button", has_text=label).first.click()
         assert info.value.suggested_filename.endswith("." + ext)

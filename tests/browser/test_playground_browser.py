@@ -6,7 +6,6 @@ The slider test prints `BROWSER_UPDATE_MS=<ms>`: key press to updated chart, mea
 
 from __future__ import annotations
 
-import ast
 import json
 import time
 import urllib.parse
@@ -53,10 +52,12 @@ READ_PLOT = f"""() => {{
 
 # ---- helpers ---------------------------------------------------------------------------------
 
+
 def wait_for_main_chart(page, timeout: int = CHART_TIMEOUT_MS) -> None:
     """Until some .js-plotly-plot is taller than 500 px (the first may be a hidden small chart)."""
-    page.wait_for_function(f"() => {{ const gd = {MAIN}; return !!(gd && gd._fullData && gd._fullData.length); }}",
-                           timeout=timeout)
+    page.wait_for_function(
+        f"() => {{ const gd = {MAIN}; return !!(gd && gd._fullData && gd._fullData.length); }}", timeout=timeout
+    )
 
 
 def open_app(page, url: str) -> dict:
@@ -72,8 +73,9 @@ def read_plot(page, timeout: int = 10_000) -> dict:
 
 def wait_plot(page, predicate_js: str, timeout: int = 30_000):
     """Wait until `predicate_js` (a JS expression over `p`, the READ_PLOT result) is true."""
-    return page.wait_for_function(f"() => {{ const p = ({READ_PLOT})(); return !!p && ({predicate_js}) && p; }}",
-                                  timeout=timeout, polling=50).json_value()
+    return page.wait_for_function(
+        f"() => {{ const p = ({READ_PLOT})(); return !!p && ({predicate_js}) && p; }}", timeout=timeout, polling=50
+    ).json_value()
 
 
 def declared_pages() -> list[str]:
@@ -98,8 +100,11 @@ def declared_pages() -> list[str]:
         captured.extend(p.title for group in groups for p in group)
         return RecordedPage("recorded")
 
-    with mock.patch.object(st, "Page", RecordedPage), mock.patch.object(st, "navigation", navigation), \
-            mock.patch.object(st, "set_page_config", lambda *a, **k: None):
+    with (
+        mock.patch.object(st, "Page", RecordedPage),
+        mock.patch.object(st, "navigation", navigation),
+        mock.patch.object(st, "set_page_config", lambda *a, **k: None),
+    ):
         runpy.run_path(str(REPO / "app.py"), run_name="__main__")
     return captured
 
@@ -138,6 +143,7 @@ def head_positions(page) -> list:
 
 
 # ---- page load and navigation ----------------------------------------------------------------
+
 
 def test_default_page_shows_chart(page, server_url, page_errors):
     plot = open_app(page, server_url + "/")
@@ -207,6 +213,7 @@ def test_deep_link_to_playground_shows_no_page_not_found(page, server_url):
 
 # ---- animation -------------------------------------------------------------------------------
 
+
 def test_play_moves_heads_and_pause_stops_them(page, server_url, page_errors, shot):
     plot = open_app(page, server_url + "/")
     before = plot["heads"]
@@ -236,6 +243,7 @@ def test_play_moves_heads_and_pause_stops_them(page, server_url, page_errors, sh
 
 # ---- widgets ---------------------------------------------------------------------------------
 
+
 def test_slider_change_updates_chart(page, server_url, page_errors, shot):
     plot = open_app(page, server_url + "/")
     adam_before = next(p for p in plot["paths"] if p["name"] == "Adam")
@@ -264,7 +272,10 @@ def test_slider_change_updates_chart(page, server_url, page_errors, shot):
             const a = p && p.paths.find(t => t.name === 'Adam');
             if (!a || JSON.stringify([a.x, a.y]) === window.__adamBefore) return false;
             return performance.now() - window.__keyAt;
-        }}""", polling=20, timeout=30_000)
+        }}""",
+        polling=20,
+        timeout=30_000,
+    )
     browser_ms = handle.json_value()
     wall_ms = (time.perf_counter() - t0) * 1000
     print(f"\nBROWSER_UPDATE_MS={browser_ms:.0f}  (test-side wall time {wall_ms:.0f} ms)")
@@ -288,11 +299,14 @@ def test_slider_change_updates_chart(page, server_url, page_errors, shot):
 
 def click_point(page, x: float, y: float) -> None:
     """Click the main plot at data coordinates (x, y) of the surface axes."""
-    px, py = page.evaluate(f"""([x, y]) => {{
+    px, py = page.evaluate(
+        f"""([x, y]) => {{
         const gd = {MAIN}; const r = gd.getBoundingClientRect();
         const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         return [r.left + xa._offset + xa.d2p(x), r.top + ya._offset + ya.d2p(y)];
-    }}""", [x, y])
+    }}""",
+        [x, y],
+    )
     page.mouse.move(px, py)
     page.wait_for_timeout(150)
     page.mouse.click(px, py)
@@ -317,7 +331,9 @@ def test_click_on_surface_sets_start(page, server_url, page_errors, shot):
     # Either the start inputs move to the clicked grid point, or the page shows an exception.
     page.wait_for_function(
         f"(a) => ({START_NEAR})(a) || !!document.querySelector('[data-testid=stException]')",
-        arg=[target[0], target[1], dx, dy], timeout=20_000)
+        arg=[target[0], target[1], dx, dy],
+        timeout=20_000,
+    )
     page.wait_for_timeout(300)
     shot(page, "after_click")
     assert exceptions(page) == []
@@ -325,8 +341,11 @@ def test_click_on_surface_sets_start(page, server_url, page_errors, shot):
     sy = page.locator("[data-testid=stNumberInput] input[aria-label='start y']")
     start = (float(sx.input_value()), float(sy.input_value()))
     assert abs(start[0] - target[0]) <= dx / 2 + 1e-6 and abs(start[1] - target[1]) <= dy / 2 + 1e-6, start
-    after = wait_plot(page, f"p.paths.length === {len(plot['paths'])} && p.paths.every(t => "
-                            f"Math.abs(t.x[0] - {start[0]}) < 1e-6 && Math.abs(t.y[0] - {start[1]}) < 1e-6)")
+    after = wait_plot(
+        page,
+        f"p.paths.length === {len(plot['paths'])} && p.paths.every(t => "
+        f"Math.abs(t.x[0] - {start[0]}) < 1e-6 && Math.abs(t.y[0] - {start[1]}) < 1e-6)",
+    )
     assert after["legend"] == plot["legend"]
     for name, hx, hy in after["heads"]:
         assert (hx, hy) == pytest.approx(start), name
@@ -342,7 +361,7 @@ def test_click_selects_a_point_after_the_animation_played(page, server_url, page
     page.wait_for_timeout(300)
     page_errors.page = [e for e in page_errors.page if e != "undefined"]  # the Pause rejection, see above
     page.evaluate(f"""() => {{ const gd = {MAIN}; window.__selected = null;
-        gd.on('plotly_selected', d => {{ window.__selected = d && d.points ? d.points.map(p => [p.curveNumber, p.x, p.y]) : []; }}); }}""")
+        gd.on('plotly_selected', d => {{ window.__selected = d && d.points ? d.points.map(p => [p.curveNumber, p.x, p.y]) : []; }}); }}""")  # noqa: E501
     (x0, x1), (y0, y1) = surface_class("ravine").bounds
     n = GRID_CLICK_POINTS - 1
     gx, gy = x0 + (x1 - x0) * round(0.8 * n) / n, y0 + (y1 - y0) * round(0.15 * n) / n  # a grid point, lower right
@@ -354,6 +373,7 @@ def test_click_selects_a_point_after_the_animation_played(page, server_url, page
 
 
 # ---- URL state -------------------------------------------------------------------------------
+
 
 def test_copied_url_restores_configuration(page, server_url, new_page, page_errors, shot):
     open_app(page, server_url + "/")
@@ -377,7 +397,9 @@ def test_copied_url_restores_configuration(page, server_url, new_page, page_erro
         assert restored["legend"] == plot["legend"] == expected
         assert surface_select_value(fresh) == surface_text
         assert [(p["x"][0], p["y"][0]) for p in restored["paths"]] == [(p["x"][0], p["y"][0]) for p in plot["paths"]]
-        assert [(p["x"][-1], p["y"][-1]) for p in restored["paths"]] == [(p["x"][-1], p["y"][-1]) for p in plot["paths"]]
+        assert [(p["x"][-1], p["y"][-1]) for p in restored["paths"]] == [
+            (p["x"][-1], p["y"][-1]) for p in plot["paths"]
+        ]
         assert exceptions(fresh) == []
     finally:
         fresh.context.close()
@@ -413,8 +435,13 @@ def test_bad_url_value_is_shown_as_text(page, server_url, page_errors, shot):
     """Values a warning quotes back appear as typed: not as HTML, not as Markdown or LaTeX."""
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    query = urllib.parse.urlencode({"steps": "<script>alert(1)</script>", "noise": "<b>x</b>",
-                                    "surface": "[click](javascript:alert(2)) **bold** $x^2$"})
+    query = urllib.parse.urlencode(
+        {
+            "steps": "<script>alert(1)</script>",
+            "noise": "<b>x</b>",
+            "surface": "[click](javascript:alert(2)) **bold** $x^2$",
+        }
+    )
     open_app(page, server_url + "/?" + query)
     alerts = page.locator("[data-testid=stAlert]")
     alerts.first.wait_for()
@@ -431,6 +458,7 @@ def test_bad_url_value_is_shown_as_text(page, server_url, page_errors, shot):
 
 
 # ---- display ---------------------------------------------------------------------------------
+
 
 def test_presenter_mode_enlarges_figure_font(page, server_url, page_errors, shot):
     plot = open_app(page, server_url + "/")
@@ -479,10 +507,13 @@ def _overlaps(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-@pytest.mark.parametrize("query", [
-    pytest.param("", id="normal"),
-    pytest.param("presenter=1", id="presenter"),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("", id="normal"),
+        pytest.param("presenter=1", id="presenter"),
+    ],
+)
 def test_step_panel_titles_inside_figure_and_clear_of_slider(page, server_url, query, shot):
     open_app(page, server_url + "/?" + query)
     page.wait_for_timeout(300)
@@ -491,7 +522,9 @@ def test_step_panel_titles_inside_figure_and_clear_of_slider(page, server_url, q
     problems = []
     for text, *b in boxes["titles"]:
         if b[0] < fig[0] - 1 or b[2] > fig[2] + 1:
-            problems.append(f"{text!r} runs past the figure ({b[0]:.0f}..{b[2]:.0f} px, figure {fig[0]:.0f}..{fig[2]:.0f})")
+            problems.append(
+                f"{text!r} runs past the figure ({b[0]:.0f}..{b[2]:.0f} px, figure {fig[0]:.0f}..{fig[2]:.0f})"
+            )
         hits = [t for t in boxes["ticks"] if _overlaps(b, t)]
         if hits:
             problems.append(f"{text!r} is crossed by {len(hits)} slider tick marks")

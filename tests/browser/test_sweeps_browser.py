@@ -29,6 +29,7 @@ PROBE_404 = "Failed to load resource: the server responded with a status of 404"
 
 # ---- a server of our own, without the background builder ----------------------------------------
 
+
 def _browser_conftest(config):
     """tests/browser/conftest.py as pytest loaded it (its module name is not unique to import)."""
     want = Path(__file__).with_name("conftest.py").resolve()
@@ -51,6 +52,7 @@ def sweep_server(request):
 
 
 # ---- reading the page ---------------------------------------------------------------------------
+
 
 def chart_sel(key: str) -> str:
     """The Plotly graph div of the st.plotly_chart with this Streamlit key ("hm.chart" -> st-key-hm-chart)."""
@@ -100,12 +102,16 @@ READ_TABLE = """() => {
 def wait_idle(page, predicate_js: str = "true", timeout: int = SWEEP_TIMEOUT_MS) -> None:
     """Until Streamlit's script run is over, nothing on the page is stale, and `predicate_js` holds.
     The predicate must only be true of the new run's output, so an old page cannot pass for it."""
-    page.wait_for_function(f"""() => {{
+    page.wait_for_function(
+        f"""() => {{
         const app = document.querySelector('[data-test-script-state]');
         if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
         if (document.querySelector('[data-stale=true]')) return false;
         return !!({predicate_js});
-    }}""", timeout=timeout, polling=100)
+    }}""",
+        timeout=timeout,
+        polling=100,
+    )
 
 
 def main_text_has(text: str) -> str:
@@ -114,8 +120,10 @@ def main_text_has(text: str) -> str:
 
 def chart_has(key: str, js_over_data: str) -> str:
     """A JS predicate over `d` (gd.data of the keyed chart)."""
-    return (f"(() => {{ const gd = document.querySelector({chart_sel(key)!r}); "
-            f"const d = gd && gd._fullData && gd._fullData.length && gd.data; return !!d && ({js_over_data}); }})()")
+    return (
+        f"(() => {{ const gd = document.querySelector({chart_sel(key)!r}); "
+        f"const d = gd && gd._fullData && gd._fullData.length && gd.data; return !!d && ({js_over_data}); }})()"
+    )
 
 
 def read_chart(page, key: str) -> dict:
@@ -133,8 +141,9 @@ def read_table(page, n_rows: int | None = None) -> list[dict]:
         frame.scroll_into_view_if_needed(timeout=5_000)
     want = "r.length > 0" if n_rows is None else f"r.length === {n_rows}"
     with contextlib.suppress(Exception):
-        page.wait_for_function(f"() => {{ const r = ({READ_TABLE})(); return r && {want}; }}",
-                               timeout=15_000, polling=100)
+        page.wait_for_function(
+            f"() => {{ const r = ({READ_TABLE})(); return r && {want}; }}", timeout=15_000, polling=100
+        )
     rows = page.evaluate(READ_TABLE)
     assert rows is not None, "no st.dataframe on the page"
     return rows
@@ -149,7 +158,8 @@ def open_sweep_page(page, base: str, name: str, chart_key: str) -> None:
 def sidebar_slider(page, label: str):
     """The sidebar slider whose label reads exactly `label`."""
     return page.locator("[data-testid=stSidebar] [data-testid=stSlider]").filter(
-        has=page.locator("[data-testid=stWidgetLabel]", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
+        has=page.locator("[data-testid=stWidgetLabel]", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+    )
 
 
 def thumb_values(page, label: str) -> list[str]:
@@ -215,6 +225,7 @@ def engine_device():
 
 # ---- hyperparameter map ---------------------------------------------------------------------------
 
+
 def test_hyperparameter_map_runs_a_small_sweep_and_draws_its_heatmap(page, sweep_server, page_errors, engine_device):
     from engine import sweeps as S
     from figures.maps import GAP_FLOOR
@@ -235,8 +246,18 @@ def test_hyperparameter_map_runs_a_small_sweep_and_draws_its_heatmap(page, sweep
     # The same map from the engine: momentum on Rosenbrock, lr × momentum, from the default start.
     assert thumb_values(page, "learning rate η: range") == ["1e-4", "0.01"]
     vx, vy = S.hparam_grid("momentum", "lr", "momentum", 8, 8, {"lr": (1e-4, 0.01)})
-    res = S.sweep_2d("rosenbrock", "momentum", "lr", "momentum", vx, vy, 50, tol=S.DEFAULT_TOL,
-                     base_hparams={"dampening": 0.0, "weight_decay": 0.0}, device=engine_device)
+    res = S.sweep_2d(
+        "rosenbrock",
+        "momentum",
+        "lr",
+        "momentum",
+        vx,
+        vy,
+        50,
+        tol=S.DEFAULT_TOL,
+        base_hparams={"dampening": 0.0, "weight_decay": 0.0},
+        device=engine_device,
+    )
     want = np.where(res.diverged, np.nan, np.log10(np.maximum(res.gap, GAP_FLOOR)))
     np.testing.assert_allclose(z, want, rtol=1e-3, atol=1e-3)  # the page rounds to 4 significant digits
     row, col = res.best()
@@ -262,8 +283,14 @@ def test_hyperparameter_map_runs_a_small_sweep_and_draws_its_heatmap(page, sweep
 
 # ---- fair comparison ------------------------------------------------------------------------------
 
-FC_OPTIMIZERS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
-                 "rmsprop": "RMSprop", "adam": "Adam"}  # the page's default selection, in order
+FC_OPTIMIZERS = {
+    "sgd": "SGD",
+    "momentum": "Momentum",
+    "nesterov": "Nesterov",
+    "adagrad": "AdaGrad",
+    "rmsprop": "RMSprop",
+    "adam": "Adam",
+}  # the page's default selection, in order
 
 
 def test_fair_comparison_tunes_each_lr_and_plots_the_tuned_paths(page, sweep_server, page_errors, engine_device):
@@ -279,8 +306,10 @@ def test_fair_comparison_tunes_each_lr_and_plots_the_tuned_paths(page, sweep_ser
     assert "The tuned runs, 50 steps each" in page.locator("[data-testid=stMain]").inner_text()
 
     surface = get_surface("rosenbrock")
-    want = {k: S.tune_lr(surface, k, 50, objective="final_loss", lrs=S.lr_values(k, 11), device=engine_device).best_lr()
-            for k in FC_OPTIMIZERS}
+    want = {
+        k: S.tune_lr(surface, k, 50, objective="final_loss", lrs=S.lr_values(k, 11), device=engine_device).best_lr()
+        for k in FC_OPTIMIZERS
+    }
     assert all(v is not None for v in want.values()), want  # every optimizer has an lr that does not diverge
 
     # The tuned lrs, as the table on the page shows them.
@@ -312,6 +341,7 @@ def test_fair_comparison_tunes_each_lr_and_plots_the_tuned_paths(page, sweep_ser
 
 # ---- basins of attraction ---------------------------------------------------------------------------
 
+
 def basin_panels(chart: dict) -> list[dict]:
     return [t for t in chart["traces"] if t["type"] == "heatmap" and t["name"] not in ("hover", "unlabelled")]
 
@@ -341,16 +371,28 @@ def test_basins_draws_one_heatmap_panel_per_selected_optimizer(page, sweep_serve
     for k, p in zip(keys, panels):
         z = np.array(p["z"])
         assert z.shape == (16, 16), (k, z.shape)
-        res = S.basins("himmelblau", k, {**get_optimizer(k).defaults(), **cls.lesson_hparams.get(k, {})}, 16, 50,
-                       device=engine_device)
+        res = S.basins(
+            "himmelblau",
+            k,
+            {**get_optimizer(k).defaults(), **cls.lesson_hparams.get(k, {})},
+            16,
+            50,
+            device=engine_device,
+        )
         np.testing.assert_array_equal(z, basin_codes(res)[0], err_msg=k)
     assert [r["optimizer"] for r in read_table(page, len(keys))] == names
     shot(page, "all_panels")
 
     # One optimizer fewer: one panel fewer, the others unchanged.
     page.locator(f'.st-key-bs-himmelblau-opt button[aria-label="Remove {names[1]}"]').click()
-    wait_idle(page, chart_has("bs.chart", f"d.filter(t => t.type === 'heatmap' && t.name !== 'hover' "
-                                          f"&& t.name !== 'unlabelled').length === {len(keys) - 1}"))
+    wait_idle(
+        page,
+        chart_has(
+            "bs.chart",
+            f"d.filter(t => t.type === 'heatmap' && t.name !== 'hover' "
+            f"&& t.name !== 'unlabelled').length === {len(keys) - 1}",
+        ),
+    )
     after = read_chart(page, "bs.chart")
     kept = [k for i, k in enumerate(keys) if i != 1]
     assert [p["name"] for p in basin_panels(after)] == kept
@@ -361,6 +403,7 @@ def test_basins_draws_one_heatmap_panel_per_selected_optimizer(page, sweep_serve
 
 
 # ---- noisy clouds -----------------------------------------------------------------------------------
+
 
 def test_noisy_clouds_draws_one_faint_path_per_run(page, sweep_server, page_errors, engine_device):
     from engine import sweeps as S
@@ -376,8 +419,12 @@ def test_noisy_clouds_draws_one_faint_path_per_run(page, sweep_server, page_erro
     slide_to_lowest(page, "Steps", "50")
     wait_idle(page, chart_has("nc.chart", "d.some(t => t.name === 'SGD: median path' && t.x.length === 51)"))
     slide_to_lowest(page, "Runs per optimizer (N)", "10")
-    wait_idle(page, main_text_has("10 runs of each optimizer") + " && " +
-              chart_has("nc.chart", "d.some(t => /^SGD: 10 runs/.test(t.name))"))
+    wait_idle(
+        page,
+        main_text_has("10 runs of each optimizer")
+        + " && "
+        + chart_has("nc.chart", "d.some(t => /^SGD: 10 runs/.test(t.name))"),
+    )
 
     chart = read_chart(page, "nc.chart")
     assert {t["type"] for t in chart["traces"]} == {"scatter"}

@@ -89,6 +89,7 @@ def finite(pair) -> bool:
 
 # ---- anatomy vs the engine ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("case,key", ALL, ids=ALL_IDS)
 def test_positions_form_a_chain_from_the_start(case, key):
     _, _, start, details, _ = computed(case, key)
@@ -129,9 +130,15 @@ def _scheduled(key, sched_key, params, steps=STEPS):
     return details, traj
 
 
-@pytest.mark.parametrize("schedule", [("cosine", {"T_max": 20}), ("plateau", {"patience": 2, "factor": 0.5}),
-                                      ("warmup", {"warmup_steps": 10, "inner": "exponential"})],
-                         ids=lambda s: s[0])
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        ("cosine", {"T_max": 20}),
+        ("plateau", {"patience": 2, "factor": 0.5}),
+        ("warmup", {"warmup_steps": 10, "inner": "exponential"}),
+    ],
+    ids=lambda s: s[0],
+)
 @pytest.mark.parametrize("key", ["momentum", "adam", "adabound", "rprop"])
 def test_scheduled_positions_equal_simulate(key, schedule):
     sched_key, params = schedule
@@ -194,8 +201,9 @@ def test_nesterov_probes_at_w_plus_gamma_u(case):
 
 def test_lookahead_over_nesterov_probes_at_the_inner_look_ahead_point():
     surface = get_surface("saddle")
-    details = anatomy(surface, "lookahead", start=(-1.0, 0.5), steps=12,
-                      hparams={"inner": "nesterov", "k": 3, "lr": 0.05})
+    details = anatomy(
+        surface, "lookahead", start=(-1.0, 0.5), steps=12, hparams={"inner": "nesterov", "k": 3, "lr": 0.05}
+    )
     gamma = get_optimizer("nesterov").defaults()["momentum"]
     for d in details[1:]:
         u = d.state_before["inner.buf"]
@@ -221,8 +229,9 @@ def test_newton_step_is_minus_h_inverse_g(case):
         assert d.extras["newton_step"] == pytest.approx(tuple(want), rel=1e-9, abs=1e-14), f"update {d.step}"
         h = d.extras["hessian"]
         assert [h[0][0], h[0][1], h[1][0], h[1][1]] == pytest.approx(H.reshape(-1).tolist(), rel=1e-15)
-        assert sorted(d.extras["hessian_eigenvalues"]) == pytest.approx(torch.linalg.eigvalsh(H).tolist(), rel=1e-9,
-                                                                         abs=1e-12)
+        assert sorted(d.extras["hessian_eigenvalues"]) == pytest.approx(
+            torch.linalg.eigvalsh(H).tolist(), rel=1e-9, abs=1e-12
+        )
         # the step taken is η times that Newton step
         lr = get_optimizer("newton").resolve(hp)["lr"]
         assert d.step_vector == pytest.approx((lr * want[0], lr * want[1]), rel=1e-9, abs=1e-12)
@@ -270,8 +279,9 @@ def test_adabound_band_contains_the_clipped_step_sizes(case):
         lo, hi = d.extras["band"]
         t = d.step
         final = spec_hp["final_lr"]  # constant lr: η* = final_lr
-        assert (lo, hi) == pytest.approx((final * (1 - 1 / (spec_hp["gamma"] * t + 1)),
-                                          final * (1 + 1 / (spec_hp["gamma"] * t))), rel=1e-12)
+        assert (lo, hi) == pytest.approx(
+            (final * (1 - 1 / (spec_hp["gamma"] * t + 1)), final * (1 + 1 / (spec_hp["gamma"] * t))), rel=1e-12
+        )
         assert lo < hi
         for eta in d.state_after["eta"]:
             assert lo * (1 - 1e-12) <= eta <= hi * (1 + 1e-12), f"update {t}: η̂ = {eta} outside [{lo}, {hi}]"
@@ -280,8 +290,13 @@ def test_adabound_band_contains_the_clipped_step_sizes(case):
 
 def test_adabound_band_clips_when_it_has_narrowed():
     """With a fast band (γ = 0.1) the band is narrow after a few steps: the step sizes sit on its edges."""
-    details = anatomy(get_surface("saddle"), "adabound", start=(-1.0, 0.5), steps=40,
-                      hparams={"lr": 0.05, "gamma": 0.1, "final_lr": 0.1})
+    details = anatomy(
+        get_surface("saddle"),
+        "adabound",
+        start=(-1.0, 0.5),
+        steps=40,
+        hparams={"lr": 0.05, "gamma": 0.1, "final_lr": 0.1},
+    )
     clipped = 0
     for d in details:
         lo, hi = d.extras["band"]
@@ -298,8 +313,8 @@ def test_bias_corrections_are_one_minus_beta_to_the_t(case, key):
     resolved = get_optimizer(key).resolve(hp)
     b1, b2 = resolved["beta1"], resolved["beta2"]
     for d in details:
-        assert d.extras["bias_correction1"] == pytest.approx(1 - b1 ** d.step, rel=1e-15)
-        assert d.extras["bias_correction2"] == pytest.approx(1 - b2 ** d.step, rel=1e-15)
+        assert d.extras["bias_correction1"] == pytest.approx(1 - b1**d.step, rel=1e-15)
+        assert d.extras["bias_correction2"] == pytest.approx(1 - b2**d.step, rel=1e-15)
 
 
 @pytest.mark.parametrize("case,key", ALL, ids=ALL_IDS)
@@ -317,7 +332,7 @@ def test_v_hat_sentences_carry_the_correction_factor(key, beta2):
     mentioned = 0
     uses_v = [d for d in details if d.extras.get("rho_t", 6.0) > 5]  # RAdam/Ranger before ρ_t > 5 ignore v
     for d in details:
-        factor = f"{1 / (1 - beta2 ** d.step):.3g}"
+        factor = f"{1 / (1 - beta2**d.step):.3g}"
         for s in d.sentences:
             if "v̂" in s:
                 mentioned += 1
@@ -327,12 +342,13 @@ def test_v_hat_sentences_carry_the_correction_factor(key, beta2):
 
 def test_adam_sentences_spell_out_the_numbers():
     b1, b2, lr = 0.8, 0.99, 0.05
-    details = anatomy(get_surface("saddle"), "adam", start=(-1.0, 0.5), steps=5,
-                      hparams={"lr": lr, "beta1": b1, "beta2": b2})
+    details = anatomy(
+        get_surface("saddle"), "adam", start=(-1.0, 0.5), steps=5, hparams={"lr": lr, "beta1": b1, "beta2": b2}
+    )
     d = details[2]
     text = " ".join(d.sentences)
     assert f"×{b1:.3g}" in text
-    assert f"m × {1 / (1 - b1 ** 3):.3g}" in text and f"v × {1 / (1 - b2 ** 3):.3g}" in text
+    assert f"m × {1 / (1 - b1**3):.3g}" in text and f"v × {1 / (1 - b2**3):.3g}" in text
     assert f"({d.step_vector[0]:.3g}, {d.step_vector[1]:.3g})" in text
 
 
@@ -387,6 +403,7 @@ def test_anatomy_refuses_unknown_names():
 
 # ---- Adam's bias correction table ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("beta", [0.0, 0.5, 0.9, 0.99, 0.999])
 @pytest.mark.parametrize("n", [1, 10, 30])
 def test_bias_correction_table_matches_the_derivation(beta, n):
@@ -395,8 +412,8 @@ def test_bias_correction_table_matches_the_derivation(beta, n):
     for r in rows:
         t = r["t"]
         assert r["(1−β)Σβ^(t−i)"] == pytest.approx(r["1 − βᵗ"], abs=1e-12)
-        assert r["1 − βᵗ"] == pytest.approx(1 - beta ** t, rel=1e-15)
-        assert r["correction 1/(1 − βᵗ)"] == pytest.approx(1 / (1 - beta ** t), rel=1e-15)
+        assert r["1 − βᵗ"] == pytest.approx(1 - beta**t, rel=1e-15)
+        assert r["correction 1/(1 − βᵗ)"] == pytest.approx(1 / (1 - beta**t), rel=1e-15)
 
 
 @pytest.mark.parametrize("beta", [0.5, 0.9, 0.999])
@@ -411,19 +428,23 @@ def test_an_ema_of_a_constant_gradient_is_biased_by_exactly_one_minus_beta_to_th
 
 # ---- diagnostics: saddle escape -----------------------------------------------------------------
 
+
 def path(*points):
     xy = np.array(points, dtype=np.float64)
     return xy, np.arange(len(xy))
 
 
-@pytest.mark.parametrize("points,expected", [
-    pytest.param([(0.1, 0.0), (0.2, 0.1), (0.6, 0.0), (0.9, 0.0)], 2, id="start-inside-then-leave"),
-    pytest.param([(1.0, 0.0), (0.8, 0.0), (0.3, 0.0), (0.1, 0.1), (0.0, 0.7)], 4, id="come-near-then-leave"),
-    pytest.param([(0.1, 0.0), (0.2, 0.0), (0.3, 0.0), (0.0, 0.4)], -1, id="never-leaves"),
-    pytest.param([(1.0, 1.0), (0.9, 0.9), (0.8, 0.8)], NEVER_NEAR, id="never-near"),
-    pytest.param([(0.5, 0.0), (0.5000001, 0.0)], 1, id="on-the-circle-counts-as-within"),
-    pytest.param([(0.0, 0.0)], -1, id="a-single-point-at-the-saddle"),
-])
+@pytest.mark.parametrize(
+    "points,expected",
+    [
+        pytest.param([(0.1, 0.0), (0.2, 0.1), (0.6, 0.0), (0.9, 0.0)], 2, id="start-inside-then-leave"),
+        pytest.param([(1.0, 0.0), (0.8, 0.0), (0.3, 0.0), (0.1, 0.1), (0.0, 0.7)], 4, id="come-near-then-leave"),
+        pytest.param([(0.1, 0.0), (0.2, 0.0), (0.3, 0.0), (0.0, 0.4)], -1, id="never-leaves"),
+        pytest.param([(1.0, 1.0), (0.9, 0.9), (0.8, 0.8)], NEVER_NEAR, id="never-near"),
+        pytest.param([(0.5, 0.0), (0.5000001, 0.0)], 1, id="on-the-circle-counts-as-within"),
+        pytest.param([(0.0, 0.0)], -1, id="a-single-point-at-the-saddle"),
+    ],
+)
 def test_saddle_escape_step_on_hand_made_paths(points, expected):
     xy, steps = path(*points)
     assert saddle_escape_step(xy, steps, (0.0, 0.0), 0.5) == expected
@@ -479,15 +500,20 @@ def test_saddle_start_outside_the_ball_is_never_near_when_the_run_avoids_it():
 # ---- diagnostics: convergence step --------------------------------------------------------------
 
 CONVERGING = [
-    ("ravine", "sgd", {"lr": 0.5}, 1), ("ravine", "momentum", {"lr": 0.5}, 1), ("ravine", "adam", {"lr": 0.1}, 1),
-    ("ravine", "sgd", {"lr": 0.5}, 7), ("ravine", "momentum", {"lr": 0.5}, 4),
-    ("himmelblau", "adam", {"lr": 0.05}, 1), ("himmelblau", "momentum", {"lr": 0.002}, 3),
+    ("ravine", "sgd", {"lr": 0.5}, 1),
+    ("ravine", "momentum", {"lr": 0.5}, 1),
+    ("ravine", "adam", {"lr": 0.1}, 1),
+    ("ravine", "sgd", {"lr": 0.5}, 7),
+    ("ravine", "momentum", {"lr": 0.5}, 4),
+    ("himmelblau", "adam", {"lr": 0.05}, 1),
+    ("himmelblau", "momentum", {"lr": 0.002}, 3),
     ("ravine", "sgd", {"lr": 2.2}, 1),  # diverges
 ]
 
 
-@pytest.mark.parametrize("surface,key,hp,every", CONVERGING,
-                         ids=[f"{s}-{k}-{hp['lr']}-every{e}" for s, k, hp, e in CONVERGING])
+@pytest.mark.parametrize(
+    "surface,key,hp,every", CONVERGING, ids=[f"{s}-{k}-{hp['lr']}-every{e}" for s, k, hp, e in CONVERGING]
+)
 def test_first_step_below_np_agrees_with_the_engine(surface, key, hp, every):
     traj = simulate(surface, key, steps=400, hparams=hp, device="cpu", record_every=every)
     loss, steps, d_at = traj.loss[0].numpy(), traj.steps.numpy(), int(traj.diverged_at[0])

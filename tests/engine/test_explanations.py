@@ -14,11 +14,10 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
 from engine.anatomy import anatomy
 from optimizers import available_optimizers, get_optimizer
-from optimizers.explain import fmt, pair
+from optimizers.explain import fmt
 from optimizers import INNER_CHOICES
 from surfaces import get_surface
 
@@ -131,7 +130,7 @@ def test_lookahead_with_adabound_inside_explains_its_band():  # was KeyError: 'b
 def test_lookahead_with_radam_inside_says_the_real_rho():  # it always said ρ_t = 0.00
     d = anatomy("ravine", "lookahead", steps=10, hparams={"inner": "radam"})
     b2 = 0.999
-    rho = 2 / (1 - b2) - 1 - 2 * 10 * b2 ** 10 / (1 - b2 ** 10)
+    rho = 2 / (1 - b2) - 1 - 2 * 10 * b2**10 / (1 - b2**10)
     assert d[9].extras["rho_t"] == pytest.approx(rho, rel=1e-12) and rho > 5
     assert any("> 5: the adaptive factor is used" in s for s in d[9].sentences)
     assert not any("v is not used" in s for s in d[9].sentences)

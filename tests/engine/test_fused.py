@@ -11,7 +11,6 @@ float32 to 1e-5 relative, and hyperparameter changes must not recompile.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -81,8 +80,15 @@ def test_two_interleaved_halves_compute_the_same_numbers_for_every_optimizer(key
     hyperparameters, noise and a schedule, the halves equal the whole bit for bit."""
     never = torch.tensor(False)
     monkeypatch.setattr(fused, "loaded_graph", lambda key: None)
-    kw = dict(steps=20, start=STARTS + [[0.3, 0.9]], record_every=10, noise=0.1, seed=[1, 2, 3, 4],
-              schedule=make_schedule("cosine", T_max=20), hparams=_swept(key, 4))
+    kw = dict(
+        steps=20,
+        start=STARTS + [[0.3, 0.9]],
+        record_every=10,
+        noise=0.1,
+        seed=[1, 2, 3, 4],
+        schedule=make_schedule("cosine", T_max=20),
+        hparams=_swept(key, 4),
+    )
     monkeypatch.setattr(fused, "build_graph", lambda job: job.advance())
     whole = simulate("ravine", key, engine="fused", **kw)
     monkeypatch.setattr(fused, "build_graph", lambda job: lambda *a: job.advance()(*a, never=never))
@@ -94,9 +100,17 @@ def test_two_interleaved_halves_compute_the_same_numbers_for_every_optimizer(key
 def test_compiled_halves_pad_an_odd_batch_with_swept_hyperparameters(small_chunks):
     # 5 runs: the graph steps 3 + 3 (the last run copied, computed and dropped), lr and momentum swept.
     starts = [[-1.0, 1.5], [0.5, -0.3], [1.2, 1.1], [0.1, 0.2], [-0.4, 0.8]]
-    kw = dict(steps=20, start=starts, record_every=10, noise=0.2, seed=[1, 2, 3, 4, 5],
-              hparams={"lr": torch.linspace(0.01, 0.05, 5, dtype=torch.float64),
-                       "momentum": torch.linspace(0.5, 0.9, 5, dtype=torch.float64)})
+    kw = dict(
+        steps=20,
+        start=starts,
+        record_every=10,
+        noise=0.2,
+        seed=[1, 2, 3, 4, 5],
+        hparams={
+            "lr": torch.linspace(0.01, 0.05, 5, dtype=torch.float64),
+            "momentum": torch.linspace(0.5, 0.9, 5, dtype=torch.float64),
+        },
+    )
     fast = simulate("rosenbrock", "momentum", engine="fused", **kw)
     assert fast.meta["engine"] == "fused"
     _agree(simulate("rosenbrock", "momentum", **kw), fast)
@@ -107,8 +121,14 @@ def test_compiled_halves_pad_an_odd_batch_with_swept_hyperparameters(small_chunk
 @pytest.mark.parametrize("key", [k for k in available_optimizers() if k not in NOT_FUSABLE])
 @pytest.mark.parametrize("every", [1, 7])
 def test_traced_function_equals_eager_for_every_optimizer(key, every, uncompiled, small_chunks):
-    kw = dict(steps=23, start=STARTS, record_every=every, noise=0.1, seed=[1, 2, 3],
-              schedule=make_schedule("cosine", T_max=20))
+    kw = dict(
+        steps=23,
+        start=STARTS,
+        record_every=every,
+        noise=0.1,
+        seed=[1, 2, 3],
+        schedule=make_schedule("cosine", T_max=20),
+    )
     eager = simulate("rosenbrock", key, **kw)
     fast = simulate("rosenbrock", key, engine="fused", **kw)
     assert fast.meta["engine"] == "fused"
@@ -124,11 +144,15 @@ def test_newton_type_rules_run_eagerly(key):
 
 def test_formula_surfaces_and_plateau_schedules_run_eagerly():
     from surfaces import get_surface
+
     surface = get_surface("formula", expr="x**2 + 3*y**2", bounds=(-2, 2, -2, 2))
     assert simulate(surface, "adam", steps=5, engine="fused").meta["engine"].startswith("eager (the surface")
     plateau = make_schedule("plateau")
-    assert simulate("ravine", "adam", steps=5, schedule=plateau, engine="fused").meta["engine"] \
+    assert (
+        simulate("ravine", "adam", steps=5, schedule=plateau, engine="fused")
+        .meta["engine"]
         .startswith("eager (the schedule")
+    )
 
 
 def test_eager_is_the_default_and_bad_engine_names_are_refused():
@@ -146,8 +170,12 @@ def test_compiled_adam_agrees_in_float64_and_float32_and_does_not_recompile(smal
     _agree(simulate("ravine", "adam", hparams=hp, **kw), fast)
     _close(simulate("ravine", "adam", hparams=hp, **kw), fast, 1e-10)
     f32 = dict(kw, dtype=torch.float32)
-    _close(simulate("ravine", "adam", hparams=hp, **f32),
-           simulate("ravine", "adam", hparams=hp, engine="fused", **f32), 1e-5, floor=1e-2)
+    _close(
+        simulate("ravine", "adam", hparams=hp, **f32),
+        simulate("ravine", "adam", hparams=hp, engine="fused", **f32),
+        1e-5,
+        floor=1e-2,
+    )
 
     # New hyperparameter values enter as tensors: the package built above serves them ("auto"
     # never compiles in the caller's process).
@@ -159,8 +187,13 @@ def test_compiled_adam_agrees_in_float64_and_float32_and_does_not_recompile(smal
 
 def test_compiled_single_run_recorded_every_step_with_noise_schedule_and_padding(small_chunks):
     # 23 steps, recorded every step (chunks of 2 × 5): two full chunks and a short last one, run padded.
-    kw = dict(steps=23, hparams={"lr": 0.02, "dampening": 0.1}, noise=0.3, seed=5,
-              schedule=make_schedule("step", step_size=7, gamma=0.5))
+    kw = dict(
+        steps=23,
+        hparams={"lr": 0.02, "dampening": 0.1},
+        noise=0.3,
+        seed=5,
+        schedule=make_schedule("step", step_size=7, gamma=0.5),
+    )
     eager = simulate("ravine", "momentum", **kw)
     fast = simulate("ravine", "momentum", engine="fused", **kw)
     assert fast.meta["engine"] == "fused"
@@ -193,8 +226,13 @@ def test_one_element_tensor_hyperparameters_run_as_floats(small_chunks):
     kw = dict(steps=12, start=STARTS, record_every=12)
     as_float = simulate("ravine", "adam", hparams={"lr": 0.05, "beta1": 0.8}, engine="fused", **kw)
     one = dict(dtype=torch.float64)
-    as_tensor = simulate("ravine", "adam", hparams={"lr": torch.tensor([0.05], **one), "beta1": torch.tensor([0.8], **one)},
-                         engine="fused", **kw)
+    as_tensor = simulate(
+        "ravine",
+        "adam",
+        hparams={"lr": torch.tensor([0.05], **one), "beta1": torch.tensor([0.8], **one)},
+        engine="fused",
+        **kw,
+    )
     assert as_tensor.meta["engine"] == "fused"
     assert torch.equal(as_float.xy, as_tensor.xy)
 
@@ -256,8 +294,12 @@ def test_cli_warm_compiles_what_the_playground_then_uses(small_chunks, capsys):
 def test_compiled_nadam_with_a_swept_beta1_keeps_its_graph_across_chunks(small_chunks):
     # NAdam's running product of μ starts as a number and becomes a per-run row when β₁ is swept: the
     # graph's first chunk turned a 0-dim input into a (B,) output, and the second chunk no longer fit.
-    kw = dict(steps=20, start=STARTS, record_every=10,
-              hparams={"lr": 0.05, "beta1": torch.tensor([0.8, 0.9, 0.95], dtype=torch.float64)})
+    kw = dict(
+        steps=20,
+        start=STARTS,
+        record_every=10,
+        hparams={"lr": 0.05, "beta1": torch.tensor([0.8, 0.9, 0.95], dtype=torch.float64)},
+    )
     fast = simulate("ravine", "nadam", engine="fused", **kw)
     assert fast.meta["engine"] == "fused" and not fused.status()["run_errors"]
     _agree(simulate("ravine", "nadam", **kw), fast)
@@ -290,7 +332,9 @@ time.sleep(3)  # the build is under way
 os._exit(0)    # and the server dies
 """
     env = dict(os.environ, GRADSCAPE_GRAPH_DIR=str(tmp_path / "store"))
-    done = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, cwd=root, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", parent], capture_output=True, text=True, cwd=root, env=env, timeout=120
+    )
     pid = int(done.stdout.split()[0])
 
     def running() -> bool:
@@ -364,8 +408,15 @@ def test_inputs_that_do_not_fit_a_graph_stop_it_for_good_and_other_errors_for_a_
 def test_compiled_on_cuda_agrees_with_eager_on_cuda(small_chunks, every):
     g = torch.Generator().manual_seed(1)
     starts = (torch.rand(256, 2, generator=g, dtype=torch.float64) * 2 - 1) * 2
-    kw = dict(steps=30, start=starts, hparams={"lr": 0.05}, record_every=every, device="cuda", noise=0.1,
-              seed=list(range(256)))
+    kw = dict(
+        steps=30,
+        start=starts,
+        hparams={"lr": 0.05},
+        record_every=every,
+        device="cuda",
+        noise=0.1,
+        seed=list(range(256)),
+    )
     eager = simulate("ravine", "nadam", **kw)
     fast = simulate("ravine", "nadam", engine="fused", **kw)
     assert fast.meta["engine"] == "fused"

@@ -27,15 +27,21 @@ RUN = textwrap.dedent("""
     traj = simulate("ravine", "momentum", engine=mode, **kw)
     eager = simulate("ravine", "momentum", **kw)
     close = bool(((traj.xy - eager.xy).abs() <= 1e-9 * (1e-6 + eager.xy.abs())).all())
-    print(json.dumps({"engine": traj.meta["engine"], "close": close, "failed": list(fused.status()["failed"].values())}))
+    failed = list(fused.status()["failed"].values())
+    print(json.dumps({"engine": traj.meta["engine"], "close": close, "failed": failed}))
 """)
 
 
 def _run(store: str, mode: str, timeout: int = 600) -> dict:
-    env = dict(os.environ, GRADSCAPE_GRAPH_DIR=store, GRADSCAPE_BACKGROUND_COMPILE="0",
-               PYTHONPATH=PROJECT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-c", RUN, mode], cwd=PROJECT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    env = dict(
+        os.environ,
+        GRADSCAPE_GRAPH_DIR=store,
+        GRADSCAPE_BACKGROUND_COMPILE="0",
+        PYTHONPATH=PROJECT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, mode], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -69,8 +75,9 @@ def test_an_intact_package_is_loaded_and_agrees(built, tmp_path):
     assert out == {**out, "engine": "fused", "close": True, "failed": []}
 
 
-@pytest.mark.parametrize("damage", ["truncated", "random bytes", "one byte flipped", "side file missing",
-                                    "side file garbage", "no checksum"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "random bytes", "one byte flipped", "side file missing", "side file garbage", "no checksum"]
+)
 def test_a_damaged_package_gives_the_eager_result(built, tmp_path, damage):
     store, package, good = _fresh_copy(built, tmp_path)
     if damage == "truncated":
@@ -79,7 +86,7 @@ def test_a_damaged_package_gives_the_eager_result(built, tmp_path, damage):
         open(package, "wb").write(os.urandom(len(good)))
     elif damage == "one byte flipped":
         middle = len(good) // 2
-        open(package, "wb").write(good[:middle] + bytes([good[middle] ^ 0xFF]) + good[middle + 1:])
+        open(package, "wb").write(good[:middle] + bytes([good[middle] ^ 0xFF]) + good[middle + 1 :])
     elif damage == "side file missing":
         os.unlink(package + ".json")
     elif damage == "side file garbage":
@@ -112,10 +119,23 @@ def test_a_store_path_that_is_a_file_gives_the_eager_result(tmp_path):
 
 def test_two_servers_building_into_one_store_leave_one_good_package(tmp_path):
     store = str(tmp_path / "shared")
-    env = dict(os.environ, GRADSCAPE_GRAPH_DIR=store, GRADSCAPE_BACKGROUND_COMPILE="0",
-               PYTHONPATH=PROJECT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    both = [subprocess.Popen([sys.executable, "-c", RUN, "fused"], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    env = dict(
+        os.environ,
+        GRADSCAPE_GRAPH_DIR=store,
+        GRADSCAPE_BACKGROUND_COMPILE="0",
+        PYTHONPATH=PROJECT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    both = [
+        subprocess.Popen(
+            [sys.executable, "-c", RUN, "fused"],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for proc in both:
         out, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, err[-3000:]

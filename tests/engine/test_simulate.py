@@ -11,8 +11,7 @@ import pytest
 import torch
 
 import engine
-from engine import (MAX_STEPS, SimulationTooLarge, Trajectory, escape_step, estimate_bytes, first_step_below,
-                    simulate)
+from engine import MAX_STEPS, SimulationTooLarge, Trajectory, escape_step, estimate_bytes, first_step_below, simulate
 from engine.noise import gaussian
 from engine.rollout import FAR_SPANS, memory_budget
 from optimizers import get_optimizer
@@ -54,6 +53,7 @@ def assert_same_run(traj, b, single, row=0):
 
 
 # ---- shapes and dtypes ------------------------------------------------------------------------
+
 
 def _starts(batch):
     base = torch.tensor([[-3.5, 1.5], [2.0, -1.0], [0.5, 2.5]], dtype=torch.float64)
@@ -146,8 +146,7 @@ def _spread_starts(surface, batch=4):
     return torch.tensor(surface.start, dtype=torch.float64) + offsets[:batch]
 
 
-@pytest.mark.parametrize("surface_key,optimizer,hp", BATCH_CASES,
-                         ids=[f"{s}-{o}" for s, o, _ in BATCH_CASES])
+@pytest.mark.parametrize("surface_key,optimizer,hp", BATCH_CASES, ids=[f"{s}-{o}" for s, o, _ in BATCH_CASES])
 def test_batched_equals_one_by_one(surface_key, optimizer, hp):
     surface = get_surface(surface_key)
     starts = _spread_starts(surface)
@@ -203,6 +202,7 @@ def test_lr_sweep_equals_single_runs():
 
 
 # ---- noise --------------------------------------------------------------------------------------
+
 
 def test_same_seed_same_trajectory_different_seed_differs():
     a = run("rosenbrock", "adam", steps=100, noise=0.5, seed=1)
@@ -275,11 +275,16 @@ def test_noise_long_runs_cross_chunk_boundaries_like_single_draws():
 
 # ---- schedules ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("key,params", [
-    ("step", {"step_size": 20, "gamma": 0.5}),
-    ("cosine", {"T_max": 80}),
-    ("warmup", {"inner": "exponential", "warmup_steps": 10, "r": 50.0}),
-], ids=["step", "cosine", "warmup-exponential"])
+
+@pytest.mark.parametrize(
+    "key,params",
+    [
+        ("step", {"step_size": 20, "gamma": 0.5}),
+        ("cosine", {"T_max": 80}),
+        ("warmup", {"inner": "exponential", "warmup_steps": 10, "r": 50.0}),
+    ],
+    ids=["step", "cosine", "warmup-exponential"],
+)
 def test_time_schedule_lr_is_recorded(key, params):
     schedule = make_schedule(key, **params)
     base = 0.05
@@ -319,8 +324,7 @@ def test_plateau_schedule_is_fed_the_loss_and_drops_when_progress_stalls():
 
 def test_schedule_changes_the_path():
     plain = run("ravine", "sgd", steps=100, hparams={"lr": 0.1})
-    decayed = run("ravine", "sgd", steps=100, hparams={"lr": 0.1},
-                  schedule=make_schedule("exponential", r=20.0))
+    decayed = run("ravine", "sgd", steps=100, hparams={"lr": 0.1}, schedule=make_schedule("exponential", r=20.0))
     assert torch.equal(plain.xy[0, :2], decayed.xy[0, :2])  # first lr is the base lr
     assert not torch.equal(plain.xy, decayed.xy)
     assert float(decayed.loss[0, -1]) > float(plain.loss[0, -1])  # decayed lr: slower descent
@@ -329,6 +333,7 @@ def test_schedule_changes_the_path():
 
 
 # ---- divergence ---------------------------------------------------------------------------------
+
 
 def _sgd_first_bad_step(surface, start, lr, steps):
     """Plain-Python SGD: the first step whose point is non-finite or far outside the view."""
@@ -362,10 +367,10 @@ def test_sgd_diverges_on_rosenbrock():
     # After the divergence every array holds the last valid values.
     for name in ("xy", "loss", "grad"):
         arr = getattr(traj, name)[0]
-        assert torch.equal(arr[k:], arr[k - 1:k].expand_as(arr[k:])), name
+        assert torch.equal(arr[k:], arr[k - 1 : k].expand_as(arr[k:])), name
     for name in ("effective_lr", "lr"):
         arr = getattr(traj, name)[0]
-        assert torch.equal(arr[k:], arr[k - 1:k].expand_as(arr[k:])), name
+        assert torch.equal(arr[k:], arr[k - 1 : k].expand_as(arr[k:])), name
     # Before it, the path is the real one.
     x = traj.xy[0, k - 1]
     assert not is_far(surface, *x.tolist())
@@ -386,8 +391,9 @@ def test_start_far_outside_the_view_diverges_at_step_zero():
 
 
 def test_non_diverging_run_has_minus_one():
-    traj = run("rosenbrock", "adam", start=_spread_starts(get_surface("rosenbrock"), 3), steps=300,
-               hparams={"lr": 0.02})
+    traj = run(
+        "rosenbrock", "adam", start=_spread_starts(get_surface("rosenbrock"), 3), steps=300, hparams={"lr": 0.02}
+    )
     assert traj.diverged_at.tolist() == [-1, -1, -1]
 
 
@@ -462,6 +468,7 @@ def test_singular_hessian_in_a_batch_only_stops_that_run():
 
 # ---- validation ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("steps", [MAX_STEPS + 1, -1, 2.5, True], ids=["too-many", "negative", "float", "bool"])
 def test_bad_steps(steps):
     with pytest.raises(ValueError, match="steps"):
@@ -480,15 +487,21 @@ def test_bad_noise(noise):
         run("ravine", "sgd", steps=5, noise=noise)
 
 
-@pytest.mark.parametrize("start", [(float("nan"), 0.0), (0.0, float("inf")), [[0.0, 0.0], [1.0, -float("inf")]]],
-                         ids=["nan", "inf", "batch-inf"])
+@pytest.mark.parametrize(
+    "start",
+    [(float("nan"), 0.0), (0.0, float("inf")), [[0.0, 0.0], [1.0, -float("inf")]]],
+    ids=["nan", "inf", "batch-inf"],
+)
 def test_non_finite_start(start):
     with pytest.raises(ValueError, match="finite"):
         run("ravine", "sgd", start=start, steps=5)
 
 
-@pytest.mark.parametrize("start", [(1.0, 2.0, 3.0), torch.zeros(3, 3), torch.zeros(2, 2, 2), torch.zeros(0, 2), 5.0],
-                         ids=["three-coords", "Bx3", "3d", "empty", "scalar"])
+@pytest.mark.parametrize(
+    "start",
+    [(1.0, 2.0, 3.0), torch.zeros(3, 3), torch.zeros(2, 2, 2), torch.zeros(0, 2), 5.0],
+    ids=["three-coords", "Bx3", "3d", "empty", "scalar"],
+)
 def test_wrong_start_shape(start):
     with pytest.raises(ValueError, match="start"):
         run("ravine", "sgd", start=start, steps=5)
@@ -510,8 +523,9 @@ def test_mismatched_batch_sizes():
     assert traj.batch == 2
 
 
-@pytest.mark.parametrize("seed", [1.5, True, [[1, 2]], torch.tensor([0.5, 1.0])],
-                         ids=["float", "bool", "nested", "float-tensor"])
+@pytest.mark.parametrize(
+    "seed", [1.5, True, [[1, 2]], torch.tensor([0.5, 1.0])], ids=["float", "bool", "nested", "float-tensor"]
+)
 def test_bad_seed_type(seed):
     with pytest.raises(ValueError, match="seed"):
         run("ravine", "sgd", steps=5, noise=0.1, seed=seed)
@@ -577,6 +591,7 @@ def test_unknown_keys():
 
 # ---- objects instead of keys; default start -----------------------------------------------------
 
+
 def test_surface_and_spec_objects_and_default_start():
     surface = get_surface("ravine", condition=200, angle=30)
     spec = get_optimizer("adam")
@@ -611,11 +626,12 @@ def test_start_tensor_is_not_modified():
 
 # ---- effective learning rate --------------------------------------------------------------------
 
+
 def test_effective_lr_of_sgd_is_the_scheduled_lr():
     schedule = make_schedule("step", step_size=10, gamma=0.5)
     traj = run("ravine", "sgd", start=_starts(3), steps=40, hparams={"lr": 0.1}, schedule=schedule)
     assert torch.equal(traj.effective_lr, traj.lr[..., None].expand(-1, -1, 2))
-    assert float(traj.lr[0, -1]) == 0.1 * 0.5 ** 3
+    assert float(traj.lr[0, -1]) == 0.1 * 0.5**3
 
 
 @pytest.mark.parametrize("surface_key", ["ravine", "rosenbrock", "plateau"])
@@ -642,28 +658,31 @@ def test_effective_lr_of_adam_multiplies_the_bias_corrected_momentum():
         m = b1 * m + (1 - b1) * g[t]
         v = b2 * v + (1 - b2) * g[t] ** 2
         k = t + 1
-        eff = lr / ((v / (1 - b2 ** k)).sqrt() + eps)
+        eff = lr / ((v / (1 - b2**k)).sqrt() + eps)
         torch.testing.assert_close(traj.effective_lr[0, t], eff, rtol=1e-10, atol=0)
         step = traj.xy[0, k] - traj.xy[0, t]
-        torch.testing.assert_close(step, -eff * m / (1 - b1 ** k), rtol=1e-9, atol=1e-15)
+        torch.testing.assert_close(step, -eff * m / (1 - b1**k), rtol=1e-9, atol=1e-15)
 
 
 # ---- diagnostics --------------------------------------------------------------------------------
+
 
 def _hand(loss=None, xy=None, steps=None, diverged_at=None):
     ref = loss if loss is not None else xy
     n = ref.shape[1]
     return SimpleNamespace(
-        loss=loss, xy=xy,
+        loss=loss,
+        xy=xy,
         steps=torch.arange(n) if steps is None else torch.as_tensor(steps),
-        diverged_at=torch.full((ref.shape[0],), -1) if diverged_at is None else torch.as_tensor(diverged_at))
+        diverged_at=torch.full((ref.shape[0],), -1) if diverged_at is None else torch.as_tensor(diverged_at),
+    )
 
 
 def test_first_step_below_by_hand():
-    loss = torch.tensor([[5.0, 3.0, 0.5, 0.1, 0.05],
-                         [5.0, 5.0, 5.0, 5.0, 5.0],
-                         [0.5, 2.0, 2.0, 2.0, 2.0],
-                         [5.0, 2.0, 2.0, 0.2, 0.2]], dtype=torch.float64)
+    loss = torch.tensor(
+        [[5.0, 3.0, 0.5, 0.1, 0.05], [5.0, 5.0, 5.0, 5.0, 5.0], [0.5, 2.0, 2.0, 2.0, 2.0], [5.0, 2.0, 2.0, 0.2, 0.2]],
+        dtype=torch.float64,
+    )
     traj = _hand(loss=loss)
     assert first_step_below(traj, 1.0).tolist() == [2, -1, 0, 3]
     assert first_step_below(traj, 0.09).tolist() == [4, -1, -1, -1]
@@ -677,10 +696,15 @@ def test_first_step_below_by_hand():
 
 
 def test_escape_step_by_hand():
-    xy = torch.tensor([[[0.1, 0.0], [0.2, 0.1], [0.6, 0.0], [1.0, 1.0]],
-                       [[0.0, 0.0], [0.0, 0.1], [0.1, 0.0], [0.0, 0.2]],
-                       [[0.0, 0.1], [0.0, 0.2], [0.0, 0.2], [0.0, 0.2]],
-                       [[2.0, 2.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]], dtype=torch.float64)
+    xy = torch.tensor(
+        [
+            [[0.1, 0.0], [0.2, 0.1], [0.6, 0.0], [1.0, 1.0]],
+            [[0.0, 0.0], [0.0, 0.1], [0.1, 0.0], [0.0, 0.2]],
+            [[0.0, 0.1], [0.0, 0.2], [0.0, 0.2], [0.0, 0.2]],
+            [[2.0, 2.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]],
+        ],
+        dtype=torch.float64,
+    )
     traj = _hand(xy=xy)
     assert escape_step(traj, (0.0, 0.0), 0.5).tolist() == [2, -1, -1, 0]
     assert escape_step(traj, (0.0, 0.0), 0.15).tolist() == [1, 3, 1, 0]
@@ -717,20 +741,26 @@ def test_diagnostics_on_real_trajectories():
 
 # ---- CUDA ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 class TestCuda:
-    @pytest.mark.parametrize("optimizer,hp", [
-        ("adam", {"lr": 0.05}),
-        ("rmsprop", {"lr": 0.01}),
-        ("newton", {"lr": 0.5, "damping": 0.1}),
-        ("momentum", {"lr": 1e-3}),
-    ], ids=["adam", "rmsprop", "newton", "momentum"])
+    @pytest.mark.parametrize(
+        "optimizer,hp",
+        [
+            ("adam", {"lr": 0.05}),
+            ("rmsprop", {"lr": 0.01}),
+            ("newton", {"lr": 0.5, "damping": 0.1}),
+            ("momentum", {"lr": 1e-3}),
+        ],
+        ids=["adam", "rmsprop", "newton", "momentum"],
+    )
     def test_cuda_equals_cpu(self, optimizer, hp):
         batch = 64
         gen = torch.Generator().manual_seed(0)
-        starts = torch.tensor([-1.5, 2.0], dtype=torch.float64) + 0.3 * torch.randn(batch, 2, generator=gen,
-                                                                                     dtype=torch.float64)
+        starts = torch.tensor([-1.5, 2.0], dtype=torch.float64) + 0.3 * torch.randn(
+            batch, 2, generator=gen, dtype=torch.float64
+        )
         seeds = torch.arange(batch) * 7 + 1
         kw = dict(start=starts, steps=200, hparams=hp, noise=0.2, seed=seeds, dtype=torch.float64)
         cpu = simulate("rosenbrock", optimizer, device="cpu", **kw)
@@ -745,8 +775,12 @@ class TestCuda:
 
     def test_cuda_noise_equals_cpu_noise(self):
         seeds = torch.tensor([0, 1, 99, 2**40])
-        torch.testing.assert_close(gaussian(seeds.cuda(), 0, 300, torch.float64).cpu(),
-                                   gaussian(seeds, 0, 300, torch.float64), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            gaussian(seeds.cuda(), 0, 300, torch.float64).cpu(),
+            gaussian(seeds, 0, 300, torch.float64),
+            rtol=1e-12,
+            atol=1e-12,
+        )
 
     def test_default_device_is_cuda(self):
         assert engine.default_device() == "cuda"

@@ -33,6 +33,7 @@ def gap_of(traj, surface):
 
 # --- grids -------------------------------------------------------------------------------------------
 
+
 def test_hparam_grid_is_geometric_for_log_params_and_linear_otherwise():
     vx, vy = S.hparam_grid("momentum", "lr", "momentum", 9, 5)
     lr, mom = get_optimizer("momentum").param("lr"), get_optimizer("momentum").param("momentum")
@@ -94,8 +95,9 @@ MAP_CASES = [
 ]
 
 
-@pytest.mark.parametrize("surface_key,key,nx_name,ny_name,ranges,steps", MAP_CASES,
-                         ids=[f"{c[0]}-{c[1]}-{c[2]}x{c[3]}" for c in MAP_CASES])
+@pytest.mark.parametrize(
+    "surface_key,key,nx_name,ny_name,ranges,steps", MAP_CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}x{c[3]}" for c in MAP_CASES]
+)
 def test_sweep_2d_cells_equal_single_runs(surface_key, key, nx_name, ny_name, ranges, steps):
     surface = get_surface(surface_key)
     vx, vy = S.hparam_grid(key, nx_name, ny_name, 6, 5, ranges)
@@ -149,6 +151,7 @@ def test_thinned_steps_to_tol_is_read_on_the_recorded_grid():
 
 
 # --- best cell, lr sweeps, tuning --------------------------------------------------------------------------
+
 
 def test_best_index_ranks_by_the_stated_objective():
     gap = np.array([1e-3, 1e-20, 1e-14, 5.0, 1e-2])
@@ -220,6 +223,7 @@ def test_sweep_lr_keeps_other_hyperparameters_per_optimizer():
 
 # --- basins --------------------------------------------------------------------------------------------------
 
+
 def test_basin_starts_are_cell_centres_and_mirror_exactly():
     s = get_surface("two_wells", tilt=0.0)
     xs, ys = S.basin_starts(s, 8)
@@ -228,8 +232,10 @@ def test_basin_starts_are_cell_centres_and_mirror_exactly():
     assert xs[0] == pytest.approx(-2 + 0.25) and ys[-1] == pytest.approx(1.5 - 3 / 16)
 
 
-@pytest.mark.parametrize("surface_key,key,hp", [("himmelblau", "sgd", {"lr": 0.005}), ("two_wells", "sgd", {"lr": 0.02}),
-                                                ("saddle", "adam", {"lr": 0.05})])
+@pytest.mark.parametrize(
+    "surface_key,key,hp",
+    [("himmelblau", "sgd", {"lr": 0.005}), ("two_wells", "sgd", {"lr": 0.02}), ("saddle", "adam", {"lr": 0.05})],
+)
 def test_a_start_next_to_a_minimum_stays_there(surface_key, key, hp):
     s = get_surface(surface_key)
     res = S.basins(s, key, hp, 48, 200)
@@ -320,11 +326,14 @@ def test_rastrigin_is_labelled_by_the_nearest_lattice_point():
     # small steps stay in the dimple they start in: the lattice point nearest to the start
     pts = res.attractors[res.label[labelled]]
     near_start = np.column_stack([np.round(gx[labelled]), np.round(gy[labelled])])
-    inner = (np.abs(gx[labelled] - np.round(gx[labelled])) < 0.3) & (np.abs(gy[labelled] - np.round(gy[labelled])) < 0.3)
+    inner = (np.abs(gx[labelled] - np.round(gx[labelled])) < 0.3) & (
+        np.abs(gy[labelled] - np.round(gy[labelled])) < 0.3
+    )
     np.testing.assert_array_equal(pts[inner], near_start[inner])
 
 
 # --- noisy clouds ------------------------------------------------------------------------------------------------
+
 
 def test_noisy_cloud_runs_are_seeded_single_runs_and_the_median_is_coordinatewise():
     s = get_surface("ravine")
@@ -341,6 +350,7 @@ def test_noisy_cloud_runs_are_seeded_single_runs_and_the_median_is_coordinatewis
 
 # --- memory: refused before any work ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def tiny_budget(monkeypatch):
     """A 1 MB budget, and a simulate that fails the test if it is ever reached."""
@@ -352,14 +362,18 @@ def tiny_budget(monkeypatch):
     monkeypatch.setattr(S, "simulate", no_work)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: S.sweep_2d("ravine", "adam", "lr", "beta1", np.geomspace(1e-3, 1, 64), np.linspace(0, 0.99, 64), 500),
-    lambda: S.sweep_lr("ravine", ["sgd", "adam"], lrs=np.geomspace(1e-3, 1, 1000), steps=2000),
-    lambda: S.tune_lr("ravine", "adam", 2000, lrs=np.geomspace(1e-3, 1, 1000)),
-    lambda: S.basins("himmelblau", "adam", {}, 128, 300),
-    lambda: S.noisy_cloud("ravine", "sgd", {}, 1000, 1000, 0.5, 0),
-    lambda: S.basin_size(256, 500),
-], ids=["sweep_2d", "sweep_lr", "tune_lr", "basins", "noisy_cloud", "basin_size"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: S.sweep_2d("ravine", "adam", "lr", "beta1", np.geomspace(1e-3, 1, 64), np.linspace(0, 0.99, 64), 500),
+        lambda: S.sweep_lr("ravine", ["sgd", "adam"], lrs=np.geomspace(1e-3, 1, 1000), steps=2000),
+        lambda: S.tune_lr("ravine", "adam", 2000, lrs=np.geomspace(1e-3, 1, 1000)),
+        lambda: S.basins("himmelblau", "adam", {}, 128, 300),
+        lambda: S.noisy_cloud("ravine", "sgd", {}, 1000, 1000, 0.5, 0),
+        lambda: S.basin_size(256, 500),
+    ],
+    ids=["sweep_2d", "sweep_lr", "tune_lr", "basins", "noisy_cloud", "basin_size"],
+)
 def test_sizes_over_the_budget_are_refused_before_any_work(tiny_budget, call):
     with pytest.raises(SimulationTooLarge, match="memory budget"):
         call()
@@ -386,6 +400,7 @@ def test_basin_sizes_up_to_512_fit_the_cpu_budget():
 
 # --- threads -------------------------------------------------------------------------------------------------
 
+
 def test_cpu_sweeps_run_single_threaded_and_restore_the_setting(monkeypatch):
     monkeypatch.setattr(S, "SWEEP_THREADS", 1)  # the 2-core setting, whatever this machine has
     seen = []
@@ -405,6 +420,7 @@ def test_cpu_sweeps_run_single_threaded_and_restore_the_setting(monkeypatch):
 
 
 # --- CUDA (the pages run sweeps there when a GPU is present) ----------------------------------------------
+
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

@@ -39,8 +39,13 @@ def kaleido_problem() -> str | None:
 
             pio.defaults.mathjax = None
             _ensure_browser()
-            pio.to_image({"data": [{"type": "scatter", "x": [0, 1], "y": [0, 1]}]}, format="png", width=100,
-                         height=80, validate=False)
+            pio.to_image(
+                {"data": [{"type": "scatter", "x": [0, 1], "y": [0, 1]}]},
+                format="png",
+                width=100,
+                height=80,
+                validate=False,
+            )
             _CACHE["kaleido"] = None
         except Exception as err:  # noqa: BLE001
             _CACHE["kaleido"] = f"kaleido/Chromium cannot render here: {type(err).__name__}: {err}"
@@ -64,8 +69,14 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subpro
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("GRADSCAPE_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "export.cli", *args], cwd=str(cwd or ROOT), env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "export.cli", *args],
+        cwd=str(cwd or ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")

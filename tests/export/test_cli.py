@@ -40,8 +40,23 @@ def test_render_preset_gif_and_csv(cli_process, tmp_path, get_scene):
 
 def test_render_copied_url_several_formats(cli_process, tmp_path):
     url = "http://localhost:8501/playground?surface=ravine&opt=sgd,adam,bogus&steps=80&seed=2"
-    proc = cli_process("render", url, "-f", "mp4", "-f", "json,html", "--fps", "12", "--width", "320", "--frames", "30",
-               "--out", str(tmp_path / "talk" / "ravine.gif"), "--quiet")
+    proc = cli_process(
+        "render",
+        url,
+        "-f",
+        "mp4",
+        "-f",
+        "json,html",
+        "--fps",
+        "12",
+        "--width",
+        "320",
+        "--frames",
+        "30",
+        "--out",
+        str(tmp_path / "talk" / "ravine.gif"),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     # The link's problem is a warning on stderr; the rest is rendered.
     assert "warning: unknown optimizer(s) bogus" in proc.stderr
@@ -58,31 +73,64 @@ def test_render_copied_url_several_formats(cli_process, tmp_path):
 
 def test_render_stills_in_process(tmp_path, capsys):
     pytest.importorskip("kaleido")
-    code = cli.main(["render", "saddle", "-f", "png,svg", "--step", "10", "--width", "500", "--height", "400",
-                     "--out", str(tmp_path), "-q"])
+    code = cli.main(
+        [
+            "render",
+            "saddle",
+            "-f",
+            "png,svg",
+            "--step",
+            "10",
+            "--width",
+            "500",
+            "--height",
+            "400",
+            "--out",
+            str(tmp_path),
+            "-q",
+        ]
+    )
     assert code == 0
     png = Image.open(tmp_path / "saddle.png")
     assert png.size == (500, 400)
     assert "<svg" in (tmp_path / "saddle.svg").read_text()[:200]
 
 
-@pytest.mark.parametrize("args,words", [
-    (["render", "no such scene"], "unknown scene"),
-    (["render", SADDLE, "--format", "gif,bmp"], "unknown format 'bmp'"),
-    (["render", SADDLE, "--format", ""], "no format"),
-    (["render", "foo=1&bar=2"], "not a gradscape query"),
-    (["render", "?"], "unknown scene"),
-    (["render", SADDLE, "--fps", "0"], "--fps must be from 1 to 60"),
-    (["render", SADDLE, "--width", "wide"], "--width must be a whole number"),
-    (["render", SADDLE, "--frames", "500"], "--frames must be from 1 to 200"),
-    (["render", SADDLE, "-f", "gif", "--out", "x.csv"], "names a .csv file"),
-    (["render", "surface=saddle&opt=bogus", "--strict"], "--strict"),
-    (["render"], "required"),
-    (["render", SADDLE, "--bogus"], "unrecognized arguments"),
-    (["paint"], "invalid choice"),
-    (["snippet", SADDLE, "--optimizer", "nesterov"], "look-ahead"),
-], ids=["unknown-scene", "bad-format", "empty-format", "foreign-query", "empty-query", "fps", "width", "frames",
-        "out-suffix", "strict", "missing-scene", "unknown-option", "unknown-command", "snippet-nesterov"])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["render", "no such scene"], "unknown scene"),
+        (["render", SADDLE, "--format", "gif,bmp"], "unknown format 'bmp'"),
+        (["render", SADDLE, "--format", ""], "no format"),
+        (["render", "foo=1&bar=2"], "not a gradscape query"),
+        (["render", "?"], "unknown scene"),
+        (["render", SADDLE, "--fps", "0"], "--fps must be from 1 to 60"),
+        (["render", SADDLE, "--width", "wide"], "--width must be a whole number"),
+        (["render", SADDLE, "--frames", "500"], "--frames must be from 1 to 200"),
+        (["render", SADDLE, "-f", "gif", "--out", "x.csv"], "names a .csv file"),
+        (["render", "surface=saddle&opt=bogus", "--strict"], "--strict"),
+        (["render"], "required"),
+        (["render", SADDLE, "--bogus"], "unrecognized arguments"),
+        (["paint"], "invalid choice"),
+        (["snippet", SADDLE, "--optimizer", "nesterov"], "look-ahead"),
+    ],
+    ids=[
+        "unknown-scene",
+        "bad-format",
+        "empty-format",
+        "foreign-query",
+        "empty-query",
+        "fps",
+        "width",
+        "frames",
+        "out-suffix",
+        "strict",
+        "missing-scene",
+        "unknown-option",
+        "unknown-command",
+        "snippet-nesterov",
+    ],
+)
 def test_errors_are_one_line_with_code_2(args, words, capsys):
     assert cli.main(args) == 2
     captured = capsys.readouterr()
@@ -104,8 +152,24 @@ def test_help_documents_the_commands(cli_process, capsys):
         assert word in text
     assert cli.main(["render", "--help"]) == 0
     text = capsys.readouterr().out
-    for word in ("SCENE_OR_QUERY", "--format", "--out", "--fps", "--width", "--frames", "--step", "gif", "mp4",
-                 "html", "png", "svg", "csv", "json", "examples:", "gradscape render"):
+    for word in (
+        "SCENE_OR_QUERY",
+        "--format",
+        "--out",
+        "--fps",
+        "--width",
+        "--frames",
+        "--step",
+        "gif",
+        "mp4",
+        "html",
+        "png",
+        "svg",
+        "csv",
+        "json",
+        "examples:",
+        "gradscape render",
+    ):
         assert word in text
     assert cli.main([]) == 0  # no command: the help
     proc = cli_process("--help")

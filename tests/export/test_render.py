@@ -23,15 +23,19 @@ from export import render
 from figures.palette import color_for
 from scene.config import effective_hparams, to_query
 
-SCENES = ["Saddle: who escapes first", "Ravine: SGD vs momentum", "Warm-up rescues Adam",
-          "Rosenbrock: Newton vs first order"]
+SCENES = [
+    "Saddle: who escapes first",
+    "Ravine: SGD vs momentum",
+    "Warm-up rescues Adam",
+    "Rosenbrock: Newton vs first order",
+]
 DIVERGING = "surface=ravine&opt=sgd,adam&sgd.lr=2.5&steps=60"
 FORMULA = "surface=formula&s.expr=x**2%2B3*y**2&opt=sgd,adam&steps=40"
 
 
 def _rgb(hex_color):
     h = hex_color.lstrip("#")
-    return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return tuple(int(h[i : i + 2], 16) for i in (0, 2, 4))
 
 
 def _colors(image: Image.Image) -> set:
@@ -39,6 +43,7 @@ def _colors(image: Image.Image) -> set:
 
 
 # ---- GIF ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", SCENES)
 def test_gif_frames_size_loop(get_scene, name):
@@ -100,6 +105,7 @@ def test_gif_progress_and_bad_arguments(get_scene):
 
 # ---- MP4 ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", SCENES[:2])
 def test_mp4_is_h264_with_frames_and_duration(get_scene, tmp_path, name):
     import imageio_ffmpeg
@@ -120,6 +126,7 @@ def test_mp4_is_h264_with_frames_and_duration(get_scene, tmp_path, name):
 
 
 # ---- HTML -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", SCENES[:3])
 def test_html_standalone_offline(get_scene, name):
@@ -142,6 +149,7 @@ def test_html_standalone_offline(get_scene, name):
 
 
 # ---- PNG / SVG ------------------------------------------------------------------------------------
+
 
 def _shade_pixels(img: Image.Image) -> int:
     """Pixels in the light blues of the shaded surface (figures.playground._SHADE)."""
@@ -174,19 +182,31 @@ def test_still_figure_heads_paths_cursors(get_scene):
     data = get_scene("Saddle: who escapes first")
     fig = render.still_figure(data, step=50)
     assert "frames" not in fig and "sliders" not in fig["layout"] and "updatemenus" not in fig["layout"]
-    heads = [t for t in fig["data"] if t.get("legendgroup", "").startswith("run") and t.get("mode") == "markers"
-             and t.get("xaxis") == "x"]
+    heads = [
+        t
+        for t in fig["data"]
+        if t.get("legendgroup", "").startswith("run") and t.get("mode") == "markers" and t.get("xaxis") == "x"
+    ]
     assert len(heads) == len(data.runs)
     for t, run in zip(heads, data.runs):
         assert [t["x"][0], t["y"][0]] == run.xy[50].tolist()
-    paths = [t for t in fig["data"] if t.get("legendgroup", "").startswith("run") and t.get("mode") == "lines"
-             and t.get("xaxis") == "x"]
+    paths = [
+        t
+        for t in fig["data"]
+        if t.get("legendgroup", "").startswith("run") and t.get("mode") == "lines" and t.get("xaxis") == "x"
+    ]
     assert all(max(cd[0] for cd in t["customdata"]) <= 50 for t in paths)
     cursors = [t for t in fig["data"] if t.get("name") == "step"]
     assert cursors and all(t["x"] == [50, 50] for t in cursors)
     full = render.still_figure(data, step=50, full_paths=True)
-    assert max(len(t["x"]) for t in full["data"] if t.get("mode") == "lines" and t.get("xaxis") == "x"
-               and t.get("legendgroup", "").startswith("run")) > 51
+    assert (
+        max(
+            len(t["x"])
+            for t in full["data"]
+            if t.get("mode") == "lines" and t.get("xaxis") == "x" and t.get("legendgroup", "").startswith("run")
+        )
+        > 51
+    )
 
 
 def test_svg_still_has_the_background_image(get_scene, kaleido_session):
@@ -231,6 +251,7 @@ def test_png_falls_back_with_a_warning_when_kaleido_fails(get_scene, monkeypatch
 
 # ---- CSV / JSON -----------------------------------------------------------------------------------
 
+
 def _f(text):
     return None if text == "" else float(text)
 
@@ -244,7 +265,7 @@ def test_csv_rows_and_values(get_scene, name):
     offset = 0
     for run, traj in zip(data.runs, data.trajectories):
         n = len(traj.steps)
-        mine = rows[offset:offset + n]
+        mine = rows[offset : offset + n]
         offset += n
         assert {r["optimizer"] for r in mine} == {run.key}
         assert [int(r["step"]) for r in mine] == traj.steps.tolist()
@@ -253,8 +274,9 @@ def test_csv_rows_and_values(get_scene, name):
         np.testing.assert_array_equal([[_f(r["grad_x"]), _f(r["grad_y"])] for r in mine], traj.grad[0].numpy())
         np.testing.assert_allclose([_f(r["grad_norm"]) for r in mine], run.grad_norm, rtol=1e-15)
         np.testing.assert_array_equal([_f(r["lr"]) for r in mine[:-1]], traj.lr[0].numpy())
-        np.testing.assert_array_equal([[_f(r["effective_lr_x"]), _f(r["effective_lr_y"])] for r in mine[:-1]],
-                                      traj.effective_lr[0].numpy())
+        np.testing.assert_array_equal(
+            [[_f(r["effective_lr_x"]), _f(r["effective_lr_y"])] for r in mine[:-1]], traj.effective_lr[0].numpy()
+        )
         assert mine[-1]["lr"] == mine[-1]["effective_lr_x"] == mine[-1]["effective_lr_y"] == ""
         assert {int(r["diverged_at"]) for r in mine} == {int(traj.diverged_at[0])}
 

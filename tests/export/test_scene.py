@@ -7,22 +7,35 @@ import pytest
 import torch
 
 from engine import simulate
-from export.scene import (compute, find_preset, parse_query_string, preset_names, presets, resolve_scene,
-                          scene_from_preset, scene_from_query, slug)
+from export.scene import (
+    compute,
+    find_preset,
+    parse_query_string,
+    preset_names,
+    presets,
+    resolve_scene,
+    scene_from_preset,
+    scene_from_query,
+    slug,
+)
 from optimizers.schedules import make_schedule
 from scene.config import Config, effective_hparams, from_query
 
 SADDLE = "Saddle: who escapes first"
 
 
-@pytest.mark.parametrize("text", [
-    "surface=ravine&opt=sgd,adam&steps=100",
-    "?surface=ravine&opt=sgd,adam&steps=100",
-    "  ?surface=ravine&opt=sgd,adam&steps=100\n",
-    "http://localhost:8501/playground?surface=ravine&opt=sgd,adam&steps=100",
-    "https://example.org/app/?surface=ravine&opt=sgd%2Cadam&steps=100#top",
-    "localhost:8501/?surface=ravine&opt=sgd,adam&steps=100",
-], ids=["bare", "question-mark", "whitespace", "url", "encoded-url-with-fragment", "url-without-scheme"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "surface=ravine&opt=sgd,adam&steps=100",
+        "?surface=ravine&opt=sgd,adam&steps=100",
+        "  ?surface=ravine&opt=sgd,adam&steps=100\n",
+        "http://localhost:8501/playground?surface=ravine&opt=sgd,adam&steps=100",
+        "https://example.org/app/?surface=ravine&opt=sgd%2Cadam&steps=100#top",
+        "localhost:8501/?surface=ravine&opt=sgd,adam&steps=100",
+    ],
+    ids=["bare", "question-mark", "whitespace", "url", "encoded-url-with-fragment", "url-without-scheme"],
+)
 def test_parse_query_string_forms(text):
     assert parse_query_string(text) == {"surface": "ravine", "opt": "sgd,adam", "steps": "100"}
 
@@ -68,11 +81,15 @@ def test_resolve_scene_kinds():
     assert cfg.surface == "himmelblau" and cfg.optimizers == ("adam",) and warnings
 
 
-@pytest.mark.parametrize("text,words", [
-    ("", "empty"),
-    ("not a scene", "unknown scene"),
-    ("foo=1&bar=2", "not a gradscape query"),
-], ids=["empty", "unknown-name", "foreign-query"])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("", "empty"),
+        ("not a scene", "unknown scene"),
+        ("foo=1&bar=2", "not a gradscape query"),
+    ],
+    ids=["empty", "unknown-name", "foreign-query"],
+)
 def test_resolve_scene_errors(text, words):
     with pytest.raises(ValueError, match=words):
         resolve_scene(text)
@@ -89,8 +106,18 @@ def test_compute_matches_the_engine(get_scene):
     assert [r.key for r in data.runs] == list(cfg.optimizers)
     schedule = make_schedule(cfg.schedule, **cfg.schedule_params)
     for run, key in zip(data.runs, cfg.optimizers):
-        ref = simulate(data.surface, key, start=cfg.start, steps=cfg.steps, hparams=effective_hparams(cfg, key),
-                       schedule=schedule, noise=cfg.noise, seed=cfg.seed, device="cpu", dtype=torch.float64)
+        ref = simulate(
+            data.surface,
+            key,
+            start=cfg.start,
+            steps=cfg.steps,
+            hparams=effective_hparams(cfg, key),
+            schedule=schedule,
+            noise=cfg.noise,
+            seed=cfg.seed,
+            device="cpu",
+            dtype=torch.float64,
+        )
         np.testing.assert_array_equal(run.xy, ref.xy[0].numpy())
         np.testing.assert_array_equal(run.loss, ref.loss[0].numpy())
     assert data.layers["png"].startswith("data:image/png;base64,")
@@ -118,10 +145,12 @@ def test_no_streamlit_in_export():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    code = ("import sys\nimport export.scene, export.render, export.snippet, export.cli\n"
-            "from export.scene import compute, scene_from_preset\n"
-            "compute(scene_from_preset('Two wells: momentum rolls over'))\n"
-            "assert not [m for m in sys.modules if m.split('.')[0] == 'streamlit'], 'streamlit imported'\n")
+    code = (
+        "import sys\nimport export.scene, export.render, export.snippet, export.cli\n"
+        "from export.scene import compute, scene_from_preset\n"
+        "compute(scene_from_preset('Two wells: momentum rolls over'))\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'streamlit'], 'streamlit imported'\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=str(root), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     for path in (root / "export").glob("*.py"):

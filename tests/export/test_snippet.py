@@ -28,16 +28,40 @@ from scene.config import effective_hparams
 RTOL, ATOL = 1e-9, 1e-12
 RAVINE = "surface=ravine&s.condition=20&s.angle=30&steps=100"
 
-LR = {"sgd": 0.3, "momentum": 0.1, "adagrad": 0.5, "rmsprop": 0.02, "adadelta": 1.0, "adam": 0.1,
-      "amsgrad": 0.1, "adamw": 0.1, "nadam": 0.1, "adamax": 0.1, "radam": 0.1, "rprop": 0.01}
+LR = {
+    "sgd": 0.3,
+    "momentum": 0.1,
+    "adagrad": 0.5,
+    "rmsprop": 0.02,
+    "adadelta": 1.0,
+    "adam": 0.1,
+    "amsgrad": 0.1,
+    "adamw": 0.1,
+    "nadam": 0.1,
+    "adamax": 0.1,
+    "radam": 0.1,
+    "rprop": 0.01,
+}
 
 CASES: list[tuple[str, str, str]] = []
 # Every optimizer with a torch.optim class, with a non-default hyperparameter or two.
-EXTRA = {"momentum": "&momentum.dampening=0.1&momentum.weight_decay=0.01", "rmsprop": "&rmsprop.centered=1&rmsprop.momentum=0.5",
-         "adagrad": "&adagrad.lr_decay=0.01", "adam": "&adam.weight_decay=0.01", "adamw": "&adamw.weight_decay=0.1",
-         "nadam": "&nadam.momentum_decay=0.01", "rprop": "&rprop.etaplus=1.5"}
+EXTRA = {
+    "momentum": "&momentum.dampening=0.1&momentum.weight_decay=0.01",
+    "rmsprop": "&rmsprop.centered=1&rmsprop.momentum=0.5",
+    "adagrad": "&adagrad.lr_decay=0.01",
+    "adam": "&adam.weight_decay=0.01",
+    "adamw": "&adamw.weight_decay=0.1",
+    "nadam": "&nadam.momentum_decay=0.01",
+    "rprop": "&rprop.etaplus=1.5",
+}
 for key in supported():
-    CASES.append((f"{key}-ravine", f"{RAVINE}&opt={key}&{key}.lr={LR.get(key, get_optimizer(key).defaults()['lr'])}{EXTRA.get(key, '')}", key))
+    CASES.append(
+        (
+            f"{key}-ravine",
+            f"{RAVINE}&opt={key}&{key}.lr={LR.get(key, get_optimizer(key).defaults()['lr'])}{EXTRA.get(key, '')}",
+            key,
+        )
+    )
 # Schedules (torch's named schedulers, LambdaLR and chains).
 SCHEDULES = {
     "step": "sched=step&sched.step_size=30&sched.gamma=0.5",
@@ -72,9 +96,11 @@ SURFACE_CASES = {
     "rastrigin": "surface=rastrigin&opt=adam&adam.lr=0.05",
     "beale": "surface=beale&opt=adagrad&adagrad.lr=0.1",
     "two_wells": "surface=two_wells&s.tilt=0.3&opt=nadam&nadam.lr=0.05",
-    "formula": ("surface=formula&s.expr=" + "sin(3*x)*cos(2*y)%2B0.1*(x**2%2By**2)%2Bmax(x,0.5)%2Bmin(y*x,1)"
-                "%2Bexp(-(x-1)^2)/(2%2Btanh(y))-abs(x*y)*pi/10%2Bsqrt(x^2%2B1)%2Blog(2%2Bcos(x))"
-                "&opt=adam&adam.lr=0.05"),
+    "formula": (
+        "surface=formula&s.expr=" + "sin(3*x)*cos(2*y)%2B0.1*(x**2%2By**2)%2Bmax(x,0.5)%2Bmin(y*x,1)"
+        "%2Bexp(-(x-1)^2)/(2%2Btanh(y))-abs(x*y)*pi/10%2Bsqrt(x^2%2B1)%2Blog(2%2Bcos(x))"
+        "&opt=adam&adam.lr=0.05"
+    ),
 }
 for name, q in SURFACE_CASES.items():
     CASES.append((f"surface-{name}", f"{q}&steps=100", q.split("opt=")[1].split("&")[0]))
@@ -86,8 +112,18 @@ def reference(cfg, key):
     """gradscape's own trajectory of `key` under `cfg` (what the page shows)."""
     surface = get_surface(cfg.surface, **cfg.surface_params)
     schedule = make_schedule(cfg.schedule, **cfg.schedule_params)
-    traj = simulate(surface, key, start=cfg.start, steps=cfg.steps, hparams=effective_hparams(cfg, key),
-                    schedule=schedule, noise=cfg.noise, seed=cfg.seed, device="cpu", dtype=torch.float64)
+    traj = simulate(
+        surface,
+        key,
+        start=cfg.start,
+        steps=cfg.steps,
+        hparams=effective_hparams(cfg, key),
+        schedule=schedule,
+        noise=cfg.noise,
+        seed=cfg.seed,
+        device="cpu",
+        dtype=torch.float64,
+    )
     assert int(traj.diverged_at[0]) == -1  # well-behaved settings only
     return traj.xy[0].numpy(), traj.loss[0].numpy()
 
@@ -111,8 +147,9 @@ def snippet_runs(tmp_path_factory):
         files.append(str(path))
         meta[case_id] = (cfg, key, script, out)
     driver = "import runpy, sys\nfor p in sys.argv[1:]:\n    runpy.run_path(p, run_name='__main__')\n"
-    proc = subprocess.run([sys.executable, "-I", "-c", driver, *files], cwd=str(tmp), capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", driver, *files], cwd=str(tmp), capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {cid: (cfg, key, script, json.loads(out.read_text())) for cid, (cfg, key, script, out) in meta.items()}
 
@@ -131,8 +168,9 @@ def test_snippet_reproduces_the_trajectory(snippet_runs, case_id):
 def test_snippet_is_self_contained(snippet_runs, case_id):
     _cfg, key, script, _ = snippet_runs[case_id]
     tree = ast.parse(script)
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"math", "torch"}
     assert "torch.optim." in script and "for t in range(STEPS):" in script
@@ -149,7 +187,8 @@ def test_snippet_uses_torch_schedulers(snippet_runs):
     assert "ReduceLROnPlateau(" in scripts["adam-plateau"] and "scheduler.step(loss.item())" in scripts["adam-plateau"]
     assert "warmup.step()" in scripts["adam-warmup-plateau"]
     assert "scheduler" not in scripts["adam-ravine"].split("optimizer = ")[1].split("path = ")[0].replace(
-        "# Constant learning rate: no scheduler.", "")
+        "# Constant learning rate: no scheduler.", ""
+    )
     assert "amsgrad=True" in scripts["amsgrad-ravine"] and "betas=(0.9, 0.999)" in scripts["adam-ravine"]
     assert "momentum=0.9, dampening=0.1" in scripts["momentum-ravine"]
     assert "gradscape_noise" in scripts["momentum-noise"] and "gradscape_noise" not in scripts["adam-ravine"]
@@ -163,8 +202,9 @@ def test_a_snippet_runs_alone(tmp_path):
     script = pytorch_snippet(cfg, "momentum")
     path = tmp_path / "run.py"
     path.write_text(script + _dump_line(tmp_path / "out.json"), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-I", str(path)], cwd=str(tmp_path), capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-I", str(path)], cwd=str(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("after 60 steps: w = (")
     xy, _ = reference(cfg, "momentum")

@@ -106,8 +106,9 @@ def test_small_multiples_paths_and_titles():
         assert p["x"][-1] == pytest.approx(float(run.xy[-1, 0]), rel=1e-5, abs=1e-12)
     # without titles: the run labels (with "diverged at step k" where it applies)
     fig = small_multiples(surface, runs, layers_of("saddle"))
-    assert [a["text"] for a in fig["layout"]["annotations"]] == [f"<b>{legend_label(r.label, r.diverged_at)}</b>"
-                                                                  for r in runs]
+    assert [a["text"] for a in fig["layout"]["annotations"]] == [
+        f"<b>{legend_label(r.label, r.diverged_at)}</b>" for r in runs
+    ]
 
 
 def test_small_multiples_says_diverged_and_cuts_the_path():
@@ -146,14 +147,21 @@ def test_small_multiples_with_no_runs_is_still_a_figure():
 
 # ---- one update as arrows -----------------------------------------------------------------------
 
+
 def arrows(fig):
     """{label: (x0, y0, x1, y1)}: each arrow with the label drawn at its head."""
     notes = fig["layout"]["annotations"]
     out = {}
     for a in notes:
         if a.get("showarrow"):
-            label = next(n["text"] for n in notes if not n.get("showarrow") and n["x"] == a["x"] and n["y"] == a["y"]
-                         and n["font"]["color"] == a["arrowcolor"])
+            label = next(
+                n["text"]
+                for n in notes
+                if not n.get("showarrow")
+                and n["x"] == a["x"]
+                and n["y"] == a["y"]
+                and n["font"]["color"] == a["arrowcolor"]
+            )
             out[label.replace("<b>", "").replace("</b>", "")] = (a["ax"], a["ay"], a["x"], a["y"])
     return out
 
@@ -169,11 +177,23 @@ def details_of(surface_key, key, start=None, steps=20, hp=()):
     return anatomy(get_surface(surface_key), key, start=start, steps=steps, hparams=dict(hp))
 
 
-STEP_CASES = [("saddle", "sgd", None), ("saddle", "adam", None), ("saddle", "momentum", (-1.0, 0.5)),
-              ("rosenbrock", "adam", None), ("saddle", "nesterov", (-1.0, 0.5)), ("ravine", "nesterov", None),
-              ("saddle", "newton", (-1.0, 0.5)), ("rosenbrock", "newton", None), ("saddle", "lookahead", None),
-              ("ravine", "ranger", None), ("saddle", "adabound", None), ("saddle", "amsgrad", None),
-              ("himmelblau", "rprop", None), ("ravine", "lion", None), ("saddle", "diag_newton", (-1.0, 0.5))]
+STEP_CASES = [
+    ("saddle", "sgd", None),
+    ("saddle", "adam", None),
+    ("saddle", "momentum", (-1.0, 0.5)),
+    ("rosenbrock", "adam", None),
+    ("saddle", "nesterov", (-1.0, 0.5)),
+    ("ravine", "nesterov", None),
+    ("saddle", "newton", (-1.0, 0.5)),
+    ("rosenbrock", "newton", None),
+    ("saddle", "lookahead", None),
+    ("ravine", "ranger", None),
+    ("saddle", "adabound", None),
+    ("saddle", "amsgrad", None),
+    ("himmelblau", "rprop", None),
+    ("ravine", "lion", None),
+    ("saddle", "diag_newton", (-1.0, 0.5)),
+]
 
 
 @pytest.mark.parametrize("t", [1, 2, 6, 12])
@@ -268,25 +288,29 @@ def test_step_figure_presenter_mode_is_larger():
 
 # ---- the state as bars --------------------------------------------------------------------------
 
+
 def bar_titles(fig):
     return [a["text"] for a in fig["layout"]["annotations"]]
 
 
-@pytest.mark.parametrize("key,expected", [
-    ("adam", ["first moment m", "second moment v"]),
-    ("amsgrad", ["first moment m", "second moment v", "max v (AMSGrad)"]),
-    ("momentum", ["velocity b / u"]),
-    ("nesterov", ["velocity b / u"]),
-    ("adagrad", ["Σ g² (AdaGrad)"]),
-    ("rmsprop", ["E[g²] / v"]),
-    ("adadelta", ["E[g²] / v", "E[Δ²]"]),
-    ("adamax", ["first moment m", "max |g| (Adamax)"]),
-    ("adabound", ["first moment m", "second moment v", "clipped step η̂"]),
-    ("rprop", ["previous g (Rprop)", "Rprop step s"]),
-    ("lookahead", ["first moment m", "second moment v"]),
-    ("sgd", []),
-    ("newton", []),
-])
+@pytest.mark.parametrize(
+    "key,expected",
+    [
+        ("adam", ["first moment m", "second moment v"]),
+        ("amsgrad", ["first moment m", "second moment v", "max v (AMSGrad)"]),
+        ("momentum", ["velocity b / u"]),
+        ("nesterov", ["velocity b / u"]),
+        ("adagrad", ["Σ g² (AdaGrad)"]),
+        ("rmsprop", ["E[g²] / v"]),
+        ("adadelta", ["E[g²] / v", "E[Δ²]"]),
+        ("adamax", ["first moment m", "max |g| (Adamax)"]),
+        ("adabound", ["first moment m", "second moment v", "clipped step η̂"]),
+        ("rprop", ["previous g (Rprop)", "Rprop step s"]),
+        ("lookahead", ["first moment m", "second moment v"]),
+        ("sgd", []),
+        ("newton", []),
+    ],
+)
 def test_state_bars_show_the_used_state(key, expected):
     details = details_of("saddle", key, (-1.0, 0.5))
     d = details[2]

@@ -41,6 +41,7 @@ def himmelblau():
 
 # --- hyperparameter heatmap -------------------------------------------------------------------------
 
+
 def trace(fig, name):
     found = [t for t in fig["data"] if t.get("name") == name]
     assert found, [t.get("name") for t in fig["data"]]
@@ -51,8 +52,11 @@ def trace(fig, name):
 def test_hparam_heatmap_is_valid_and_marks_the_best_cell(momentum_map, objective):
     res = momentum_map
     assert res.diverged.any() and (~res.diverged).any()  # both kinds of cell are on this map
-    fig = valid(M.hparam_heatmap(res, objective, x_param=S.find_param("momentum", "lr"),
-                                 y_param=S.find_param("momentum", "momentum")))
+    fig = valid(
+        M.hparam_heatmap(
+            res, objective, x_param=S.find_param("momentum", "lr"), y_param=S.find_param("momentum", "momentum")
+        )
+    )
     heat = trace(fig, "outcome")
     assert heat["type"] == "heatmap" and len(heat["z"]) == 10 and len(heat["z"][0]) == 12
     # diverged cells are empty in the colour layer and painted by the grey overlay
@@ -116,6 +120,7 @@ def test_index_ticks():
 
 # --- lr curves --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("objective", S.OBJECTIVES)
 def test_lr_curves_are_valid_with_each_best_lr_marked(objective):
     sweeps = S.sweep_lr("ravine", ["sgd", "adam"], steps=100, tol=1e-3)
@@ -135,10 +140,12 @@ def test_lr_curves_are_valid_with_each_best_lr_marked(objective):
 
 # --- basin maps ---------------------------------------------------------------------------------------------
 
+
 def test_basin_map_one_panel_per_optimizer_coloured_by_basin(himmelblau):
     s, layers = himmelblau
-    results = [S.basins(s, k, hp, 24, 150) for k, hp in (("sgd", {"lr": 0.005}), ("adam", {"lr": 0.1}),
-                                                            ("sgd", {"lr": 0.5}))]
+    results = [
+        S.basins(s, k, hp, 24, 150) for k, hp in (("sgd", {"lr": 0.005}), ("adam", {"lr": 0.1}), ("sgd", {"lr": 0.5}))
+    ]
     assert (results[2].label == S.DIVERGED).all()
     fig = valid(M.basin_map(results, s, layers, titles=["SGD", "Adam", "SGD (too large a step)"]))
     heat = [t for t in fig["data"] if t["type"] == "heatmap" and t.get("name") != "hover"]
@@ -162,7 +169,10 @@ def test_basin_map_hover_gives_the_start_and_the_outcome(himmelblau):
     res = S.basins(s, "sgd", {"lr": 0.005}, 24, 150)
     fig = M.basin_map([res], s, layers)
     hover = trace(fig, "hover")
-    assert hover["x"] == pytest.approx(res.xs.tolist(), rel=1e-5) and "start (%{x:.2f}, %{y:.2f})" in hover["hovertemplate"]
+    assert (
+        hover["x"] == pytest.approx(res.xs.tolist(), rel=1e-5)
+        and "start (%{x:.2f}, %{y:.2f})" in hover["hovertemplate"]
+    )
     r, c = 3, 17
     names = M.attractor_names(res)
     assert hover["text"][r][c].startswith(f"→ {names[res.label[r, c]]}")
@@ -185,7 +195,7 @@ def test_basin_map_steps_mode_and_lattice_surfaces():
     code, colours = M.basin_codes(res)
     assert len(colours) == 2 + M.LATTICE_COLORS
     # neighbouring lattice basins never share a colour
-    for (a, b) in [(0, 1), (1, 0), (1, 1), (1, -1)]:
+    for a, b in [(0, 1), (1, 0), (1, 1), (1, -1)]:
         assert (a + 2 * b) % M.LATTICE_COLORS != 0
     stars = trace(fig, "minima")
     assert stars["x"] == [0.0] and stars["text"] == ["global"]
@@ -202,10 +212,14 @@ def test_basin_map_payload_for_the_default_page(himmelblau):
 
 # --- noisy clouds ---------------------------------------------------------------------------------------------
 
+
 def test_cloud_figure_draws_faint_runs_and_a_bold_median_over_the_surface_image():
     s = get_surface("ravine")
     layers = surface_layers(s, s.grid(80))
-    clouds = [S.noisy_cloud(s, "sgd", {"lr": 0.3}, 12, 80, 0.5, 0), S.noisy_cloud(s, "adam", {"lr": 0.1}, 12, 80, 0.5, 0)]
+    clouds = [
+        S.noisy_cloud(s, "sgd", {"lr": 0.3}, 12, 80, 0.5, 0),
+        S.noisy_cloud(s, "adam", {"lr": 0.1}, 12, 80, 0.5, 0),
+    ]
     fig = valid(M.cloud_figure(s, clouds, layers, names={"sgd": "SGD", "adam": "Adam"}))
     assert {t["type"] for t in fig["data"]} == {"scatter"}  # no contour or heatmap traces
     assert fig["layout"]["images"][0]["source"].startswith("data:image/png;base64,")

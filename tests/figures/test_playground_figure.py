@@ -24,12 +24,15 @@ from surfaces import available_surfaces, get_surface
 GRID_N = 160
 EIGHT = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton", "lion")
 PAYLOAD_LIMIT = 1.5e6
-SUBNORMAL_BUG = ("figures/playground.py _r: for |v| < ~1e-303 the scale 10**(digits-1-mag) overflows to inf, "
-                 "so v*inf/inf gives NaN (not the rounded value, not None); paths that converge to exactly 0 "
-                 "(e.g. the plateau/ravine/saddle lessons at 2,000 steps) then carry NaN into the figure dict")
+SUBNORMAL_BUG = (
+    "figures/playground.py _r: for |v| < ~1e-303 the scale 10**(digits-1-mag) overflows to inf, "
+    "so v*inf/inf gives NaN (not the rounded value, not None); paths that converge to exactly 0 "
+    "(e.g. the plateau/ravine/saddle lessons at 2,000 steps) then carry NaN into the figure dict"
+)
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
 
 def make_run(surface, key, steps=200, **kw):
     traj = simulate(surface, key, steps=steps, device="cpu", **kw)
@@ -50,8 +53,11 @@ def path_traces(fig):
 
 
 def head_traces(fig):
-    return [(i, t) for i, t in enumerate(fig["data"])
-            if t.get("xaxis") == "x" and t.get("mode") == "markers" and "legendgroup" in t]
+    return [
+        (i, t)
+        for i, t in enumerate(fig["data"])
+        if t.get("xaxis") == "x" and t.get("mode") == "markers" and "legendgroup" in t
+    ]
 
 
 def loss_traces(fig):
@@ -72,6 +78,7 @@ def rosenbrock_eight():
 
 
 # --- plotly accepts every figure ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("presenter", [False, True], ids=["normal", "presenter"])
 @pytest.mark.parametrize("surface_key", available_surfaces())
@@ -105,8 +112,15 @@ def test_figure_is_valid_plotly_with_eight_runs(rosenbrock_eight):
 def test_figure_is_valid_plotly_with_schedule_noise_and_custom_start():
     s = get_surface("ravine", condition=200.0, angle=30.0)
     sched = make_schedule("warmup", inner=make_schedule("cosine", T_max=100), warmup_steps=20)
-    runs = make_runs(s, ("sgd", "adam", "rprop", "diag_newton", "lookahead"), steps=120, schedule=sched,
-                     noise=0.2, seed=3, start=(2.0, -1.0))
+    runs = make_runs(
+        s,
+        ("sgd", "adam", "rprop", "diag_newton", "lookahead"),
+        steps=120,
+        schedule=sched,
+        noise=0.2,
+        seed=3,
+        start=(2.0, -1.0),
+    )
     fig = build(s, runs, start=(2.0, -1.0), presenter=True, frame_ms=15)
     go.Figure(fig)
     start = next(t for t in fig["data"] if t.get("name") == "start")
@@ -114,6 +128,7 @@ def test_figure_is_valid_plotly_with_schedule_noise_and_custom_start():
 
 
 # --- payload, frames, no contour traces -----------------------------------------------------------
+
 
 def test_payload_of_eight_runs_of_1000_steps_is_small(rosenbrock_eight, record_property):
     _, _, fig = rosenbrock_eight
@@ -137,8 +152,9 @@ def test_frames_are_bounded_and_touch_only_heads_and_cursors(rosenbrock_eight):
             trace = data[index]
             assert id(trace) not in protected
             is_head = index in heads and trace["mode"] == "markers" and len(trace["x"]) == 1 == len(trace["y"])
-            is_cursor = (trace.get("name") == "step" and trace["mode"] == "lines"
-                         and trace["xaxis"] in ("x2", "x3", "x4"))
+            is_cursor = (
+                trace.get("name") == "step" and trace["mode"] == "lines" and trace["xaxis"] in ("x2", "x3", "x4")
+            )
             assert is_head or is_cursor, (frame["name"], index, trace.get("name"), trace.get("mode"))
         # cursors move to the frame's step
         for index, d in zip(frame["traces"], frame["data"]):
@@ -226,6 +242,7 @@ def test_head_markers_of_a_run_shorter_than_the_animation_stay_at_its_end():
 
 # --- paths and divergence --------------------------------------------------------------------
 
+
 def _python_sgd_divergence(surface, lr, start, steps):
     """First step at which plain-float SGD is non-finite or beyond the view widened by 10 spans."""
     from engine.rollout import FAR_SPANS
@@ -246,15 +263,22 @@ def _python_sgd_divergence(surface, lr, start, steps):
     return -1
 
 
-DIVERGING = [("rosenbrock", "sgd", 1.0), ("rosenbrock", "sgd", 0.01), ("rosenbrock", "sgd", 0.003),
-             ("ravine", "sgd", 2.5), ("saddle_unbounded", "sgd", 0.5), ("himmelblau", "sgd", 0.1),
-             ("two_wells", "sgd", 1.0)]
+DIVERGING = [
+    ("rosenbrock", "sgd", 1.0),
+    ("rosenbrock", "sgd", 0.01),
+    ("rosenbrock", "sgd", 0.003),
+    ("ravine", "sgd", 2.5),
+    ("saddle_unbounded", "sgd", 0.5),
+    ("himmelblau", "sgd", 0.1),
+    ("two_wells", "sgd", 1.0),
+]
 # Runs that leave the view, come back, and only then leave for good.
 REENTERING = [("two_wells", "momentum", 0.1), ("beale", "lion", 5.0), ("rastrigin", "newton", 5.0)]
 
 
-@pytest.mark.parametrize("surface_key, opt, lr", DIVERGING + REENTERING,
-                         ids=[f"{s}-{o}-lr{lr}" for s, o, lr in DIVERGING + REENTERING])
+@pytest.mark.parametrize(
+    "surface_key, opt, lr", DIVERGING + REENTERING, ids=[f"{s}-{o}-lr{lr}" for s, o, lr in DIVERGING + REENTERING]
+)
 def test_a_diverged_run_says_so_and_its_path_stops_at_the_view(surface_key, opt, lr):
     s = get_surface(surface_key)
     steps = 300
@@ -307,6 +331,7 @@ def test_each_selected_optimizer_has_one_path_named_by_its_display_name():
 
 # --- the loss panel ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("surface_key", [k for k in available_surfaces() if get_surface(k).minima])
 def test_loss_panel_is_loss_minus_f_star_on_a_log_axis(surface_key):
     s = get_surface(surface_key)
@@ -341,6 +366,7 @@ def test_loss_panel_is_raw_loss_on_a_linear_axis_without_minima():
 
 # --- colours ---------------------------------------------------------------------------------------
 
+
 def test_every_registered_optimizer_has_its_own_colour():
     colours = [color_for(k, i) for i, k in enumerate(available_optimizers())]
     assert len(set(c.lower() for c in colours)) == len(colours), dict(zip(available_optimizers(), colours))
@@ -365,8 +391,17 @@ def test_an_optimizer_keeps_its_colour_whatever_else_is_selected():
 
 # --- small figures ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("key, params", [("constant", {}), ("cosine", {"T_max": 100}), ("step", {"step_size": 30}),
-                                         ("exponential", {"r": 50.0}), ("reciprocal", {})])
+
+@pytest.mark.parametrize(
+    "key, params",
+    [
+        ("constant", {}),
+        ("cosine", {"T_max": 100}),
+        ("step", {"step_size": 30}),
+        ("exponential", {"r": 50.0}),
+        ("reciprocal", {}),
+    ],
+)
 def test_schedule_preview_is_valid_plotly(key, params):
     values = make_schedule(key, **params).values(200).numpy()
     fig = schedule_preview(values)
@@ -400,6 +435,7 @@ def test_surface_3d_with_no_runs_is_valid_plotly():
 
 # --- _r ----------------------------------------------------------------------------------------------
 
+
 def test_r_keeps_the_shape_of_2d_arrays():
     a = np.arange(12, dtype=float).reshape(3, 4) / 7
     out = _r(a)
@@ -413,22 +449,25 @@ def test_r_keeps_1d_arrays_flat_and_accepts_lists():
     assert _r([]) == []
 
 
-@pytest.mark.parametrize("value, expected", [
-    (123456789.0, 123457000.0),
-    (1.23456789, 1.23457),
-    (-1.23456789, -1.23457),
-    (0.000123456789, 0.000123457),
-    (1.23456789e-12, 1.23457e-12),
-    (9.999996, 10.0),
-    (0.0, 0.0),
-    (-0.0, 0.0),
-    (1e300, 1e300),
-    (1e-300, 1e-300),
-    (7, 7.0),
-    pytest.param(1e-305, 1e-305, id="1e-305"),
-    pytest.param(5e-324, 5e-324, id="5e-324"),
-    pytest.param(-2.5e-310, -2.5e-310, id="-2.5e-310"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (123456789.0, 123457000.0),
+        (1.23456789, 1.23457),
+        (-1.23456789, -1.23457),
+        (0.000123456789, 0.000123457),
+        (1.23456789e-12, 1.23457e-12),
+        (9.999996, 10.0),
+        (0.0, 0.0),
+        (-0.0, 0.0),
+        (1e300, 1e300),
+        (1e-300, 1e-300),
+        (7, 7.0),
+        pytest.param(1e-305, 1e-305, id="1e-305"),
+        pytest.param(5e-324, 5e-324, id="5e-324"),
+        pytest.param(-2.5e-310, -2.5e-310, id="-2.5e-310"),
+    ],
+)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_r_rounds_to_six_significant_digits(value, expected):
     (got,) = _r([value])

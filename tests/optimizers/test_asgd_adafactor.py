@@ -107,6 +107,7 @@ def test_matches_torch_optim_bit_for_bit(key, surface_key, seed):
 
 def test_the_random_cases_cover_the_branches():
     """The draws above include ASGD runs that average and Adafactor runs whose ρ_t is 1/√t."""
+
     def drawn(key):
         return [random_hparams(key, random.Random(f"{key}/{s}/{i}"), LR_TOP[s]) for s in LR_TOP for i in range(4)]
 
@@ -158,8 +159,14 @@ def test_adafactor_second_moment_is_torchs_variance():
     hp = {"lr": 0.2, "beta2_decay": -0.6, "eps2": 0.05, "d": 1.2, "weight_decay": 0.02}
     states = run_by_hand(surface, "adafactor", start, 30, hp)
     vs = []
-    torch_trajectory(surface, start, 30, "adafactor", get_optimizer("adafactor").resolve(hp),
-                     record=lambda opt, ps: vs.append(torch.stack([opt.state[p]["variance"].clone() for p in ps], 1)))
+    torch_trajectory(
+        surface,
+        start,
+        30,
+        "adafactor",
+        get_optimizer("adafactor").resolve(hp),
+        record=lambda opt, ps: vs.append(torch.stack([opt.state[p]["variance"].clone() for p in ps], 1)),
+    )
     for t, state in enumerate(states):
         assert torch.equal(state.v, vs[t]), f"step {t + 1}"
 
@@ -218,8 +225,13 @@ def test_swept_hyperparameter_equals_separate_runs(key, name, values, base):
     for b, value in enumerate(values):
         single = run(key, {**base, name: float(value)})
         for field in ("xy", "loss", "grad", "lr", "effective_lr"):
-            torch.testing.assert_close(getattr(swept, field)[b], getattr(single, field)[0], rtol=1e-12, atol=1e-14,
-                                       msg=lambda m: f"{key} {name}={value}: {field} differs\n{m}")
+            torch.testing.assert_close(
+                getattr(swept, field)[b],
+                getattr(single, field)[0],
+                rtol=1e-12,
+                atol=1e-14,
+                msg=lambda m: f"{key} {name}={value}: {field} differs\n{m}",
+            )
 
 
 def test_swept_runs_differ():
@@ -228,6 +240,7 @@ def test_swept_runs_differ():
 
 
 # ---- schedules --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", KEYS)
 def test_matches_torch_under_a_cosine_schedule(key):
@@ -238,10 +251,17 @@ def test_matches_torch_under_a_cosine_schedule(key):
     start = torch.tensor([surface.start, (1.0, -2.0)], dtype=torch.float64)
     hp = {"lr": 0.4, "weight_decay": 0.01} | ({"t0": 5.0, "lambd": 0.05} if key == "asgd" else {"lr": 0.6})
     steps = 50
-    ours = simulate(surface, key, start=start, steps=steps, hparams=hp, device="cpu",
-                    schedule=make_schedule("cosine", T_max=steps))
-    theirs = torch_trajectory(surface, start, steps, key, ours.hparams,
-                              scheduler=lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=steps))
+    ours = simulate(
+        surface, key, start=start, steps=steps, hparams=hp, device="cpu", schedule=make_schedule("cosine", T_max=steps)
+    )
+    theirs = torch_trajectory(
+        surface,
+        start,
+        steps,
+        key,
+        ours.hparams,
+        scheduler=lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=steps),
+    )
     # torch's recursive cosine differs from the closed form by rounding only.
     torch.testing.assert_close(ours.xy, theirs, rtol=1e-9, atol=1e-11)
     plain = simulate(surface, key, start=start, steps=steps, hparams=hp, device="cpu")
@@ -258,16 +278,24 @@ def test_asgd_step_size_lags_the_schedule_by_one_step():
     lr = ours.lr[0]
     assert float(lr[10]) == pytest.approx(0.05) and float(eta[10]) == pytest.approx(0.5, rel=1e-4)
     assert float(eta[11]) == pytest.approx(0.05, rel=1e-4)
-    theirs = torch_trajectory(surface, ours.xy[:, 0], 15, "asgd", ours.hparams,
-                              scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 10, 0.1))
+    theirs = torch_trajectory(
+        surface,
+        ours.xy[:, 0],
+        15,
+        "asgd",
+        ours.hparams,
+        scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 10, 0.1),
+    )
     torch.testing.assert_close(ours.xy, theirs, rtol=1e-12, atol=1e-14)
 
 
 # ---- the step-by-step explanation ------------------------------------------------------------------
 
 EXPLAINED = [
-    ("asgd", {}), ("asgd", {"t0": 1.0, "weight_decay": 0.1, "lambd": 0.05}),
-    ("adafactor", {}), ("adafactor", {"lr": 0.9, "d": 1.0, "weight_decay": 0.1, "eps2": 0.5}),
+    ("asgd", {}),
+    ("asgd", {"t0": 1.0, "weight_decay": 0.1, "lambd": 0.05}),
+    ("adafactor", {}),
+    ("adafactor", {"lr": 0.9, "d": 1.0, "weight_decay": 0.1, "eps2": 0.5}),
 ]
 
 

@@ -8,7 +8,6 @@ handling of its inner optimizer's hyperparameters.
 from __future__ import annotations
 
 import inspect
-import math
 import re
 
 import pytest
@@ -34,6 +33,7 @@ def ids(pairs):
 
 # ---- registry ----------------------------------------------------------------------------------
 
+
 def test_registry_is_a_tuple_of_unique_lower_case_keys():
     assert isinstance(KEYS, tuple) and KEYS
     assert len(set(KEYS)) == len(KEYS)
@@ -57,6 +57,7 @@ def test_unknown_optimizer_is_a_value_error_listing_valid_keys():
 
 
 # ---- Param specs -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("key, p", PARAMS, ids=PARAM_IDS)
 def test_param_default_lies_in_its_range(key, p):
@@ -95,8 +96,11 @@ def test_log_param_grid_is_increasing_in_range_and_contains_default(key, p):
     assert p.default in grid
 
 
-@pytest.mark.parametrize("key, p", [(k, p) for k, p in PARAMS if p.kind != "float" or p.log],
-                         ids=ids([(k, p) for k, p in PARAMS if p.kind != "float" or p.log]))
+@pytest.mark.parametrize(
+    "key, p",
+    [(k, p) for k, p in PARAMS if p.kind != "float" or p.log],
+    ids=ids([(k, p) for k, p in PARAMS if p.kind != "float" or p.log]),
+)
 def test_param_grid_offers_the_default(key, p):
     assert p.default in p.grid()
 
@@ -134,8 +138,17 @@ def test_unknown_hyperparameter_is_a_value_error_naming_the_valid_ones(key):
 
 
 BAD_BY_KIND = {
-    "float": [float("nan"), float("inf"), -float("inf"), "0.1", None, True, [0.1],
-              torch.tensor([[0.1, 0.2]]), torch.tensor([0.1, float("nan")])],
+    "float": [
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        "0.1",
+        None,
+        True,
+        [0.1],
+        torch.tensor([[0.1, 0.2]]),
+        torch.tensor([0.1, float("nan")]),
+    ],
     "int": [2.5, -1, "5", None, float("nan"), torch.tensor([5, 6])],
     "bool": ["yes", 2, None, 0.5],
     "choice": ["nope", None, 1],
@@ -143,8 +156,7 @@ BAD_BY_KIND = {
 BAD_CASES = [(key, p, bad) for key, p in PARAMS for bad in BAD_BY_KIND.get(p.kind, [])]
 
 
-@pytest.mark.parametrize("key, p, bad", BAD_CASES,
-                         ids=[f"{key}.{p.name}={bad!r}" for key, p, bad in BAD_CASES])
+@pytest.mark.parametrize("key, p, bad", BAD_CASES, ids=[f"{key}.{p.name}={bad!r}" for key, p, bad in BAD_CASES])
 def test_non_finite_or_wrong_type_value_is_refused(key, p, bad):
     with pytest.raises(ValueError) as info:
         SPECS[key].resolve({p.name: bad})
@@ -281,9 +293,11 @@ PURITY_CASES = [(key, {}) for key in KEYS] + [
 ]
 
 
-@pytest.mark.parametrize("key, hp", PURITY_CASES,
-                         ids=[key + ("[" + ",".join(f"{k}={v}" for k, v in hp.items()) + "]" if hp else "")
-                              for key, hp in PURITY_CASES])
+@pytest.mark.parametrize(
+    "key, hp",
+    PURITY_CASES,
+    ids=[key + ("[" + ",".join(f"{k}={v}" for k, v in hp.items()) + "]" if hp else "") for key, hp in PURITY_CASES],
+)
 @pytest.mark.parametrize("lr_kind", ["float", "tensor"])
 def test_update_does_not_modify_its_inputs(key, hp, lr_kind):
     rule = SPECS[key].rule(hp)
@@ -294,8 +308,13 @@ def test_update_does_not_modify_its_inputs(key, hp, lr_kind):
     for step in range(1, 13):  # past Lookahead's sync (k = 5) and RAdam's rectification switch
         grad = torch.randn(2, B, generator=gen, dtype=torch.float64)
         extra = {"hess": random_hessian(gen)} if rule.needs_hessian else {}
-        inputs = [grad, params, *tensors_in(state), *tensors_in(extra.get("hess")),
-                  *([lr] if isinstance(lr, torch.Tensor) else [])]
+        inputs = [
+            grad,
+            params,
+            *tensors_in(state),
+            *tensors_in(extra.get("hess")),
+            *([lr] if isinstance(lr, torch.Tensor) else []),
+        ]
         before = [t.clone() for t in inputs]
         if rule.probe is not None:
             rule.probe(params, state)
@@ -326,9 +345,13 @@ def assert_sweep_equals_separate_runs(key, name, values, base=None, steps=SWEEP_
     for b, value in enumerate(values):
         single = run(key, {**base, name: float(value)}, steps, surface)
         for field in ("xy", "loss", "grad", "lr", "effective_lr"):
-            torch.testing.assert_close(getattr(swept, field)[b], getattr(single, field)[0],
-                                       rtol=SWEEP_RTOL, atol=SWEEP_ATOL,
-                                       msg=lambda m: f"{key} {name}={value}: {field} differs\n{m}")
+            torch.testing.assert_close(
+                getattr(swept, field)[b],
+                getattr(single, field)[0],
+                rtol=SWEEP_RTOL,
+                atol=SWEEP_ATOL,
+                msg=lambda m: f"{key} {name}={value}: {field} differs\n{m}",
+            )
         assert int(swept.diverged_at[b]) == int(single.diverged_at[0])
 
 
@@ -405,6 +428,7 @@ def test_second_order_sweeps_on_a_non_quadratic_surface(key, p):
 
 # ---- Lookahead's inner optimizer ------------------------------------------------------------------
 
+
 def test_lookahead_inner_choices_are_every_non_wrapper_optimizer():
     from optimizers import INNER_CHOICES
 
@@ -471,6 +495,7 @@ def test_lookahead_with_slow_alpha_below_one_pulls_back_every_k_steps(inner):
 
 
 # ---- the core's contract: one way for step-dependent values; rules know nothing of a compiler ------
+
 
 @pytest.mark.parametrize("key", KEYS)
 def test_update_never_sees_the_step_number(key):

@@ -43,8 +43,22 @@ TORCH_KEYS = tuple(k for k in available_optimizers() if get_optimizer(k).torch_t
 
 def test_every_optimizer_torch_has_declares_its_twin():
     """The optimizers of torch.optim (Nesterov aside: torch's tracks the look-ahead point) declare a twin."""
-    expected = {"sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam", "amsgrad", "adamw", "nadam", "adamax",
-                "radam", "rprop", "asgd", "adafactor"}
+    expected = {
+        "sgd",
+        "momentum",
+        "adagrad",
+        "rmsprop",
+        "adadelta",
+        "adam",
+        "amsgrad",
+        "adamw",
+        "nadam",
+        "adamax",
+        "radam",
+        "rprop",
+        "asgd",
+        "adafactor",
+    }
     assert expected & set(available_optimizers()) <= set(TORCH_KEYS)
     assert len(TORCH_KEYS) >= 12
 
@@ -136,23 +150,40 @@ def test_matches_torch_foreach_implementation(key):
     start = starts_for(surface, 3, rng)
     ours = simulate(surface, key, start=start, steps=STEPS, hparams=hp, device="cpu")
     cls, kwargs = torch_kwargs(key, ours.hparams)
-    theirs = torch_trajectory(surface, start, STEPS, cls, {**kwargs, "foreach": True}, coupled=get_optimizer(key).rule().coupled)
+    theirs = torch_trajectory(
+        surface, start, STEPS, cls, {**kwargs, "foreach": True}, coupled=get_optimizer(key).rule().coupled
+    )
     # The multi-tensor kernels order some operations differently: equal to rounding, not bits.
     torch.testing.assert_close(ours.xy, theirs, rtol=1e-10, atol=1e-12)
 
 
 SCHEDULED = [
     ("adam", ("step", dict(step_size=25, gamma=0.5)), lambda o: torch.optim.lr_scheduler.StepLR(o, 25, 0.5)),
-    ("momentum", ("exponential", dict(r=40.0)),
-     lambda o: torch.optim.lr_scheduler.ExponentialLR(o, math.exp(-1 / 40.0))),
-    ("rmsprop", ("cosine", dict(T_max=STEPS, min_factor=0.0)),
-     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=STEPS)),
-    ("nadam", ("warmup", dict(inner="step", warmup_steps=20, start_factor=0.1, step_size=30, gamma=0.5)),
-     lambda o: torch.optim.lr_scheduler.ChainedScheduler([
-         torch.optim.lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=20),
-         torch.optim.lr_scheduler.StepLR(o, 30, 0.5)])),
-    ("adagrad", ("reciprocal", dict(r=10.0, c=1.0)),
-     lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda t: (1 + t / 10.0) ** -1.0)),
+    (
+        "momentum",
+        ("exponential", dict(r=40.0)),
+        lambda o: torch.optim.lr_scheduler.ExponentialLR(o, math.exp(-1 / 40.0)),
+    ),
+    (
+        "rmsprop",
+        ("cosine", dict(T_max=STEPS, min_factor=0.0)),
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=STEPS),
+    ),
+    (
+        "nadam",
+        ("warmup", dict(inner="step", warmup_steps=20, start_factor=0.1, step_size=30, gamma=0.5)),
+        lambda o: torch.optim.lr_scheduler.ChainedScheduler(
+            [
+                torch.optim.lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=20),
+                torch.optim.lr_scheduler.StepLR(o, 30, 0.5),
+            ]
+        ),
+    ),
+    (
+        "adagrad",
+        ("reciprocal", dict(r=10.0, c=1.0)),
+        lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda t: (1 + t / 10.0) ** -1.0),
+    ),
 ]
 
 
@@ -161,10 +192,13 @@ def test_matches_torch_with_lr_scheduler(key, sched, torch_sched):
     surface = get_surface("ravine", condition=50.0, angle=20.0)
     start = torch.tensor([surface.start, (1.0, -2.0)], dtype=torch.float64)
     hp = {"lr": 0.05}
-    ours = simulate(surface, key, start=start, steps=STEPS, hparams=hp, schedule=make_schedule(sched[0], **sched[1]),
-                    device="cpu")
+    ours = simulate(
+        surface, key, start=start, steps=STEPS, hparams=hp, schedule=make_schedule(sched[0], **sched[1]), device="cpu"
+    )
     cls, kwargs = torch_kwargs(key, ours.hparams)
-    theirs = torch_trajectory(surface, start, STEPS, cls, kwargs, scheduler=torch_sched, coupled=get_optimizer(key).rule().coupled)
+    theirs = torch_trajectory(
+        surface, start, STEPS, cls, kwargs, scheduler=torch_sched, coupled=get_optimizer(key).rule().coupled
+    )
     # Recursive torch schedules differ from the closed forms by rounding only.
     torch.testing.assert_close(ours.xy, theirs, rtol=1e-9, atol=1e-11)
 
@@ -178,7 +212,7 @@ def test_reduce_on_plateau_matches_torch():
     cls, kwargs = torch_kwargs("adam", ours.hparams)
     # torch's ReduceLROnPlateau takes one loss per optimizer: drive one optimizer per run.
     for b in range(2):
-        p = start[b:b + 1].clone().requires_grad_(True)
+        p = start[b : b + 1].clone().requires_grad_(True)
         opt = cls([p], **kwargs)
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3, threshold=1e-3)
         path, lrs = [p.detach().clone()], []
@@ -201,8 +235,9 @@ def test_nesterov_tracks_torch_lookahead_point():
     start = torch.tensor([surface.start, (0.5, -0.5)], dtype=torch.float64)
     gamma, lr = 0.85, 2e-3
     ours = simulate(surface, "nesterov", start=start, steps=STEPS, hparams={"lr": lr, "momentum": gamma}, device="cpu")
-    theirs = torch_trajectory(surface, start, STEPS, torch.optim.SGD,
-                              dict(lr=lr, momentum=gamma, nesterov=True, foreach=False))
+    theirs = torch_trajectory(
+        surface, start, STEPS, torch.optim.SGD, dict(lr=lr, momentum=gamma, nesterov=True, foreach=False)
+    )
     u = torch.diff(ours.xy, dim=1)  # u_t = w_t − w_{t−1}
     lookahead_points = ours.xy[:, 1:] + gamma * u
     torch.testing.assert_close(lookahead_points, theirs[:, 1:], rtol=1e-9, atol=1e-11)
@@ -214,20 +249,56 @@ def test_nesterov_tracks_torch_lookahead_point():
 pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
 
 EXTERNAL = [
-    ("adabound", dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, final_lr=0.1, gamma=1e-3, weight_decay=0.0),
-     lambda hp: (pytorch_optimizer.AdaBound, dict(lr=hp["lr"], final_lr=hp["final_lr"], betas=(hp["beta1"], hp["beta2"]),
-                                                  gamma=hp["gamma"], eps=hp["eps"], weight_decay=hp["weight_decay"],
-                                                  weight_decouple=False, foreach=False))),
-    ("adabound", dict(lr=0.03, beta1=0.8, beta2=0.99, eps=1e-3, final_lr=0.05, gamma=1e-2, weight_decay=0.01),
-     lambda hp: (pytorch_optimizer.AdaBound, dict(lr=hp["lr"], final_lr=hp["final_lr"], betas=(hp["beta1"], hp["beta2"]),
-                                                  gamma=hp["gamma"], eps=hp["eps"], weight_decay=hp["weight_decay"],
-                                                  weight_decouple=False, foreach=False))),
-    ("lion", dict(lr=0.01, beta1=0.9, beta2=0.99, weight_decay=0.0),
-     lambda hp: (pytorch_optimizer.Lion, dict(lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]),
-                                              weight_decay=hp["weight_decay"], foreach=False))),
-    ("lion", dict(lr=0.003, beta1=0.7, beta2=0.95, weight_decay=0.1),
-     lambda hp: (pytorch_optimizer.Lion, dict(lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]),
-                                              weight_decay=hp["weight_decay"], foreach=False))),
+    (
+        "adabound",
+        dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, final_lr=0.1, gamma=1e-3, weight_decay=0.0),
+        lambda hp: (
+            pytorch_optimizer.AdaBound,
+            dict(
+                lr=hp["lr"],
+                final_lr=hp["final_lr"],
+                betas=(hp["beta1"], hp["beta2"]),
+                gamma=hp["gamma"],
+                eps=hp["eps"],
+                weight_decay=hp["weight_decay"],
+                weight_decouple=False,
+                foreach=False,
+            ),
+        ),
+    ),
+    (
+        "adabound",
+        dict(lr=0.03, beta1=0.8, beta2=0.99, eps=1e-3, final_lr=0.05, gamma=1e-2, weight_decay=0.01),
+        lambda hp: (
+            pytorch_optimizer.AdaBound,
+            dict(
+                lr=hp["lr"],
+                final_lr=hp["final_lr"],
+                betas=(hp["beta1"], hp["beta2"]),
+                gamma=hp["gamma"],
+                eps=hp["eps"],
+                weight_decay=hp["weight_decay"],
+                weight_decouple=False,
+                foreach=False,
+            ),
+        ),
+    ),
+    (
+        "lion",
+        dict(lr=0.01, beta1=0.9, beta2=0.99, weight_decay=0.0),
+        lambda hp: (
+            pytorch_optimizer.Lion,
+            dict(lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), weight_decay=hp["weight_decay"], foreach=False),
+        ),
+    ),
+    (
+        "lion",
+        dict(lr=0.003, beta1=0.7, beta2=0.95, weight_decay=0.1),
+        lambda hp: (
+            pytorch_optimizer.Lion,
+            dict(lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), weight_decay=hp["weight_decay"], foreach=False),
+        ),
+    ),
 ]
 
 
@@ -274,8 +345,9 @@ def test_lookahead_matches_pytorch_optimizer(inner):
     ours = simulate(surface, "lookahead", start=start, steps=STEPS, hparams=hp, device="cpu")
     inner_hp = {k: v for k, v in ours.hparams.items() if k not in ("inner", "k", "slow_alpha")}
     cls, kwargs = torch_kwargs(inner, inner_hp)
-    theirs = torch_trajectory(surface, start, STEPS, cls, kwargs,
-                              wrap=lambda o: pytorch_optimizer.Lookahead(o, k=4, alpha=0.6))
+    theirs = torch_trajectory(
+        surface, start, STEPS, cls, kwargs, wrap=lambda o: pytorch_optimizer.Lookahead(o, k=4, alpha=0.6)
+    )
     torch.testing.assert_close(ours.xy, theirs, rtol=1e-10, atol=1e-12)
     plain = simulate(surface, inner, start=start, steps=STEPS, hparams=inner_hp, device="cpu")
     assert not torch.allclose(ours.xy[:, 8:], plain.xy[:, 8:]), "lookahead must change the path"
@@ -286,10 +358,17 @@ def test_ranger_is_lookahead_over_torch_radam():
     start = starts_for(surface, 3, random.Random("ranger"))
     ours = simulate(surface, "ranger", start=start, steps=STEPS, hparams={"lr": 0.01}, device="cpu")
     hp = ours.hparams
-    radam = dict(lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"], weight_decay=hp["weight_decay"],
-                 foreach=False)
-    theirs = torch_trajectory(surface, start, STEPS, torch.optim.RAdam, radam,
-                              wrap=lambda o: pytorch_optimizer.Lookahead(o, k=hp["k"], alpha=hp["alpha"]))
+    radam = dict(
+        lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"], weight_decay=hp["weight_decay"], foreach=False
+    )
+    theirs = torch_trajectory(
+        surface,
+        start,
+        STEPS,
+        torch.optim.RAdam,
+        radam,
+        wrap=lambda o: pytorch_optimizer.Lookahead(o, k=hp["k"], alpha=hp["alpha"]),
+    )
     torch.testing.assert_close(ours.xy, theirs, rtol=1e-10, atol=1e-12)
 
 
@@ -299,7 +378,17 @@ def test_ranger_matches_pytorch_optimizer_ranger_without_its_extras():
     start = starts_for(surface, 3, random.Random("ranger2"))
     ours = simulate(surface, "ranger", start=start, steps=STEPS, hparams={"lr": 0.01}, device="cpu")
     hp = ours.hparams
-    kwargs = dict(lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), alpha=hp["alpha"], k=hp["k"], eps=hp["eps"],
-                  n_sma_threshold=5, degenerated_to_sgd=True, use_gc=False, weight_decay=0.0, foreach=False)
+    kwargs = dict(
+        lr=hp["lr"],
+        betas=(hp["beta1"], hp["beta2"]),
+        alpha=hp["alpha"],
+        k=hp["k"],
+        eps=hp["eps"],
+        n_sma_threshold=5,
+        degenerated_to_sgd=True,
+        use_gc=False,
+        weight_decay=0.0,
+        foreach=False,
+    )
     theirs = torch_trajectory(surface, start, STEPS, pytorch_optimizer.Ranger, kwargs)
     torch.testing.assert_close(ours.xy, theirs, rtol=1e-9, atol=1e-11)

@@ -9,14 +9,27 @@ from torch.optim import lr_scheduler as tls
 
 from spec import Param
 from optimizers.schedules import (
-    CONSTANT, SCHEDULES, Constant, Cosine, Exponential, MultiStep, Plateau, Reciprocal, Schedule, Step,
-    Warmup, available_schedules, make_schedule, schedule_class,
+    CONSTANT,
+    SCHEDULES,
+    Constant,
+    Cosine,
+    Exponential,
+    MultiStep,
+    Plateau,
+    Reciprocal,
+    Schedule,
+    Step,
+    Warmup,
+    available_schedules,
+    make_schedule,
+    schedule_class,
 )
 
 TIME_BASED = [k for k in SCHEDULES if k != "plateau"]
 
 
 # ---- torch drivers ----------------------------------------------------------------------------
+
 
 def _optimizer(lr):
     return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
@@ -68,9 +81,13 @@ def assert_rel_close(ours, ref, rtol=1e-12):
 
 # ---- registry ---------------------------------------------------------------------------------
 
+
 def test_registry_order_and_keys():
-    assert SCHEDULES == available_schedules() == (
-        "constant", "step", "multistep", "exponential", "reciprocal", "cosine", "warmup", "plateau")
+    assert (
+        SCHEDULES
+        == available_schedules()
+        == ("constant", "step", "multistep", "exponential", "reciprocal", "cosine", "warmup", "plateau")
+    )
     for key in SCHEDULES:
         assert schedule_class(key).key == key
 
@@ -104,17 +121,21 @@ def test_unknown_key_lists_valid_ones():
     assert all(key in str(info.value) for key in SCHEDULES)
 
 
-@pytest.mark.parametrize("key, bad, valid", [
-    ("constant", {"gamma": 0.5}, []),
-    ("step", {"step": 3}, ["step_size", "gamma"]),
-    ("multistep", {"milestone": (3,)}, ["gamma", "milestones"]),
-    ("exponential", {"gamma": 0.9}, ["r"]),
-    ("reciprocal", {"k": 1.0}, ["r", "c"]),
-    ("cosine", {"eta_min": 0.0}, ["T_max", "min_factor"]),
-    ("plateau", {"mode": "max"}, ["factor", "patience", "threshold", "cooldown", "min_factor"]),
-    ("warmup", {"T_max": 10}, ["inner", "warmup_steps", "start_factor"]),
-    ("warmup", {"inner": "cosine", "gamma": 0.1}, ["warmup_steps", "start_factor", "T_max", "min_factor"]),
-], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "key, bad, valid",
+    [
+        ("constant", {"gamma": 0.5}, []),
+        ("step", {"step": 3}, ["step_size", "gamma"]),
+        ("multistep", {"milestone": (3,)}, ["gamma", "milestones"]),
+        ("exponential", {"gamma": 0.9}, ["r"]),
+        ("reciprocal", {"k": 1.0}, ["r", "c"]),
+        ("cosine", {"eta_min": 0.0}, ["T_max", "min_factor"]),
+        ("plateau", {"mode": "max"}, ["factor", "patience", "threshold", "cooldown", "min_factor"]),
+        ("warmup", {"T_max": 10}, ["inner", "warmup_steps", "start_factor"]),
+        ("warmup", {"inner": "cosine", "gamma": 0.1}, ["warmup_steps", "start_factor", "T_max", "min_factor"]),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_unknown_param_lists_valid_ones(key, bad, valid):
     with pytest.raises(ValueError) as info:
         make_schedule(key, **bad)
@@ -123,15 +144,29 @@ def test_unknown_param_lists_valid_ones(key, bad, valid):
     assert [name for name in bad if name != "inner"][0] in message
 
 
-@pytest.mark.parametrize("key, bad", [
-    ("step", {"step_size": 0}), ("step", {"step_size": 2.5}), ("step", {"gamma": 0.0}),
-    ("multistep", {"milestones": (10, -1)}), ("exponential", {"r": 0.0}),
-    ("exponential", {"r": float("nan")}), ("cosine", {"T_max": 0}), ("cosine", {"min_factor": 1.5}),
-    ("warmup", {"start_factor": 2.0}), ("warmup", {"inner": "warmup"}), ("warmup", {"inner": "nope"}),
-    ("warmup", {"inner": Cosine(), "T_max": 5}), ("plateau", {"factor": 1.0}),
-    ("plateau", {"patience": -1}), ("plateau", {"cooldown": 1.5}), ("plateau", {"threshold": 1.0}),
-    ("exponential", {"r": torch.tensor([1.0, 2.0])}),
-], ids=lambda v: v if isinstance(v, str) else "-".join(map(str, v)))
+@pytest.mark.parametrize(
+    "key, bad",
+    [
+        ("step", {"step_size": 0}),
+        ("step", {"step_size": 2.5}),
+        ("step", {"gamma": 0.0}),
+        ("multistep", {"milestones": (10, -1)}),
+        ("exponential", {"r": 0.0}),
+        ("exponential", {"r": float("nan")}),
+        ("cosine", {"T_max": 0}),
+        ("cosine", {"min_factor": 1.5}),
+        ("warmup", {"start_factor": 2.0}),
+        ("warmup", {"inner": "warmup"}),
+        ("warmup", {"inner": "nope"}),
+        ("warmup", {"inner": Cosine(), "T_max": 5}),
+        ("plateau", {"factor": 1.0}),
+        ("plateau", {"patience": -1}),
+        ("plateau", {"cooldown": 1.5}),
+        ("plateau", {"threshold": 1.0}),
+        ("exponential", {"r": torch.tensor([1.0, 2.0])}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "-".join(map(str, v)),
+)
 def test_bad_values_refused(key, bad):
     with pytest.raises(ValueError):
         make_schedule(key, **bad)
@@ -154,28 +189,46 @@ REFERENCES = {
     "constant": (Constant(), lambda o: tls.ConstantLR(o, factor=1.0)),
     "step": (Step(step_size=70, gamma=0.3), lambda o: tls.StepLR(o, step_size=70, gamma=0.3)),
     "step-halve": (Step(step_size=1, gamma=0.5), lambda o: tls.StepLR(o, step_size=1, gamma=0.5)),
-    "multistep": (MultiStep((300, 100, 100, 450), 0.2),
-                  lambda o: tls.MultiStepLR(o, milestones=[100, 100, 300, 450], gamma=0.2)),
+    "multistep": (
+        MultiStep((300, 100, 100, 450), 0.2),
+        lambda o: tls.MultiStepLR(o, milestones=[100, 100, 300, 450], gamma=0.2),
+    ),
     "multistep-zero": (MultiStep((0, 5), 0.5), lambda o: tls.MultiStepLR(o, milestones=[0, 5], gamma=0.5)),
     "exponential": (Exponential(r=150.0), lambda o: tls.ExponentialLR(o, gamma=math.exp(-1 / 150.0))),
     "reciprocal": (Reciprocal(r=30.0, c=0.7), lambda o: tls.LambdaLR(o, lambda t: (1 + t / 30.0) ** (-0.7))),
-    "cosine": (Cosine(T_max=STEPS - 1, min_factor=0.1),
-               lambda o: tls.CosineAnnealingLR(o, T_max=STEPS - 1, eta_min=0.1 * o.param_groups[0]["lr"])),
-    "cosine-to-zero": (Cosine(T_max=STEPS - 1),
-                       lambda o: tls.CosineAnnealingLR(o, T_max=STEPS - 1, eta_min=0.0)),
-    "warmup-step": (Warmup(Step(step_size=40, gamma=0.5), warmup_steps=100, start_factor=0.05),
-                    lambda o: tls.ChainedScheduler([
-                        tls.LinearLR(o, start_factor=0.05, end_factor=1.0, total_iters=100),
-                        tls.StepLR(o, step_size=40, gamma=0.5)])),
-    "warmup-exponential": (Warmup(Exponential(r=300.0), warmup_steps=50, start_factor=0.01),
-                           lambda o: tls.ChainedScheduler([
-                               tls.LinearLR(o, start_factor=0.01, end_factor=1.0, total_iters=50),
-                               tls.ExponentialLR(o, gamma=math.exp(-1 / 300.0))])),
+    "cosine": (
+        Cosine(T_max=STEPS - 1, min_factor=0.1),
+        lambda o: tls.CosineAnnealingLR(o, T_max=STEPS - 1, eta_min=0.1 * o.param_groups[0]["lr"]),
+    ),
+    "cosine-to-zero": (Cosine(T_max=STEPS - 1), lambda o: tls.CosineAnnealingLR(o, T_max=STEPS - 1, eta_min=0.0)),
+    "warmup-step": (
+        Warmup(Step(step_size=40, gamma=0.5), warmup_steps=100, start_factor=0.05),
+        lambda o: tls.ChainedScheduler(
+            [
+                tls.LinearLR(o, start_factor=0.05, end_factor=1.0, total_iters=100),
+                tls.StepLR(o, step_size=40, gamma=0.5),
+            ]
+        ),
+    ),
+    "warmup-exponential": (
+        Warmup(Exponential(r=300.0), warmup_steps=50, start_factor=0.01),
+        lambda o: tls.ChainedScheduler(
+            [
+                tls.LinearLR(o, start_factor=0.01, end_factor=1.0, total_iters=50),
+                tls.ExponentialLR(o, gamma=math.exp(-1 / 300.0)),
+            ]
+        ),
+    ),
     # with eta_min = 0 torch's recursive cosine is a pure ratio, so it chains multiplicatively too
-    "warmup-cosine": (Warmup(Cosine(T_max=STEPS - 1), warmup_steps=60, start_factor=0.2),
-                      lambda o: tls.ChainedScheduler([
-                          tls.LinearLR(o, start_factor=0.2, end_factor=1.0, total_iters=60),
-                          tls.CosineAnnealingLR(o, T_max=STEPS - 1)])),
+    "warmup-cosine": (
+        Warmup(Cosine(T_max=STEPS - 1), warmup_steps=60, start_factor=0.2),
+        lambda o: tls.ChainedScheduler(
+            [
+                tls.LinearLR(o, start_factor=0.2, end_factor=1.0, total_iters=60),
+                tls.CosineAnnealingLR(o, T_max=STEPS - 1),
+            ]
+        ),
+    ),
 }
 
 
@@ -206,7 +259,7 @@ def test_cosine_stays_at_minimum_where_torch_rises():
     schedule = Cosine(T_max=T, min_factor=0.25)
     ours = our_lrs(schedule, 2.0, 3 * T)[0]
     ref = torch_lrs(lambda o: tls.CosineAnnealingLR(o, T_max=T, eta_min=0.5), 2.0, 3 * T)
-    assert_rel_close(ours[:T + 1], ref[:T + 1])
+    assert_rel_close(ours[: T + 1], ref[: T + 1])
     assert ours[T] == pytest.approx(0.5) and torch.all(ours[T:] == ours[T])
     assert ref[2 * T] == pytest.approx(2.0)  # torch's CosineAnnealingLR climbs back to the start
 
@@ -254,7 +307,7 @@ def test_warmup_ramps_then_is_inner(inner):
     inner_schedule = make_schedule(inner)
     warm = Warmup(inner_schedule, warmup_steps=W, start_factor=0.1)
     ours, plain = warm.values(300), inner_schedule.values(300)
-    ratio = ours[:W + 1] / plain[:W + 1]
+    ratio = ours[: W + 1] / plain[: W + 1]
     torch.testing.assert_close(ratio, torch.linspace(0.1, 1.0, W + 1, dtype=torch.float64))
     assert torch.equal(ours[W:], plain[W:])
 
@@ -262,18 +315,93 @@ def test_warmup_ramps_then_is_inner(inner):
 # ---- reduce on plateau -------------------------------------------------------------------------
 
 NAN = float("nan")
-LOSSES = torch.tensor([
-    # improves, stalls (small relative changes are not improvements), jumps, NaN, recovers
-    [5.0, 4.0, 4.0, 3.9999, 3.9999, 4.0, 3.0, NAN, NAN, NAN, 3.0, 2.5, 2.5, 2.5, 2.5, 2.5, 9.0, 2.0,
-     2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
-    # NaN first, then a steady decrease (always better), then an increasing loss
-    [NAN, 10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2,
-     1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0, 2.1, 2.2, 2.3, 2.4, 2.5, 2.6, 2.7, 2.8, 2.9],
-    # flat from the start, and negative losses
-    [-1.0] * 12 + [-1.00005, -1.0002, -1.0002] + [-1.0002] * 21,
-    # inf then flat
-    [math.inf] * 4 + [7.0] * 32,
-], dtype=torch.float64)
+LOSSES = torch.tensor(
+    [
+        # improves, stalls (small relative changes are not improvements), jumps, NaN, recovers
+        [
+            5.0,
+            4.0,
+            4.0,
+            3.9999,
+            3.9999,
+            4.0,
+            3.0,
+            NAN,
+            NAN,
+            NAN,
+            3.0,
+            2.5,
+            2.5,
+            2.5,
+            2.5,
+            2.5,
+            9.0,
+            2.0,
+            2.0,
+            2.0,
+            2.0,
+            2.0,
+            2.0,
+            2.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+        ],
+        # NaN first, then a steady decrease (always better), then an increasing loss
+        [
+            NAN,
+            10.0,
+            9.0,
+            8.0,
+            7.0,
+            6.0,
+            5.0,
+            4.0,
+            3.0,
+            2.0,
+            1.0,
+            0.5,
+            0.6,
+            0.7,
+            0.8,
+            0.9,
+            1.0,
+            1.1,
+            1.2,
+            1.3,
+            1.4,
+            1.5,
+            1.6,
+            1.7,
+            1.8,
+            1.9,
+            2.0,
+            2.1,
+            2.2,
+            2.3,
+            2.4,
+            2.5,
+            2.6,
+            2.7,
+            2.8,
+            2.9,
+        ],
+        # flat from the start, and negative losses
+        [-1.0] * 12 + [-1.00005, -1.0002, -1.0002] + [-1.0002] * 21,
+        # inf then flat
+        [math.inf] * 4 + [7.0] * 32,
+    ],
+    dtype=torch.float64,
+)
 
 PLATEAU_CASES = {
     "defaults-patience2": dict(factor=0.5, patience=2, threshold=1e-4, cooldown=0, min_factor=0.0),
@@ -300,8 +428,9 @@ def test_plateau_equals_torch_exactly(name):
         base = base * 1e-7
     steps = LOSSES.shape[1] + 1
     ours = our_lrs(Plateau(**case), base, steps, losses=LOSSES)
-    ref = torch.stack([torch_plateau_lrs(float(b), LOSSES[i].tolist(), **_torch_kwargs(case, float(b)))
-                       for i, b in enumerate(base)])
+    ref = torch.stack(
+        [torch_plateau_lrs(float(b), LOSSES[i].tolist(), **_torch_kwargs(case, float(b))) for i, b in enumerate(base)]
+    )
     assert torch.equal(ours, ref), (ours, ref)
     assert (ours[:, -1] < base).any()  # the case does reduce something
 
@@ -312,7 +441,7 @@ def test_plateau_runs_are_independent():
     steps = LOSSES.shape[1] + 1
     batched = our_lrs(schedule, base, steps, losses=LOSSES)
     for i in range(len(base)):
-        alone = our_lrs(schedule, base[i:i + 1], steps, losses=LOSSES[i:i + 1])
+        alone = our_lrs(schedule, base[i : i + 1], steps, losses=LOSSES[i : i + 1])
         assert torch.equal(batched[i], alone[0])
 
 
@@ -352,11 +481,21 @@ def test_warmup_over_plateau_equals_torch_linear_plus_plateau():
     base = torch.tensor([0.1, 1.0, 0.3, 2.0], dtype=torch.float64)
     steps = LOSSES.shape[1] + 1
     ours = our_lrs(schedule, base, steps, losses=LOSSES)
-    ref = torch.stack([
-        torch_plateau_lrs(float(b), LOSSES[i].tolist(),
-                          warmup=dict(start_factor=0.1, end_factor=1.0, total_iters=10),
-                          factor=0.5, patience=1, threshold=1e-4, cooldown=0, min_lr=0.0)
-        for i, b in enumerate(base)])
+    ref = torch.stack(
+        [
+            torch_plateau_lrs(
+                float(b),
+                LOSSES[i].tolist(),
+                warmup=dict(start_factor=0.1, end_factor=1.0, total_iters=10),
+                factor=0.5,
+                patience=1,
+                threshold=1e-4,
+                cooldown=0,
+                min_lr=0.0,
+            )
+            for i, b in enumerate(base)
+        ]
+    )
     assert_rel_close(ours, ref)
     plain = our_lrs(schedule.inner, base, steps, losses=LOSSES)
     assert torch.equal(ours[:, 10:], plain[:, 10:])

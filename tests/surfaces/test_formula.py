@@ -24,8 +24,16 @@ from hypothesis import strategies as st
 import surfaces.formula as formula_module
 from engine import simulate
 from surfaces import available_surfaces, get_surface
-from surfaces.formula import (DEFAULT_BOUNDS, DEFAULT_EXPR, MAX_DEPTH, MAX_LENGTH, MAX_NODES, FormulaError,
-                              FormulaSurface, parse_formula)
+from surfaces.formula import (
+    DEFAULT_BOUNDS,
+    DEFAULT_EXPR,
+    MAX_DEPTH,
+    MAX_LENGTH,
+    MAX_NODES,
+    FormulaError,
+    FormulaSurface,
+    parse_formula,
+)
 
 TIME_LIMIT = 1.0  # seconds, per formula
 WHOLE = "whole formula"
@@ -44,9 +52,11 @@ def warm():
     torch._refs and takes about a second the first time in a process): touch every function once.
     """
     build(DEFAULT_EXPR)
-    build("sin(x) + cos(y) + tan(x/4) + exp(y/4) + log(4 + x) + ln(4 + y) + log10(4 + x) + log2(5 + y)"
-          " + sqrt(5 + x) + abs(x*y) + tanh(x) + sinh(y/2) + cosh(x/2) + atan(y) + arctan(x)"
-          " + min(x, y) + max(x, y) + min(x, 1) + max(2, y) + x**2 + (1 + y**2)**-2 + abs(x)**0.5")
+    build(
+        "sin(x) + cos(y) + tan(x/4) + exp(y/4) + log(4 + x) + ln(4 + y) + log10(4 + x) + log2(5 + y)"
+        " + sqrt(5 + x) + abs(x*y) + tanh(x) + sinh(y/2) + cosh(x/2) + atan(y) + arctan(x)"
+        " + min(x, y) + max(x, y) + min(x, 1) + max(2, y) + x**2 + (1 + y**2)**-2 + abs(x)**0.5"
+    )
     with pytest.raises(FormulaError):
         build("log(-1 - x**2)")
 
@@ -203,12 +213,28 @@ def test_the_module_never_names_eval_exec_compile_or_ast():
     """A static guard: no Python name that could run or parse user text as Python appears in the code."""
     source = Path(formula_module.__file__).read_text(encoding="utf-8")
     names = {tok.string for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.NAME}
-    forbidden = {"eval", "exec", "compile", "ast", "literal_eval", "__import__", "getattr", "setattr",
-                 "globals", "locals", "importlib", "pickle", "subprocess", "os", "sys"}
+    forbidden = {
+        "eval",
+        "exec",
+        "compile",
+        "ast",
+        "literal_eval",
+        "__import__",
+        "getattr",
+        "setattr",
+        "globals",
+        "locals",
+        "importlib",
+        "pickle",
+        "subprocess",
+        "os",
+        "sys",
+    }
     assert names & forbidden == set()
 
 
 # ---- limits at their edges -------------------------------------------------------------------------
+
 
 def test_length_limit_edge():
     ok = "x" + " " * (MAX_LENGTH - 1)
@@ -251,12 +277,13 @@ def test_number_limit_edge():
 
 # ---- the grammar -----------------------------------------------------------------------------------
 
+
 def values_of(expr, x, y):
     return parse_formula(expr)(torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64))
 
 
 PRECEDENCE = [
-    ("-x**2", lambda x, y: -(x ** 2)),
+    ("-x**2", lambda x, y: -(x**2)),
     ("2**3**2*x", lambda x, y: 512.0 * x),
     ("2^3^2*x", lambda x, y: 512.0 * x),
     ("x - y - 1", lambda x, y: (x - y) - 1),
@@ -272,10 +299,14 @@ PRECEDENCE = [
     ("min(x, y) + max(x, 1)", lambda x, y: torch.minimum(x, y) + torch.clamp(x, min=1)),
     ("max(2, y) - min(0.5, x)", lambda x, y: torch.clamp(y, min=2) - torch.clamp(x, max=0.5)),
     ("pi*e*x", lambda x, y: math.pi * math.e * x),
-    ("ln(abs(x)) + log10(abs(y)) + log2(abs(x))", lambda x, y: torch.log(x.abs()) + torch.log10(y.abs())
-     + torch.log2(x.abs())),
-    ("sinh(x) + cosh(y) + tanh(x) + atan(y) + arctan(x) + tan(y)",
-     lambda x, y: torch.sinh(x) + torch.cosh(y) + torch.tanh(x) + torch.atan(y) + torch.atan(x) + torch.tan(y)),
+    (
+        "ln(abs(x)) + log10(abs(y)) + log2(abs(x))",
+        lambda x, y: torch.log(x.abs()) + torch.log10(y.abs()) + torch.log2(x.abs()),
+    ),
+    (
+        "sinh(x) + cosh(y) + tanh(x) + atan(y) + arctan(x) + tan(y)",
+        lambda x, y: torch.sinh(x) + torch.cosh(y) + torch.tanh(x) + torch.atan(y) + torch.atan(x) + torch.tan(y),
+    ),
     ("sqrt(x**2 + y**2) + exp(-x)", lambda x, y: torch.sqrt(x * x + y * y) + torch.exp(-x)),
 ]
 
@@ -324,11 +355,52 @@ def test_formula_must_be_text(bad):
 
 # ---- random input never escapes as anything but a FormulaError -----------------------------------
 
-JUNK_ALPHABET = ("xyzXe0123456789.+-*/^()," "sincotaexplgqrbhmd_ \t\n"
-                 "@%&|~!<>=;:[]{}\"'`$#?\\" "\u0445\uff58\u2212\u00d7\u03c0\u00b2\u200b\u00a0")
-TOKENS = ["x", "y", "pi", "e", "1", "2", "0", "10", "0.5", "1e3", "1e-3", "999999", "+", "-", "*", "/", "**",
-          "^", "(", ")", ",", " ", "sin(", "exp(", "log(", "sqrt(", "min(", "max(", "abs(", "tanh(", "9**9",
-          "x**", "/0", "(-1)", ".", "[", "'", "_"]
+JUNK_ALPHABET = (
+    "xyzXe0123456789.+-*/^(),"
+    "sincotaexplgqrbhmd_ \t\n"
+    "@%&|~!<>=;:[]{}\"'`$#?\\"
+    "\u0445\uff58\u2212\u00d7\u03c0\u00b2\u200b\u00a0"
+)
+TOKENS = [
+    "x",
+    "y",
+    "pi",
+    "e",
+    "1",
+    "2",
+    "0",
+    "10",
+    "0.5",
+    "1e3",
+    "1e-3",
+    "999999",
+    "+",
+    "-",
+    "*",
+    "/",
+    "**",
+    "^",
+    "(",
+    ")",
+    ",",
+    " ",
+    "sin(",
+    "exp(",
+    "log(",
+    "sqrt(",
+    "min(",
+    "max(",
+    "abs(",
+    "tanh(",
+    "9**9",
+    "x**",
+    "/0",
+    "(-1)",
+    ".",
+    "[",
+    "'",
+    "_",
+]
 
 
 def _check_random_text(text):
@@ -364,10 +436,15 @@ _LEAVES = st.sampled_from(["x", "y", "pi", "e", "0", "1", "2", "0.5", "3.25", "1
 
 
 def _extend(children):
-    binary = st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
-    power = st.tuples(children, st.sampled_from(["2", "3", "-1", "0.5", "4", "(1/3)"])).map(lambda t: f"({t[0]})^{t[1]}")
-    call = st.tuples(st.sampled_from(["sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "atan", "cosh"]),
-                     children).map(lambda t: f"{t[0]}({t[1]})")
+    binary = st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(
+        lambda t: f"({t[0]} {t[1]} {t[2]})"
+    )
+    power = st.tuples(children, st.sampled_from(["2", "3", "-1", "0.5", "4", "(1/3)"])).map(
+        lambda t: f"({t[0]})^{t[1]}"
+    )
+    call = st.tuples(
+        st.sampled_from(["sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "atan", "cosh"]), children
+    ).map(lambda t: f"{t[0]}({t[1]})")
     call2 = st.tuples(st.sampled_from(["min", "max"]), children, children).map(lambda t: f"{t[0]}({t[1]}, {t[2]})")
     neg = children.map(lambda c: f"-{c}")
     return st.one_of(binary, power, call, call2, neg)
@@ -433,7 +510,9 @@ def points_in_view(surface, n=100, seed=0, dtype=torch.float64):
     gen = torch.Generator().manual_seed(seed)
     (x0, x1), (y0, y1) = surface.bounds
     u = torch.rand(n, 2, generator=gen, dtype=torch.float64)
-    return (torch.tensor([x0, y0], dtype=torch.float64) + u * torch.tensor([x1 - x0, y1 - y0], dtype=torch.float64)).to(dtype)
+    return (torch.tensor([x0, y0], dtype=torch.float64) + u * torch.tensor([x1 - x0, y1 - y0], dtype=torch.float64)).to(
+        dtype
+    )
 
 
 def assert_close_to_scale(actual, expected, rtol, point_dims):
@@ -487,6 +566,7 @@ def test_simulate_accepts_the_formula_with_its_own_defaults():
 
 # ---- estimated minima and start -------------------------------------------------------------------
 
+
 def test_himmelblau_four_minima_are_found():
     hand, typed = pair("himmelblau", {}, "(x**2 + y - 11)**2 + (x + y**2 - 7)**2")
     assert len(typed.minima) == 4
@@ -535,6 +615,7 @@ def test_start_falls_back_to_the_highest_ring_point_when_the_corner_is_a_minimum
 
 # ---- the Surface API ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("expr", ["x*0 + 3", "3", "x", "y", "pi", "x + y", "sin(x)", "x*y**2"])
 @pytest.mark.parametrize("shape", [(), (5,), (3, 4)], ids=["()", "(5,)", "(3,4)"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
@@ -581,7 +662,9 @@ def test_derivatives_work_inside_no_grad_and_inference_mode(context):
     s = build("(1 - x)**2 + 100*(y - x**2)**2", bounds=((-2, 2), (-1, 3)))
     hand = get_surface("rosenbrock")
     xy = points_in_view(hand, n=10)
-    manager = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode, "enable_grad": torch.enable_grad}[context]
+    manager = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode, "enable_grad": torch.enable_grad}[
+        context
+    ]
     with manager():
         g, h = s.grad(xy), s.hessian(xy)
     assert_close_to_scale(g, hand.grad(xy), RTOL, 1)
@@ -609,9 +692,19 @@ def test_bounds_formats_and_values():
 
 
 BAD_BOUNDS = [
-    ((2, -2), (-1, 1)), ((-1, 1), (1, 1)), (-1, 1, 1), ((-1, 1),), "(-1, 1, -1, 1)", None,
-    ((-1, float("nan")), (-1, 1)), ((-1, float("inf")), (-1, 1)), ((-1e5, 1e5), (-1, 1)),
-    ((-1, 1), (0, 1e-9)), ((True, 2), (-1, 1)), (("a", 2), (-1, 1)), ((-6000, 6000), (-1, 1)),
+    ((2, -2), (-1, 1)),
+    ((-1, 1), (1, 1)),
+    (-1, 1, 1),
+    ((-1, 1),),
+    "(-1, 1, -1, 1)",
+    None,
+    ((-1, float("nan")), (-1, 1)),
+    ((-1, float("inf")), (-1, 1)),
+    ((-1e5, 1e5), (-1, 1)),
+    ((-1, 1), (0, 1e-9)),
+    ((True, 2), (-1, 1)),
+    (("a", 2), (-1, 1)),
+    ((-6000, 6000), (-1, 1)),
 ]
 
 

@@ -90,7 +90,8 @@ def assert_close_to_scale(actual, expected, rtol=RTOL, point_dims=1):
     bad = err > atol + rtol * expected.abs()
     assert not bool(bad.any()), (
         f"{int(bad.sum())} entries differ; worst error {float((err / (atol + rtol * expected.abs())).max()):.3g}"
-        f" × tolerance; actual {actual[bad][:4].tolist()} expected {expected[bad][:4].tolist()}")
+        f" × tolerance; actual {actual[bad][:4].tolist()} expected {expected[bad][:4].tolist()}"
+    )
 
 
 def as_point(p) -> torch.Tensor:
@@ -103,6 +104,7 @@ def inside(bounds, p) -> bool:
 
 
 # ---- derivatives -------------------------------------------------------------------------------
+
 
 def test_grad_equals_autograd(surface):
     xy = random_points(surface)
@@ -172,6 +174,7 @@ def test_component_forms_do_not_modify_their_inputs(surface):
 
 # ---- dtypes ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 def test_outputs_keep_the_input_dtype(surface, dtype):
     xy = random_points(surface, shape=(3, 4), dtype=dtype)
@@ -191,6 +194,7 @@ def test_float32_agrees_with_float64(surface):
 
 
 # ---- minima, start, bounds ---------------------------------------------------------------------
+
 
 def test_bounds_are_ordered_intervals(surface):
     (x0, x1), (y0, y1) = surface.bounds
@@ -231,6 +235,7 @@ def test_start_is_not_a_minimum(surface):
 
 
 # ---- surface-specific facts --------------------------------------------------------------------
+
 
 def test_saddle_has_a_strict_saddle_at_the_origin():
     s = get_surface("saddle")
@@ -279,8 +284,9 @@ def test_two_wells_first_minimum_is_the_deeper_one(tilt):
     assert s.minima[0][0] < 0 < s.minima[1][0]  # the tilt t·x deepens the left well
 
 
-@pytest.mark.parametrize("condition, angle", [(10.0, 0.0), (300.0, 35.0), (1000.0, -90.0), (2.0, 90.0),
-                                              (50.0, -45.0), (7.5, 12.5)])
+@pytest.mark.parametrize(
+    "condition, angle", [(10.0, 0.0), (300.0, 35.0), (1000.0, -90.0), (2.0, 90.0), (50.0, -45.0), (7.5, 12.5)]
+)
 def test_ravine_curvatures_are_one_over_condition_and_one(condition, angle):
     s = get_surface("ravine", condition=condition, angle=angle)
     h = s.hessian(random_points(s, shape=(4,)))
@@ -289,8 +295,9 @@ def test_ravine_curvatures_are_one_over_condition_and_one(condition, angle):
     torch.testing.assert_close(eig, expected, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("condition, angle", [(10.0, 0.0), (300.0, 35.0), (1000.0, -90.0), (2.0, 90.0),
-                                              (50.0, -45.0), (7.5, 12.5)])
+@pytest.mark.parametrize(
+    "condition, angle", [(10.0, 0.0), (300.0, 35.0), (1000.0, -90.0), (2.0, 90.0), (50.0, -45.0), (7.5, 12.5)]
+)
 def test_ravine_shallow_direction_points_along_the_angle(condition, angle):
     s = get_surface("ravine", condition=condition, angle=angle)
     _, vecs = torch.linalg.eigh(s.hessian(torch.zeros(2, dtype=torch.float64)))
@@ -301,6 +308,7 @@ def test_ravine_shallow_direction_points_along_the_angle(condition, angle):
 
 
 # ---- metadata and parameter validation -----------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", available_surfaces())
 def test_metadata_is_filled_in(key):
@@ -360,7 +368,9 @@ def test_surface_without_parameters_refuses_any(key):
 BAD_VALUES = [float("nan"), float("inf"), -float("inf"), "3", None, True, [1.0]]
 
 
-NUMERIC_PARAMS = [(k, p.name) for k in available_surfaces() for p in get_surface(k).params if p.kind in ("float", "int")]
+NUMERIC_PARAMS = [
+    (k, p.name) for k in available_surfaces() for p in get_surface(k).params if p.kind in ("float", "int")
+]
 
 
 @pytest.mark.parametrize("key, name", NUMERIC_PARAMS, ids=[f"{k}.{n}" for k, n in NUMERIC_PARAMS])
@@ -370,8 +380,11 @@ def test_non_finite_or_wrong_type_parameter_is_refused(key, name, bad):
         get_surface(key, **{name: bad})
 
 
-@pytest.mark.parametrize("key, params", [("ravine", {"condition": 0.0}), ("plateau", {"width": 0.0})],
-                         ids=["ravine.condition=0", "plateau.width=0"])
+@pytest.mark.parametrize(
+    "key, params",
+    [("ravine", {"condition": 0.0}), ("plateau", {"width": 0.0})],
+    ids=["ravine.condition=0", "plateau.width=0"],
+)
 def test_parameter_value_that_leaves_the_surface_undefined_is_a_value_error(key, params):
     with pytest.raises(ValueError, match=next(iter(params))):
         get_surface(key, **params)

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, schedule_class
 from surfaces import available_surfaces, surface_class
-from scene.config import (MAX_NOISE, SPEEDS, STEP_CHOICES, Config, effective_hparams, from_query, lesson_config,
-                       to_query)
+from scene.config import MAX_NOISE, SPEEDS, STEP_CHOICES, Config, effective_hparams, from_query, lesson_config, to_query
 
 SCRIPT = "<script>alert(1)</script>"
 LONG = "x" * 20_000
@@ -29,14 +28,17 @@ LOOKAHEAD_ORDER_BUG = (
     "is checked against the inner optimizer known *so far*; to_query writes names sorted, so inner params that "
     "sort before 'inner' (momentum's 'dampening', rmsprop's 'alpha'/'centered', rprop's 'etaminus'/'etaplus', "
     "adagrad's 'initial_accumulator_value', newton's 'damping') are checked against the default inner (adam) "
-    "and dropped with the warning \"Lookahead has no hyperparameter 'dampening': ignored\"")
+    "and dropped with the warning \"Lookahead has no hyperparameter 'dampening': ignored\""
+)
 EMPTY_OPT_BUG = (
     "ui/config.py from_query line ~112-116: opt= with only unknown keys (opt=bogus, opt=\u0430dam) gives "
-    "optimizers=() (an empty chart) instead of the surface's default (lesson) optimizers")
+    "optimizers=() (an empty chart) instead of the surface's default (lesson) optimizers"
+)
 SILENT_SCHED_PARAM = (
     "ui/config.py from_query (sched.* loop): with no sched= (constant), an unknown sched.X parameter is dropped "
     "without a warning (`if schedule != 'constant'`), against the module's promise of a warning for every "
-    "ignored parameter")
+    "ignored parameter"
+)
 
 
 def scene(surface: str = "ravine", *, hparams: dict | None = None, **changes) -> Config:
@@ -85,59 +87,93 @@ def _other_value(p):
 # --- round trips -----------------------------------------------------------------------------------
 
 ROUNDTRIPS = {f"lesson-{s}": lesson_config(s) for s in available_surfaces()}
-ROUNDTRIPS.update({
-    "custom-hparams": scene("ravine", optimizers=("sgd", "adam"), hparams={"adam": {"lr": 0.01, "beta1": 0.8},
-                                                                           "sgd": {"lr": 0.2}}),
-    "other-order": scene("ravine", optimizers=("adam", "momentum", "sgd")),
-    "no-optimizers": scene("saddle", optimizers=()),
-    "all-optimizers": scene("rosenbrock", optimizers=available_optimizers()),
-    "rmsprop-centered": scene("plateau", optimizers=("rmsprop",), hparams={"rmsprop": {"centered": True,
-                                                                                      "alpha": 0.9}}),
-    "lookahead-k-and-inner-sgd": scene("ravine", optimizers=("lookahead",),
-                                       hparams={"lookahead": {"k": 7, "inner": "sgd", "lr": 0.2}}),
-    "lookahead-inner-adam-params": scene("ravine", optimizers=("lookahead",),
-                                         hparams={"lookahead": {"slow_alpha": 0.8, "lr": 0.02, "beta1": 0.5}}),
-    "newton-damping": scene("rosenbrock", optimizers=("newton", "diag_newton"),
-                            hparams={"newton": {"lr": 0.5, "damping": 2.5}, "diag_newton": {"eps": 5.0}}),
-    "surface-params-ravine": scene("ravine", surface_params={"condition": 200.0, "angle": -30.0}),
-    "surface-params-rosenbrock": scene("rosenbrock", surface_params={"a": 1.2, "b": 10.0}),
-    "surface-params-plateau": scene("plateau", surface_params={"width": 0.5}),
-    "surface-params-two-wells-zero": scene("two_wells", surface_params={"tilt": 0.0}),
-    "sched-step": scene(schedule="step", schedule_params={"step_size": 50, "gamma": 0.3}),
-    "sched-multistep": scene(schedule="multistep", schedule_params={"gamma": 0.2}),
-    "sched-exponential": scene(schedule="exponential", schedule_params={"r": 500.0}),
-    "sched-reciprocal": scene(schedule="reciprocal", schedule_params={"r": 20.0, "c": 0.5}),
-    "sched-cosine": scene(schedule="cosine", schedule_params={"T_max": 200, "min_factor": 0.1}),
-    "sched-cosine-defaults": scene(schedule="cosine"),
-    "sched-plateau": scene(schedule="plateau", schedule_params={"factor": 0.3, "patience": 5, "threshold": 0.001,
-                                                                "cooldown": 2, "min_factor": 0.05}),
-    "sched-warmup-over-cosine": scene("beale", schedule="warmup",
-                                      schedule_params={"inner": "cosine", "T_max": 200, "min_factor": 0.1,
-                                                       "warmup_steps": 20, "start_factor": 0.1}),
-    "sched-warmup-over-constant": scene(schedule="warmup", schedule_params={"inner": "constant",
-                                                                            "warmup_steps": 100}),
-    "sched-warmup-over-plateau": scene(schedule="warmup", schedule_params={"inner": "plateau", "patience": 3}),
-    "start": scene("rosenbrock", start=(-1.0, 2.0)),
-    "start-corner": scene("himmelblau", start=(5.0, -5.0)),
-    "start-decimals": scene("ravine", start=(0.125, -2.75)),
-    "noise-seed": scene(noise=0.3, seed=12345),
-    "noise-max": scene(noise=MAX_NOISE, seed=2**31 - 1),
-    "presenter": scene(presenter=True),
-    "speeds": scene(speed="4×"),
-    "steps-min": scene(steps=1),
-    "steps-max": scene(steps=STEP_CHOICES[-1]),
-    "everything": scene("rosenbrock", surface_params={"b": 20.0}, optimizers=("adam", "newton", "rprop"),
-                        hparams={"adam": {"lr": 0.01}, "rprop": {"etaplus": 1.5}},
-                        schedule="warmup", schedule_params={"inner": "cosine", "T_max": 200},
-                        steps=500, noise=0.1, seed=3, start=(-1.0, 2.0), presenter=True, speed="2×"),
-})
+ROUNDTRIPS.update(
+    {
+        "custom-hparams": scene(
+            "ravine", optimizers=("sgd", "adam"), hparams={"adam": {"lr": 0.01, "beta1": 0.8}, "sgd": {"lr": 0.2}}
+        ),
+        "other-order": scene("ravine", optimizers=("adam", "momentum", "sgd")),
+        "no-optimizers": scene("saddle", optimizers=()),
+        "all-optimizers": scene("rosenbrock", optimizers=available_optimizers()),
+        "rmsprop-centered": scene(
+            "plateau", optimizers=("rmsprop",), hparams={"rmsprop": {"centered": True, "alpha": 0.9}}
+        ),
+        "lookahead-k-and-inner-sgd": scene(
+            "ravine", optimizers=("lookahead",), hparams={"lookahead": {"k": 7, "inner": "sgd", "lr": 0.2}}
+        ),
+        "lookahead-inner-adam-params": scene(
+            "ravine", optimizers=("lookahead",), hparams={"lookahead": {"slow_alpha": 0.8, "lr": 0.02, "beta1": 0.5}}
+        ),
+        "newton-damping": scene(
+            "rosenbrock",
+            optimizers=("newton", "diag_newton"),
+            hparams={"newton": {"lr": 0.5, "damping": 2.5}, "diag_newton": {"eps": 5.0}},
+        ),
+        "surface-params-ravine": scene("ravine", surface_params={"condition": 200.0, "angle": -30.0}),
+        "surface-params-rosenbrock": scene("rosenbrock", surface_params={"a": 1.2, "b": 10.0}),
+        "surface-params-plateau": scene("plateau", surface_params={"width": 0.5}),
+        "surface-params-two-wells-zero": scene("two_wells", surface_params={"tilt": 0.0}),
+        "sched-step": scene(schedule="step", schedule_params={"step_size": 50, "gamma": 0.3}),
+        "sched-multistep": scene(schedule="multistep", schedule_params={"gamma": 0.2}),
+        "sched-exponential": scene(schedule="exponential", schedule_params={"r": 500.0}),
+        "sched-reciprocal": scene(schedule="reciprocal", schedule_params={"r": 20.0, "c": 0.5}),
+        "sched-cosine": scene(schedule="cosine", schedule_params={"T_max": 200, "min_factor": 0.1}),
+        "sched-cosine-defaults": scene(schedule="cosine"),
+        "sched-plateau": scene(
+            schedule="plateau",
+            schedule_params={"factor": 0.3, "patience": 5, "threshold": 0.001, "cooldown": 2, "min_factor": 0.05},
+        ),
+        "sched-warmup-over-cosine": scene(
+            "beale",
+            schedule="warmup",
+            schedule_params={
+                "inner": "cosine",
+                "T_max": 200,
+                "min_factor": 0.1,
+                "warmup_steps": 20,
+                "start_factor": 0.1,
+            },
+        ),
+        "sched-warmup-over-constant": scene(
+            schedule="warmup", schedule_params={"inner": "constant", "warmup_steps": 100}
+        ),
+        "sched-warmup-over-plateau": scene(schedule="warmup", schedule_params={"inner": "plateau", "patience": 3}),
+        "start": scene("rosenbrock", start=(-1.0, 2.0)),
+        "start-corner": scene("himmelblau", start=(5.0, -5.0)),
+        "start-decimals": scene("ravine", start=(0.125, -2.75)),
+        "noise-seed": scene(noise=0.3, seed=12345),
+        "noise-max": scene(noise=MAX_NOISE, seed=2**31 - 1),
+        "presenter": scene(presenter=True),
+        "speeds": scene(speed="4×"),
+        "steps-min": scene(steps=1),
+        "steps-max": scene(steps=STEP_CHOICES[-1]),
+        "everything": scene(
+            "rosenbrock",
+            surface_params={"b": 20.0},
+            optimizers=("adam", "newton", "rprop"),
+            hparams={"adam": {"lr": 0.01}, "rprop": {"etaplus": 1.5}},
+            schedule="warmup",
+            schedule_params={"inner": "cosine", "T_max": 200},
+            steps=500,
+            noise=0.1,
+            seed=3,
+            start=(-1.0, 2.0),
+            presenter=True,
+            speed="2×",
+        ),
+    }
+)
 ROUNDTRIPS.update({f"speed-{s}": scene(speed=s) for s in SPEEDS})
-ROUNDTRIPS.update({
-    f"every-hparam-{key}": scene("ravine", optimizers=(key,),
-                                 hparams={key: {p.name: _other_value(p) for p in get_optimizer(key).params
-                                                if p.kind != "choice"}})
-    for key in available_optimizers()
-})
+ROUNDTRIPS.update(
+    {
+        f"every-hparam-{key}": scene(
+            "ravine",
+            optimizers=(key,),
+            hparams={key: {p.name: _other_value(p) for p in get_optimizer(key).params if p.kind != "choice"}},
+        )
+        for key in available_optimizers()
+    }
+)
 
 
 @pytest.mark.parametrize("cfg", list(ROUNDTRIPS.values()), ids=list(ROUNDTRIPS))
@@ -235,13 +271,16 @@ MALFORMED = [
     ("seed-huge", {"seed": "1e40"}, scene(R), "seed"),
     ("sched-nope", {"sched": "nope"}, scene(R), "sched"),
     ("sched-nope-with-param", {"sched": "nope", "sched.T_max": "200"}, scene(R), "sched"),
-    ("sched-inner-warmup", {"sched": "warmup", "sched.inner": "warmup"}, scene(R, schedule="warmup"),
-     "sched.inner"),
+    ("sched-inner-warmup", {"sched": "warmup", "sched.inner": "warmup"}, scene(R, schedule="warmup"), "sched.inner"),
     ("sched-param-abc", {"sched": "cosine", "sched.T_max": "abc"}, scene(R, schedule="cosine"), "T_max"),
     ("sched-param-below", {"sched": "cosine", "sched.T_max": "5"}, scene(R, schedule="cosine"), "T_max"),
     ("sched-param-unknown", {"sched": "cosine", "sched.bogus": "1"}, scene(R, schedule="cosine"), "bogus"),
-    ("sched-param-of-other-inner", {"sched": "warmup", "sched.inner": "constant", "sched.T_max": "100"},
-     scene(R, schedule="warmup", schedule_params={"inner": "constant"}), "T_max"),
+    (
+        "sched-param-of-other-inner",
+        {"sched": "warmup", "sched.inner": "constant", "sched.T_max": "100"},
+        scene(R, schedule="warmup", schedule_params={"inner": "constant"}),
+        "T_max",
+    ),
     ("presenter-2", {"presenter": "2"}, scene(R), "presenter"),
     ("speed-unknown", {"speed": "9×"}, scene(R), "speed"),
     ("unknown-key", {"foo": "1"}, scene(R), "foo"),
@@ -250,8 +289,7 @@ MALFORMED = [
     ("very-long-key", {LONG: "1"}, scene(R), LONG[:50]),
     ("dot-key", {".": "1"}, scene(R), "'.'"),
     ("optimizer-dot-key", {"adam.": "1"}, scene(R), "Adam"),
-    ("mixed", {"surface": "rosenbrock", "adam.lr": "abc", "steps": "500"}, scene("rosenbrock", steps=500),
-     "adam.lr"),
+    ("mixed", {"surface": "rosenbrock", "adam.lr": "abc", "steps": "500"}, scene("rosenbrock", steps=500), "adam.lr"),
     pytest.param("opt-only-unknown", {"opt": "bogus"}, scene(R), "bogus"),
     pytest.param("opt-only-cyrillic", {"opt": CYRILLIC_ADAM}, scene(R), CYRILLIC_ADAM),
     pytest.param("sched-param-without-sched", {"sched.bogus": "1"}, scene(R), "bogus"),
@@ -276,8 +314,17 @@ def test_the_table_has_enough_cases():
 
 
 def test_one_warning_per_problem_and_valid_values_kept():
-    q = {"surface": "rosenbrock", "opt": "adam,bogus", "adam.lr": "abc", "adam.beta1": "0.8", "steps": "0",
-         "noise": "0.2", "start": "9,9", "seed": "7", "foo": "bar"}
+    q = {
+        "surface": "rosenbrock",
+        "opt": "adam,bogus",
+        "adam.lr": "abc",
+        "adam.beta1": "0.8",
+        "steps": "0",
+        "noise": "0.2",
+        "start": "9,9",
+        "seed": "7",
+        "foo": "bar",
+    }
     cfg, warnings = from_query(q)
     assert len(warnings) == 5, warnings
     assert cfg == scene("rosenbrock", optimizers=("adam",), hparams={"adam": {"beta1": 0.8}}, noise=0.2, seed=7)
@@ -292,18 +339,49 @@ def test_the_query_passed_in_is_not_changed():
 
 # --- nothing raises ---------------------------------------------------------------------------------
 
-KEYS = (["surface", "opt", "steps", "noise", "seed", "start", "presenter", "speed", "sched", "sched.inner"]
-        + [f"s.{p.name}" for s in available_surfaces() for p in surface_class(s).params]
-        + [f"sched.{p.name}" for k in available_schedules() for p in schedule_class(k).params]
-        + [f"{k}.{p.name}" for k in available_optimizers() for p in get_optimizer(k).params])
-VALUES = (list(available_surfaces()) + list(available_optimizers()) + list(available_schedules())
-          + ["0", "1", "-1", "1e999", "nan", "inf", "", ",", "1,2", "0.5", "3.5", "1e-300", "true", SCRIPT,
-             CYRILLIC_ADAM, "sgd,adam", "-0", "1_000", " 1 ", "0x10"])
+KEYS = (
+    ["surface", "opt", "steps", "noise", "seed", "start", "presenter", "speed", "sched", "sched.inner"]
+    + [f"s.{p.name}" for s in available_surfaces() for p in surface_class(s).params]
+    + [f"sched.{p.name}" for k in available_schedules() for p in schedule_class(k).params]
+    + [f"{k}.{p.name}" for k in available_optimizers() for p in get_optimizer(k).params]
+)
+VALUES = (
+    list(available_surfaces())
+    + list(available_optimizers())
+    + list(available_schedules())
+    + [
+        "0",
+        "1",
+        "-1",
+        "1e999",
+        "nan",
+        "inf",
+        "",
+        ",",
+        "1,2",
+        "0.5",
+        "3.5",
+        "1e-300",
+        "true",
+        SCRIPT,
+        CYRILLIC_ADAM,
+        "sgd,adam",
+        "-0",
+        "1_000",
+        " 1 ",
+        "0x10",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=12)),
-                       st.one_of(st.sampled_from(VALUES), st.text(max_size=20)), max_size=8))
+@given(
+    st.dictionaries(
+        st.one_of(st.sampled_from(KEYS), st.text(max_size=12)),
+        st.one_of(st.sampled_from(VALUES), st.text(max_size=20)),
+        max_size=8,
+    )
+)
 def test_from_query_never_raises_and_its_result_round_trips(query):
     cfg, warnings = from_query(query)
     assert isinstance(cfg, Config) and isinstance(warnings, list)

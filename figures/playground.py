@@ -39,6 +39,7 @@ class RunView:
     effective_kind: str  # "diagonal", "scheduled", "step size" or "inner"
     diverged_at: int
     steps: np.ndarray  # (n,)
+    engine: str = "eager"  # which engine drew it: "fused", "eager", or "eager (why not fused)"
 
 
 def run_view(traj, label: str, row: int = 0) -> RunView:
@@ -58,6 +59,7 @@ def run_view(traj, label: str, row: int = 0) -> RunView:
         lr=traj.lr[row].numpy(),
         effective_lr=traj.effective_lr[row].numpy(),
         effective_kind=kind,
+        engine=traj.meta.get("engine", "eager"),
         diverged_at=int(traj.diverged_at[row]),
         steps=traj.steps.numpy(),
     )

@@ -194,7 +194,8 @@ ADAFACTOR = OptimizerSpec(
     latex=(
         r"\hat V_t = (1 - t^{\tau})\hat V_{t-1} + t^{\tau} g_t^2,\ U_t = \frac{g_t}{\sqrt{\hat V_t}},\ "
         r"\rho_t = \min(\eta, \tfrac{1}{\sqrt t}),\ "
-        r"w_{t+1} = w_t - \max(\varepsilon_2, \mathrm{RMS}(w_t))\,\rho_t\,\frac{U_t}{\max(1, \mathrm{RMS}(U_t)/d)}"
+        r"w_{t+1} = (1 - \eta\lambda)\, w_t - \max(\varepsilon_2, \mathrm{RMS}(w_t))\,\rho_t\,"
+        r"\frac{U_t}{\max(1, \mathrm{RMS}(U_t)/d)}"
     ),
     reference="Shazeer & Stern (2018), Adafactor: adaptive learning rates with sublinear memory cost; "
     "torch.optim.Adafactor",

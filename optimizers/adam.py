@@ -418,9 +418,12 @@ def _adam_kwargs(hp: dict) -> dict:
     return dict(lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]), eps=hp["eps"], weight_decay=hp["weight_decay"])
 
 
+_MOMENTS_LATEX = r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2"
+_HATS_LATEX = r"\hat m_t = \frac{m_t}{1-\beta_1^t},\ \hat v_t = \frac{v_t}{1-\beta_2^t}"
+_L2_LATEX = r"g_t = \nabla f(w_t) + \lambda w_t"
 _ADAM_LATEX = (
-    r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
-    r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\, \hat m_t"
+    _MOMENTS_LATEX + r",\ " + _HATS_LATEX + r",\ "
+    r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\, \hat m_t,\quad " + _L2_LATEX
 )
 
 ADAM = OptimizerSpec(
@@ -447,8 +450,8 @@ AMSGRAD = OptimizerSpec(
     torch_twin=TorchTwin("Adam", lambda hp: dict(_adam_kwargs(hp), amsgrad=True)),
     params=_adam_params(),
     latex=(
-        r"v^{\max}_t = \max(v^{\max}_{t-1}, v_t),\quad "
-        r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v^{\max}_t/(1-\beta_2^t)} + \varepsilon}\, \hat m_t"
+        _MOMENTS_LATEX + r",\ v^{\max}_t = \max(v^{\max}_{t-1}, v_t),\ \hat m_t = \frac{m_t}{1-\beta_1^t},\ "
+        r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v^{\max}_t/(1-\beta_2^t)} + \varepsilon}\, \hat m_t,\quad " + _L2_LATEX
     ),
     reference="Reddi, Kale & Kumar (2018), On the convergence of Adam and beyond; torch.optim.Adam(amsgrad=True)",
     summary="Adam dividing by the largest v seen so far: a coordinate's raw denominator never shrinks.",
@@ -494,8 +497,10 @@ NADAM = OptimizerSpec(
         ),
     ),
     latex=(
+        _MOMENTS_LATEX
+        + r",\ \hat v_t = \frac{v_t}{1-\beta_2^t},\ \mu_t = \beta_1\left(1 - \tfrac12\, 0.96^{t\psi}\right),\ "
         r"w_{t+1} = w_t - \frac{\eta}{\sqrt{\hat v_t} + \varepsilon}\left(\frac{(1-\mu_t) g_t}{1-\prod_{i\le t}\mu_i}"
-        r" + \frac{\mu_{t+1} m_t}{1 - \prod_{i\le t+1}\mu_i}\right)"
+        r" + \frac{\mu_{t+1} m_t}{1 - \prod_{i\le t+1}\mu_i}\right),\quad " + _L2_LATEX
     ),
     reference="Dozat (2016), Incorporating Nesterov momentum into Adam; torch.optim.NAdam",
     summary="Adam with Nesterov's look-ahead folded into the momentum term.",
@@ -512,7 +517,10 @@ ADAMAX = OptimizerSpec(
     build=adamax_rule,
     torch_twin=TorchTwin("Adamax", _adam_kwargs),
     params=_adam_params(),
-    latex=r"u_t = \max(\beta_2 u_{t-1}, |g_t| + \varepsilon),\quad w_{t+1} = w_t - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{u_t}",  # noqa: E501
+    latex=(
+        r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t| + \varepsilon),\ "
+        r"w_{t+1} = w_t - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{u_t},\quad " + _L2_LATEX
+    ),
     reference="Kingma & Ba (2015), §7.1 AdaMax; torch.optim.Adamax",
     summary="Adam with the infinity norm: divides by a decaying maximum of |g| instead of an RMS.",
     effective_lr_kind="diagonal",
@@ -529,9 +537,11 @@ RADAM = OptimizerSpec(
     torch_twin=TorchTwin("RAdam", _adam_kwargs),
     params=_adam_params(),
     latex=(
-        r"\rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t};\ \rho_t > 5:\ "
+        _MOMENTS_LATEX + r",\ \hat m_t = \frac{m_t}{1-\beta_1^t},\ \rho_\infty = \frac{2}{1-\beta_2} - 1,\ "
+        r"\rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t},\ "
+        r"r_t = \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}};\ \rho_t > 5:\ "
         r"w_{t+1} = w_t - \eta\, r_t \frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \varepsilon}\hat m_t,"
-        r"\ \text{else } w_{t+1} = w_t - \eta\, \hat m_t"
+        r"\ \text{else } w_{t+1} = w_t - \eta\, \hat m_t;\quad " + _L2_LATEX
     ),
     reference="Liu et al. (2020), On the variance of the adaptive learning rate and beyond; torch.optim.RAdam",
     summary="Adam with a built-in warm-up: plain momentum until the second moment can be trusted.",
@@ -572,7 +582,7 @@ ADABOUND = OptimizerSpec(
     latex=(
         r"\hat\eta_t = \operatorname{clip}\!\left(\frac{\eta\sqrt{1-\beta_2^t}}{(1-\beta_1^t)(\sqrt{v_t}+\varepsilon)},"
         r"\ \eta^*\!\left(1-\tfrac{1}{\gamma t+1}\right),\ \eta^*\!\left(1+\tfrac{1}{\gamma t}\right)\right),"
-        r"\quad w_{t+1} = w_t - \hat\eta_t \odot m_t"
+        r"\quad w_{t+1} = w_t - \hat\eta_t \odot m_t,\quad " + _MOMENTS_LATEX + r",\ " + _L2_LATEX
     ),
     reference="Luo, Xiong, Liu & Sun (2019), Adaptive gradient methods with dynamic bound of learning rate; "
     "reference code Luolc/AdaBound",

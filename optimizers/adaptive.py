@@ -214,7 +214,7 @@ ADAGRAD = OptimizerSpec(
     ),
     latex=(
         r"\eta_t = \frac{\eta}{1 + (t-1)\delta},\quad G_t = G_{t-1} + g_t^2,"
-        r"\quad w_{t+1} = w_t - \frac{\eta_t}{\sqrt{G_t} + \varepsilon}\, g_t"
+        r"\quad w_{t+1} = w_t - \frac{\eta_t}{\sqrt{G_t} + \varepsilon}\, g_t,\quad g_t = \nabla f(w_t) + \lambda w_t"
     ),
     explain=explain_adagrad,
     color="#009E73",
@@ -254,7 +254,12 @@ RMSPROP = OptimizerSpec(
         ),
         weight_decay_param(),
     ),
-    latex=r"v_t = \alpha v_{t-1} + (1-\alpha) g_t^2,\quad w_{t+1} = w_t - \frac{\eta}{\sqrt{v_t} + \varepsilon}\, g_t",
+    latex=(
+        r"v_t = \alpha v_{t-1} + (1-\alpha) g_t^2,\quad w_{t+1} = w_t - \frac{\eta}{\sqrt{v_t} + \varepsilon}\, g_t,"
+        r"\quad g_t = \nabla f(w_t) + \lambda w_t;\ \text{centered: } \sqrt{v_t - \bar g_t^2},\ "
+        r"\bar g_t = \alpha \bar g_{t-1} + (1-\alpha) g_t;\ \text{momentum } \mu:\ "
+        r"b_t = \mu b_{t-1} + \frac{g_t}{\sqrt{v_t} + \varepsilon},\ w_{t+1} = w_t - \eta b_t"
+    ),
     explain=explain_rmsprop,
     color="#D55E00",
     reference="Tieleman & Hinton (2012), Coursera lecture 6.5; torch.optim.RMSprop",
@@ -278,8 +283,10 @@ ADADELTA = OptimizerSpec(
         weight_decay_param(),
     ),
     latex=(
-        r"\Delta_t = \frac{\sqrt{E[\Delta^2]_{t-1} + \varepsilon}}{\sqrt{E[g^2]_t + \varepsilon}}\, g_t,"
-        r"\quad w_{t+1} = w_t - \eta\, \Delta_t"
+        r"E[g^2]_t = \rho E[g^2]_{t-1} + (1-\rho) g_t^2,\ "
+        r"\Delta_t = \frac{\sqrt{E[\Delta^2]_{t-1} + \varepsilon}}{\sqrt{E[g^2]_t + \varepsilon}}\, g_t,\ "
+        r"E[\Delta^2]_t = \rho E[\Delta^2]_{t-1} + (1-\rho) \Delta_t^2,"
+        r"\quad w_{t+1} = w_t - \eta\, \Delta_t,\quad g_t = \nabla f(w_t) + \lambda w_t"
     ),
     explain=explain_adadelta,
     color="#CC79A7",

@@ -37,6 +37,7 @@ def test_the_page_compiles_in_the_background_then_runs_fused(background):
     at = ok(new_app({"steps": "50"}))
     assert set(paths(main_figure(at))) == {"SGD", "Momentum", "Adam"}
     assert background == []  # nothing built yet: the page ran eagerly
+    assert any("eager reference engine" in c.value and "Adam" in c.value for c in at.caption)  # the page says so
     assert fused.wait_for_background(timeout=600)
     assert not fused.status()["failed"]
     assert background == []  # the builds ran in child processes
@@ -44,6 +45,8 @@ def test_the_page_compiles_in_the_background_then_runs_fused(background):
     at.select_slider(key="pg.hp.adam.lr").set_value(0.02)  # a new run: not in the page's cache
     ok(at)
     assert background == ["adam"]  # the page's own run took the fused path
+    note = next(c.value for c in at.caption if c.value.startswith("Drawn by"))
+    assert "compiled engine" in note and "Adam" in note.split("eager")[0]  # and the page says which drew it
 
     cfg = lesson_config("ravine")
     hp = dict(effective_hparams(cfg, "adam"), lr=0.02)

@@ -43,14 +43,14 @@ def warm_fused() -> None:
     """Open the page once with the background builder on and wait until it has built the
     graphs the page asked for (the first visit of a lecture; later visits find them ready)."""
     os.environ["GRADSCAPE_BACKGROUND_COMPILE"] = "1"
-    from engine import fused
+    from engine import builder, graph_store
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update({"surface": "ravine", "opt": EIGHT, "steps": "1000", "seed": "999"})
     t0 = time.perf_counter()
     at.run()
-    fused.wait_for_background()
-    print(f"background build of the page's graphs: {time.perf_counter() - t0:.0f} s; {fused.status()}")
+    builder.wait_for_background()
+    print(f"background build of the page's graphs: {time.perf_counter() - t0:.0f} s; {graph_store.status()}")
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ os.environ["GRADSCAPE_GRAPH_DIR"] = tempfile.mkdtemp(prefix="gradscape-graphs-")
 
 import torch  # noqa: E402
 
-from engine import fused  # noqa: E402
+from engine import builder, graph_store  # noqa: E402
 from engine.rollout import simulate  # noqa: E402
 
 EIGHT = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "nadam", "radam"]
@@ -44,7 +44,7 @@ def page() -> float:
 
 def main() -> None:
     n = int(sys.argv[sys.argv.index("--graphs") + 1]) if "--graphs" in sys.argv else 2
-    fused.prepare_in_background()  # as the app does at start (ui.shell.run_app)
+    builder.prepare_in_background()  # as the app does at start (ui.shell.run_app)
     page()  # warm the eager path
     quiet = [page() for _ in range(5)]
     requests = [("himmelblau", key) for key in EIGHT[-n:]]
@@ -52,10 +52,10 @@ def main() -> None:
     for surface, key in requests:
         assert simulate(surface, key, steps=30, engine="auto").meta["engine"].startswith("eager")
     during = []
-    while fused.status()["pending"]:
+    while graph_store.status()["pending"]:
         during.append(page())
     built = time.perf_counter() - t0
-    print(f"{n} graphs built in the background in {built:.0f} s; status {fused.status()}")
+    print(f"{n} graphs built in the background in {built:.0f} s; status {graph_store.status()}")
     print("| page work (8 × 1,000 steps, eager) | median s | max s | repetitions |")
     print("| --- | --- | --- | --- |")
     print(f"| quiet process | {statistics.median(quiet):.3f} | {max(quiet):.3f} | {len(quiet)} |")

@@ -1,8 +1,8 @@
 """The background builder's child process: python -m engine.build_graph JOB_FILE.
 
-JOB_FILE holds a pickled engine.fused.BuildJob, written by the server itself into a private
+JOB_FILE holds a pickled engine.graph_build.BuildJob, written by the server itself into a private
 temporary file (mode 0600; never user input), removed once read. The package lands at
-fused.package_path(job.key).
+graph_store.package_path(job.key).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from engine import fused
+from engine import graph_build, graph_store
 
 
 def _exit_with(parent: int) -> None:
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     with open(argv[0], "rb") as f:
         job = pickle.load(f)
     os.unlink(argv[0])
-    fused.build_package(job, fused.package_path(job.key))
+    graph_build.build_package(job, graph_store.package_path(job.key))
     return 0
 
 

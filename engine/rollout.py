@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from engine import fused
+from engine import builder, fused, graph_build, graph_store
 from engine.noise import gaussian
 from engine.step import gradient_only, step
 from optimizers import OptimizerSpec, get_optimizer
@@ -191,25 +191,25 @@ def _try_fused(
     swept_lr = isinstance(base_lr, Tensor) and base_lr.numel() > 1
     key = fused.graph_key(surface, spec.key, hp, dtype, device, every, bool(noise), k, swept_lr)
     args = (surface, spec, resolved, hp, params, steps, schedule, base_lr, noise, seeds, every)
-    graph = fused.loaded_graph(key)
-    if graph is None and engine != "fused" and fused.waiting_to_retry(key):
+    graph = graph_store.loaded_graph(key)
+    if graph is None and engine != "fused" and graph_store.STORE.waiting(key):
         return None, "eager (the fused graph failed; it is tried again later)"
-    if graph is None and engine != "fused" and key in fused.status()["failed"]:
-        return None, "eager (the fused graph could not be used: see fused.status())"
+    if graph is None and engine != "fused" and key in graph_store.STORE.failed:
+        return None, "eager (the fused graph could not be used: see graph_store.status())"
     if graph is None:
-        job = fused.make_job(key, surface, spec, resolved, hp, params, schedule, base_lr, noise, seeds, every, k)
+        job = graph_build.make_job(key, surface, spec, resolved, hp, params, schedule, base_lr, noise, seeds, every, k)
         if engine != "fused":
-            fused.request_build(job)  # built by a child process; this run goes eagerly
+            builder.request_build(job)  # built by a child process; this run goes eagerly
             return None, "eager (fused graph not compiled yet)"
-        return fused.roll_out_fused(*args, k=k, on_device=fused.build_graph(job)), "fused"
+        return fused.roll_out_fused(*args, k=k, on_device=graph_build.build_graph(job)), "fused"
     try:
         rec = fused.roll_out_fused(*args, k=k, on_device=graph)
-        fused.succeeded(key)
+        graph_store.STORE.succeeded(key)
         return rec, "fused"
     except Exception as exc:  # noqa: BLE001 - a graph that fails at run time is dropped: eager from now on
         if engine == "fused":
             raise
-        fused.forget(key, exc)
+        graph_store.STORE.forget(key, exc)
         return None, "eager (the fused graph failed)"
 
 

@@ -401,13 +401,13 @@ def cmd_warm(args) -> int:
 
 
 def cmd_prune(args) -> int:
-    from engine import fused
+    from engine import graph_store
 
-    removed = fused.prune_store()
+    removed = graph_store.prune_store()
     for name, size in removed:
         print(f"deleted {name}  {size / 2**20:.1f} MB")
     if not removed:
-        print(f"nothing to delete: only this version's graphs are in {os.path.dirname(fused.cache_dir())}")
+        print(f"nothing to delete: only this version's graphs are in {os.path.dirname(graph_store.cache_dir())}")
     return 0
 
 

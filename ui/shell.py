@@ -48,9 +48,9 @@ def _pages() -> dict:
 
 def run_app() -> None:
     """app.py's whole body."""
-    from engine import fused
+    from engine import builder
 
-    fused.prepare_in_background()  # once per server: the first load of a fused graph is then ~3 ms
+    builder.prepare_in_background()  # once per server: the first load of a fused graph is then ~3 ms
     st.set_page_config(
         page_title="gradscape",
         page_icon=str(ROOT / "assets" / "icon.svg"),

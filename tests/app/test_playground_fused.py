@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine import fused, simulate
+from engine import builder, fused, graph_store, simulate
 from tests.app.test_playground_app import main_figure, new_app, ok, paths, xy
 from ui import compute
 from scene.config import effective_hparams, lesson_config
@@ -38,8 +38,8 @@ def test_the_page_compiles_in_the_background_then_runs_fused(background):
     assert set(paths(main_figure(at))) == {"SGD", "Momentum", "Adam"}
     assert background == []  # nothing built yet: the page ran eagerly
     assert any("eager reference engine" in c.value and "Adam" in c.value for c in at.caption)  # the page says so
-    assert fused.wait_for_background(timeout=600)
-    assert not fused.status()["failed"]
+    assert builder.wait_for_background(timeout=600)
+    assert not graph_store.status()["failed"]
     assert background == []  # the builds ran in child processes
 
     at.select_slider(key="pg.hp.adam.lr").set_value(0.02)  # a new run: not in the page's cache

@@ -14,13 +14,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine import fused
+from engine import builder, fused, graph_build, graph_store
 from engine.rollout import simulate
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import make_schedule
 
 STARTS = [[-1.0, 1.5], [0.5, -0.3], [1.2, 1.1]]
-NOT_FUSABLE = {k for k in available_optimizers() if get_optimizer(k).rule().coupled}  # Newton's, Adafactor's: eager
+NOT_FUSABLE = {
+    k for k in available_optimizers() if get_optimizer(k).rule().coupled or get_optimizer(k).rule().needs_hessian
+}
 
 
 @pytest.fixture
@@ -31,8 +33,8 @@ def small_chunks(monkeypatch):
 @pytest.fixture
 def uncompiled(monkeypatch):
     """Full chunks run through the traced function itself, eagerly (no compile)."""
-    monkeypatch.setattr(fused, "loaded_graph", lambda key: None)
-    monkeypatch.setattr(fused, "build_graph", lambda job: job.advance())
+    monkeypatch.setattr(graph_store, "loaded_graph", lambda key: None)
+    monkeypatch.setattr(graph_build, "build_graph", lambda job: job.advance())
 
 
 def _close(a, b, rtol, floor=1e-3):
@@ -79,7 +81,7 @@ def test_two_interleaved_halves_compute_the_same_numbers_for_every_optimizer(key
     """Sweep graphs step their runs as two halves (fused._interleave): run uncompiled, with swept
     hyperparameters, noise and a schedule, the halves equal the whole bit for bit."""
     never = torch.tensor(False)
-    monkeypatch.setattr(fused, "loaded_graph", lambda key: None)
+    monkeypatch.setattr(graph_store, "loaded_graph", lambda key: None)
     kw = dict(
         steps=20,
         start=STARTS + [[0.3, 0.9]],
@@ -89,9 +91,9 @@ def test_two_interleaved_halves_compute_the_same_numbers_for_every_optimizer(key
         schedule=make_schedule("cosine", T_max=20),
         hparams=_swept(key, 4),
     )
-    monkeypatch.setattr(fused, "build_graph", lambda job: job.advance())
+    monkeypatch.setattr(graph_build, "build_graph", lambda job: job.advance())
     whole = simulate("ravine", key, engine="fused", **kw)
-    monkeypatch.setattr(fused, "build_graph", lambda job: lambda *a: job.advance()(*a, never=never))
+    monkeypatch.setattr(graph_build, "build_graph", lambda job: lambda *a: job.advance()(*a, never=never))
     halves = simulate("ravine", key, engine="fused", **kw)
     assert (whole.diverged_at == -1).all() and not torch.equal(whole.xy[:, -1], whole.xy[:, 0])  # runs that move
     _same(whole, halves)
@@ -242,7 +244,7 @@ def test_a_loaded_graph_refuses_inputs_that_do_not_fit_its_signature(small_chunk
     real = fused.roll_out_fused
     monkeypatch.setattr(fused, "roll_out_fused", lambda *a, **kw: graphs.append(kw["on_device"]) or real(*a, **kw))
     simulate("ravine", "sgd", steps=12, start=STARTS, record_every=12, engine="fused")
-    graph = next(g for g in graphs if isinstance(g, fused.Graph))  # (a build first runs the chunk uncompiled)
+    graph = next(g for g in graphs if isinstance(g, graph_store.Graph))  # (a build first runs the chunk uncompiled)
     x = torch.zeros(3, dtype=torch.float64)
     lrs = torch.full((5,), 0.01, dtype=torch.float64)
     hp = {"lr": torch.tensor(0.01, dtype=torch.float64), "weight_decay": 0.0}
@@ -270,8 +272,8 @@ def test_auto_runs_eagerly_until_the_background_compiler_is_done(small_chunks, m
 
     monkeypatch.setenv("GRADSCAPE_BACKGROUND_COMPILE", "1")
     simulate("himmelblau", "rmsprop", engine="auto", **kw)  # queues the compile, answers eagerly
-    assert fused.wait_for_background(timeout=300)  # a child process built it: its package is in the store
-    assert not fused.status()["failed"]
+    assert builder.wait_for_background(timeout=300)  # a child process built it: its package is in the store
+    assert not graph_store.status()["failed"]
     assert sorted(f.name.split(".", 1)[1] for f in next(tmp_path.iterdir()).iterdir()) == ["pt2", "pt2.json"]
     ready = simulate("himmelblau", "rmsprop", engine="auto", **kw)
     assert ready.meta["engine"] == "fused"
@@ -301,7 +303,7 @@ def test_compiled_nadam_with_a_swept_beta1_keeps_its_graph_across_chunks(small_c
         hparams={"lr": 0.05, "beta1": torch.tensor([0.8, 0.9, 0.95], dtype=torch.float64)},
     )
     fast = simulate("ravine", "nadam", engine="fused", **kw)
-    assert fast.meta["engine"] == "fused" and not fused.status()["run_errors"]
+    assert fast.meta["engine"] == "fused" and not graph_store.status()["run_errors"]
     _agree(simulate("ravine", "nadam", **kw), fast)
 
 
@@ -317,10 +319,10 @@ def test_a_build_child_ends_when_the_server_that_started_it_is_gone(tmp_path):
     parent = f"""
 import os, pickle, subprocess, sys, tempfile, time
 sys.path.insert(0, {str(root)!r})
-from engine import fused
+from engine import builder, fused
 from engine.rollout import simulate
 jobs = []
-fused.request_build = jobs.append
+builder.request_build = jobs.append
 simulate("ravine", "adam", steps=30, start=[[0.1, 0.2], [0.3, 0.4]], record_every=30, engine="auto")
 fd, path = tempfile.mkstemp(suffix=".job", dir={str(tmp_path)!r})
 with os.fdopen(fd, "wb") as f:
@@ -357,7 +359,7 @@ def test_cli_prune_deletes_the_graphs_of_other_versions_only(monkeypatch, tmp_pa
     from export.cli import main
 
     monkeypatch.setenv("GRADSCAPE_GRAPH_DIR", str(tmp_path))
-    current = fused.cache_dir()
+    current = graph_store.cache_dir()
     old, other = tmp_path / "0123456789abcdef", tmp_path / "notes"  # an older version's graphs; not ours
     for folder in (old, other, tmp_path / current.rsplit("/", 1)[-1]):
         folder.mkdir()
@@ -372,35 +374,40 @@ def test_a_graph_that_failed_at_run_time_is_tried_again_later(small_chunks, monk
     kw = dict(steps=10, start=STARTS, hparams={"lr": 0.01}, record_every=10)
     assert simulate("ravine", "rmsprop", engine="fused", **kw).meta["engine"] == "fused"  # built, loaded
     clock = [1000.0]
-    monkeypatch.setattr(fused, "_now", lambda: clock[0])
-    monkeypatch.setattr(fused, "_RETRY", {})
-    real_run = fused.Graph.__call__
-    monkeypatch.setattr(fused.Graph, "__call__", lambda self, *a: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    monkeypatch.setattr(graph_store, "_now", lambda: clock[0])
+    monkeypatch.setattr(graph_store.STORE, "retry", {})
+    real_run = graph_store.Graph.__call__
+    monkeypatch.setattr(
+        graph_store.Graph, "__call__", lambda self, *a: (_ for _ in ()).throw(RuntimeError("out of memory"))
+    )
     assert simulate("ravine", "rmsprop", engine="auto", **kw).meta["engine"] == "eager (the fused graph failed)"
-    monkeypatch.setattr(fused.Graph, "__call__", real_run)  # the error was a one-off
+    monkeypatch.setattr(graph_store.Graph, "__call__", real_run)  # the error was a one-off
     waiting = simulate("ravine", "rmsprop", engine="auto", **kw)
     assert waiting.meta["engine"].startswith("eager (the fused graph failed")
-    clock[0] += fused.RETRY_AFTER + 1
+    clock[0] += graph_store.RETRY_AFTER + 1
     again = simulate("ravine", "rmsprop", engine="auto", **kw)
     assert again.meta["engine"] == "fused"
-    assert not fused._RETRY  # a success clears the count: the next one-off failure waits 30 s again
+    assert not graph_store.STORE.retry  # a success clears the count: the next one-off failure waits 30 s again
     _same(simulate("ravine", "rmsprop", engine="fused", **kw), again)
 
 
 def test_inputs_that_do_not_fit_a_graph_stop_it_for_good_and_other_errors_for_a_while(monkeypatch):
-    for name in ("_FAILED", "_RETRY", "_RUN_ERRORS"):
-        monkeypatch.setattr(fused, name, {})
+    for name in ("failed", "retry", "run_errors"):
+        monkeypatch.setattr(graph_store.STORE, name, {})
     clock = [50.0]
-    monkeypatch.setattr(fused, "_now", lambda: clock[0])
-    fused.forget(("misfit",), fused.SignatureMismatch("inputs do not fit"))
-    assert ("misfit",) in fused._FAILED and not fused.waiting_to_retry(("misfit",))
+    monkeypatch.setattr(graph_store, "_now", lambda: clock[0])
+    graph_store.STORE.forget(("misfit",), graph_store.SignatureMismatch("inputs do not fit"))
+    assert ("misfit",) in graph_store.STORE.failed and not graph_store.STORE.waiting(("misfit",))
     for _ in range(3):  # three sessions hit the same error at once: it counts once
-        fused.forget(("oom",), RuntimeError("out of memory"))
-    assert fused._RETRY[("oom",)] == (1, 50.0 + fused.RETRY_AFTER) and ("oom",) not in fused._FAILED
+        graph_store.STORE.forget(("oom",), RuntimeError("out of memory"))
+    assert (
+        graph_store.STORE.retry[("oom",)] == (1, 50.0 + graph_store.RETRY_AFTER)
+        and ("oom",) not in graph_store.STORE.failed
+    )
     for _ in range(10):  # failing again after each wait: the wait doubles, up to RETRY_MAX
-        clock[0] = fused._RETRY[("oom",)][1]
-        fused.forget(("oom",), RuntimeError("out of memory"))
-    assert fused._RETRY[("oom",)][1] - clock[0] == fused.RETRY_MAX
+        clock[0] = graph_store.STORE.retry[("oom",)][1]
+        graph_store.STORE.forget(("oom",), RuntimeError("out of memory"))
+    assert graph_store.STORE.retry[("oom",)][1] - clock[0] == graph_store.RETRY_MAX
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
@@ -447,7 +454,9 @@ def test_every_fusable_optimizer_builds_a_package_from_a_worker_thread(monkeypat
     worker.start()
     worker.join(timeout=1500)
     assert used == {k: "fused" for k in keys}
-    assert len([f for f in os.listdir(fused.cache_dir()) if f.endswith(".pt2") and ".partial" not in f]) == len(keys)
+    assert len([f for f in os.listdir(graph_store.cache_dir()) if f.endswith(".pt2") and ".partial" not in f]) == len(
+        keys
+    )
     for key in keys:  # bit for bit the eager roll-out, and each graph serves "auto" afterwards
         _agree(simulate(surface, key, **kw), runs[key])
         assert simulate(surface, key, engine="auto", **kw).meta["engine"] == "fused", key

@@ -18,7 +18,7 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file
 RUN = textwrap.dedent("""
     import json, os, sys
     import torch
-    from engine import fused
+    from engine import fused, graph_store
     fused.CHUNK = 5
     from engine import simulate
     kw = dict(steps=20, start=[[-1.0, 1.5], [0.5, -0.3], [1.2, 1.1]], record_every=10,
@@ -27,7 +27,7 @@ RUN = textwrap.dedent("""
     traj = simulate("ravine", "momentum", engine=mode, **kw)
     eager = simulate("ravine", "momentum", **kw)
     close = bool(((traj.xy - eager.xy).abs() <= 1e-9 * (1e-6 + eager.xy.abs())).all())
-    failed = list(fused.status()["failed"].values())
+    failed = list(graph_store.status()["failed"].values())
     print(json.dumps({"engine": traj.meta["engine"], "close": close, "failed": failed}))
 """)
 

@@ -1,0 +1,126 @@
+"""The background builder: graphs compiled in a child process, one at a time, newest first.
+
+Compiling inside the server (torch.compile in a thread) held the GIL for 15-25 s per graph and
+stalled every page; a child process has its own GIL and lowers its own priority
+(engine/build_graph.py). A build that fails only means the eager path stays (graph_store.STORE.failed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+
+from engine import torch_private
+from engine.graph_store import STORE, cache_dir, package_path
+
+_ENV = "GRADSCAPE_BACKGROUND_COMPILE"  # "0" turns the background builder off (tests do)
+MAX_BACKLOG = 16  # requests beyond this are dropped (and made again the next time a run needs them)
+BUILD_TIMEOUT = 1800  # seconds for one graph (a cold record-every-step graph takes ~40 s here)
+
+
+class _Builder:
+    def __init__(self):
+        self.queue: queue.LifoQueue = queue.LifoQueue()  # newest first: what the page shows now
+        self.pending: set[tuple] = set()
+        self.worker: threading.Thread | None = None
+        self.probe_started = threading.Event()
+
+
+_BUILDER = _Builder()
+
+
+def background_enabled() -> bool:
+    return os.environ.get(_ENV, "1") != "0"
+
+
+def pending() -> int:
+    return len(_BUILDER.pending)
+
+
+def request_build(job) -> None:
+    """Queue job.key for the background builder (nothing waits for it)."""
+    b, key = _BUILDER, job.key
+    if key in b.pending or key in STORE.failed or not background_enabled() or len(b.pending) >= MAX_BACKLOG:
+        return
+    b.pending.add(key)
+    b.queue.put(job)
+    if b.worker is None or not b.worker.is_alive():
+        b.worker = threading.Thread(target=_work, name="gradscape-builder", daemon=True)
+        b.worker.start()
+
+
+def _work() -> None:
+    b = _BUILDER
+    while True:
+        job = b.queue.get()
+        try:
+            if not os.path.exists(package_path(job.key)):
+                _build_in_child(job)
+        except Exception as exc:  # noqa: BLE001 - a failed build only means the eager path stays
+            STORE.failed[job.key] = f"{type(exc).__name__}: {exc}"
+        finally:
+            b.pending.discard(job.key)
+            b.queue.task_done()
+
+
+def _build_in_child(job) -> None:
+    """Run engine/build_graph.py on the job in a child process (it lowers its own priority)."""
+    os.makedirs(cache_dir(), exist_ok=True)
+    fd, job_file = tempfile.mkstemp(prefix="gradscape-", suffix=".job")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(job, f)
+        project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [project, os.environ.get("PYTHONPATH")])))
+        done = subprocess.run(
+            [sys.executable, "-m", "engine.build_graph", job_file],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+        )
+    finally:  # a killed child leaves its partial files: removed here (and never loaded: no checksum)
+        stem = package_path(job.key)[: -len(".pt2")]
+        for leftover in glob.glob(stem + ".*.partial.pt2") + glob.glob(stem + ".*.partial.pt2.json") + [job_file]:
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+    if done.returncode != 0 or not os.path.exists(package_path(job.key)):
+        lines = (done.stderr or done.stdout or f"exit status {done.returncode}").strip().splitlines()
+        raise RuntimeError(f"the builder process failed: {lines[-1] if lines else done.returncode}")
+
+
+def wait_for_background(timeout: float | None = None) -> bool:
+    """Block until the background builder is idle (benchmarks and tests); True when it is."""
+    done = threading.Event()
+
+    def join():
+        _BUILDER.queue.join()
+        done.set()
+
+    threading.Thread(target=join, daemon=True).start()
+    return done.wait(timeout)
+
+
+def prepare_in_background() -> None:
+    """Run the one probe the first load of a package needs (inductor compiles small test programs
+    to learn the CPU's vector instructions: ~1 s, mostly waiting on the C++ compiler) in a daemon
+    thread, so that the first page that loads a graph does not pay it. Idempotent; call at start."""
+    if _BUILDER.probe_started.is_set():
+        return
+    _BUILDER.probe_started.set()
+
+    def probe():
+        try:
+            torch_private.probe_cpu()
+        except Exception:  # noqa: BLE001 - no C++ compiler: the first load pays (or fails) as it would anyway
+            pass
+
+    threading.Thread(target=probe, name="gradscape-cpu-probe", daemon=True).start()

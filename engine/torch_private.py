@@ -1,0 +1,84 @@
+"""The private torch APIs the compiled path uses, each behind one function of this module.
+
+torch.export is public; compiling an exported program into a package and loading one back
+(AOTInductor), the CPU probe and the pytree helpers are not. A torch upgrade that moves one of them
+breaks here, and `missing()` (run by tests/engine/test_torch_private.py) names it; the engine's
+eager path never needs any of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Callable
+
+from torch import Tensor
+
+# The dotted names this module reaches for (checked by missing()).
+PRIVATE_APIS = (
+    "torch._inductor.aoti_compile_and_package",
+    "torch._inductor.aoti_load_package",
+    "torch._inductor.cpu_vec_isa.pick_vec_isa",
+    "torch.utils._pytree.tree_flatten",
+    "torch.utils._pytree.tree_leaves",
+    "torch.utils._pytree.tree_map",
+    "torch.utils._pytree.tree_unflatten",
+)
+
+
+def _resolve(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def missing() -> list[str]:
+    """The private APIs this torch lacks (empty when the compiled path can work)."""
+    out = []
+    for dotted in PRIVATE_APIS:
+        try:
+            _resolve(dotted)
+        except (ImportError, AttributeError):
+            out.append(dotted)
+    return out
+
+
+def _bound(dotted: str):
+    """The API itself, bound once at import (traced code must not import), or a stand-in that names
+    it when called, so the eager engine still imports on a torch that lacks it."""
+    try:
+        return _resolve(dotted)
+    except (ImportError, AttributeError):
+
+        def gone(*args, **kwargs):
+            raise RuntimeError(f"this torch lacks {dotted}: the compiled path cannot run")
+
+        return gone
+
+
+tree_flatten = _bound("torch.utils._pytree.tree_flatten")
+tree_leaves = _bound("torch.utils._pytree.tree_leaves")
+tree_map = _bound("torch.utils._pytree.tree_map")
+tree_unflatten = _bound("torch.utils._pytree.tree_unflatten")
+
+
+def compile_package(program, path: str) -> None:
+    """An exported program compiled by AOTInductor into a .pt2 package at `path`."""
+    _resolve("torch._inductor.aoti_compile_and_package")(program, package_path=path)
+
+
+def load_package(path: str) -> tuple[object, Callable[[list[Tensor]], list[Tensor]]]:
+    """(model, run): a package loaded, and its flat call. The package's own loader is used when its
+    outputs are a flat tuple (as ours are): it skips parsing the call's tree specs (~25 µs a call)."""
+    model = _resolve("torch._inductor.aoti_load_package")(path)
+    loader = getattr(model, "loader", None)
+    try:
+        out_spec = json.loads(loader.get_call_spec()[1])[1]
+        flat = out_spec["type"] == "builtins.tuple" and all(not c["children_spec"] for c in out_spec["children_spec"])
+    except Exception:  # noqa: BLE001 - another torch's package layout: the documented call
+        flat = False
+    return model, (loader.boxed_run if flat else (lambda tensors: list(model(*tensors))))
+
+
+def probe_cpu() -> None:
+    """Inductor's one-off probe of the CPU's vector instructions (cached for the process)."""
+    _resolve("torch._inductor.cpu_vec_isa.pick_vec_isa")()

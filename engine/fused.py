@@ -70,7 +70,7 @@ def chunk_length(rule_hp: dict, record_all: bool = False) -> int:
 # ---- the traced function ----------------------------------------------------------------------
 
 
-def _make_advance(surface, build: Callable, steps_per_call: int | None, record_all: bool) -> Callable:
+def make_advance(surface, build: Callable, steps_per_call: int | None, record_all: bool) -> Callable:
     """advance(x, y, sx, sy, step0, lrs, pre, noise, hp[, never]) -> (x, y, sx, sy, records).
 
     Runs len(lrs) updates numbered step0, step0 + 1, ... . lrs: (n,) or (n, B); pre: (n, m[, B])
@@ -119,7 +119,7 @@ def _one_step(surface, rule, x, y, sx, sy, lrs, pre, noise, _hp, step: int, i: i
     return [nx, ny, sx, sy]
 
 
-def _map_batched(fn: Callable, x, y, sx, sy, lrs, pre, noise, hp) -> list:
+def map_batched(fn: Callable, x, y, sx, sy, lrs, pre, noise, hp) -> list:
     """The chunk's arguments with fn(tensor, batched) applied to each tensor, in call order; batched
     says whether its last axis is the batch: x and y, state and noise always (0-dim state aside),
     lrs as (n, B) and rule scalars as (n, m, B) only when swept, hyperparameters as (B,) only when
@@ -144,9 +144,7 @@ def _halves(x, y, sx, sy, lrs, pre, noise, hp) -> list[list]:
     """The chunk's arguments cut into two groups of B/2 runs."""
     h = x.shape[-1] // 2
     return [
-        _map_batched(
-            lambda v, batched: v[..., j * h : (j + 1) * h] if batched else v, x, y, sx, sy, lrs, pre, noise, hp
-        )
+        map_batched(lambda v, batched: v[..., j * h : (j + 1) * h] if batched else v, x, y, sx, sy, lrs, pre, noise, hp)
         for j in (0, 1)
     ]
 
@@ -284,7 +282,7 @@ def roll_out_fused(
     sx, sy = _tensor_state(host_rule.init(x), device), _tensor_state(host_rule.init(y), device)
     sched_state = schedule.start(base_lr)
     record_all = every == 1
-    plain = _make_advance(surface, spec.build, None, record_all)
+    plain = make_advance(surface, spec.build, None, record_all)
     full = on_device if on_device is not None else plain
 
     # The schedule's lrs and the rule's step scalars as tables for the whole run, sliced per chunk

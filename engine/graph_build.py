@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from engine import graph_store
-from engine.fused import _make_advance, _map_batched, roll_out_fused
+from engine.fused import make_advance, map_batched, roll_out_fused
 from engine.graph_store import STORE, Graph, package_path
 from engine.torch_private import compile_package, tree_flatten, tree_leaves, tree_unflatten
 
@@ -62,7 +62,7 @@ class BuildJob:
 
     def advance(self) -> Callable:
         """The traced function, uncompiled."""
-        return _make_advance(self.surface(), self.spec().build, self.k, self.every == 1)
+        return make_advance(self.surface(), self.spec().build, self.k, self.every == 1)
 
 
 def make_job(
@@ -183,10 +183,10 @@ def interleaved(record_all: bool, device) -> bool:
 
 
 def _batched_leaves(args: tuple) -> list[tuple[Tensor, bool]]:
-    """The tensor inputs in call order, each with whether its last axis is the batch (_map_batched)."""
+    """The tensor inputs in call order, each with whether its last axis is the batch (map_batched)."""
     x, y, sx, sy, _step0, lrs, pre, noise, hp = args
     rows: list[tuple[Tensor, bool]] = []
-    _map_batched(lambda v, batched: rows.append((v, batched)) or v, x, y, sx, sy, lrs, pre, noise, hp)
+    map_batched(lambda v, batched: rows.append((v, batched)) or v, x, y, sx, sy, lrs, pre, noise, hp)
     for v, batched in rows:
         if batched and v.shape[-1] != x.shape[-1]:
             raise RuntimeError(f"an input of shape {tuple(v.shape)} lacks the example batch axis")

@@ -634,9 +634,13 @@ def basin_size(
     budget: int | None = None,
     what: str = "",
     chunk: int | None = None,
+    optimizers: Mapping | None = None,
 ) -> int:
     """Bytes one basin map's simulate call needs; SimulationTooLarge before any work when too big.
-    chunk: the smallest `chunk_for` of the optimizers to be run (their records are the densest)."""
+    optimizers: {key: hyperparameters} of the maps to be run (the densest records, those of the
+    smallest fused chunk among them, set the size); or chunk, that chunk itself."""
+    if optimizers:
+        chunk = min(chunk_for(k, h) for k, h in optimizers.items())
     if not 1 <= int(n) <= MAX_GRID:
         raise SimulationTooLarge(f"a basin map has 1 to {MAX_GRID} starts a side; got {n}")
     batch = int(n) * int(n)

@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from figures.animation import frame_steps, position_at
 from figures.palette import color_for
-from figures.playground import _visible_path, legend_label
+from figures.playground import visible_path, legend_label
 
 MAX_FRAMES = 200
 MIN_WIDTH, MAX_WIDTH = 160, 4096
@@ -241,7 +241,7 @@ class FrameRenderer:
 
         self.runs: list[_Run] = []
         for i, (run, c) in enumerate(zip(data.runs, colors)):
-            idx = _visible_path(run, data.surface.bounds)
+            idx = visible_path(run, data.surface.bounds)
             px = self.to_px(run.xy[idx])
             # Thin to pixel moves: a point in the same pixel as the one before adds nothing.
             rounded = np.round(px)

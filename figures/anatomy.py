@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from figures.palette import color_for
-from figures.playground import _r
+from figures.playground import rounded
 
 # What each state field is called on the page (fields not listed are not drawn as bars).
 STATE_LABELS = {
@@ -83,8 +83,8 @@ def step_figure(
         dict(
             type="scatter",
             mode="lines+markers",
-            x=_r(xs),
-            y=_r(ys),
+            x=rounded(xs),
+            y=rounded(ys),
             name="path",
             showlegend=False,
             line=dict(color=color, width=2),

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from figures.palette import color_for
-from figures.playground import _r
+from figures.playground import rounded
 
 # Colours for basins: Okabe & Ito's colour-blind-safe set without black (paths, markers) and
 # yellow (faint on white). Runs that end near no attractor, or diverge, are grey.
@@ -173,7 +173,7 @@ def hparam_heatmap(
             type="heatmap",
             x=xs,
             y=ys,
-            z=_r(z, 4),
+            z=rounded(z, 4),
             colorscale=colorscale,
             reversescale=reverse,
             hoverinfo="skip",
@@ -307,8 +307,8 @@ def lr_curves(
             dict(
                 type="scatter",
                 mode="lines+markers",
-                x=_r(r.lrs),
-                y=_r(y),
+                x=rounded(r.lrs),
+                y=rounded(y),
                 name=label,
                 legendgroup=r.optimizer,
                 line=dict(color=color, width=2),
@@ -324,7 +324,7 @@ def lr_curves(
                 dict(
                     type="scatter",
                     mode="markers",
-                    x=_r(r.lrs[bad]),
+                    x=rounded(r.lrs[bad]),
                     y=[row_y] * int(bad.sum()),
                     name=f"{name}: diverged",
                     legendgroup=r.optimizer,
@@ -522,7 +522,7 @@ def basin_map(
         xy = dict(xaxis=f"x{ax}", yaxis=f"y{ax}")
         names = attractor_names(res)
         code, colours = basin_codes(res)
-        xs, ys = _r(res.xs, 6), _r(res.ys, 6)
+        xs, ys = rounded(res.xs, 6), rounded(res.ys, 6)
         hover = dict(hoverinfo="skip")
         if steps_mode:
             z = np.where(res.label >= 0, res.steps_to_converge, np.nan)
@@ -531,7 +531,7 @@ def basin_map(
                     type="heatmap",
                     x=xs,
                     y=ys,
-                    z=_r(z, 6),
+                    z=rounded(z, 6),
                     zmin=0,
                     zmax=max(max_steps, 1),
                     colorscale=VIRIDIS,
@@ -550,7 +550,7 @@ def basin_map(
                         type="heatmap",
                         x=xs,
                         y=ys,
-                        z=_r(grey, 2),
+                        z=rounded(grey, 2),
                         zmin=-0.5,
                         zmax=1.5,
                         showscale=False,
@@ -583,8 +583,8 @@ def basin_map(
         data.append(
             dict(
                 type="heatmap",
-                x=_r(res.xs[idx], 6),
-                y=_r(res.ys[idx], 6),
+                x=rounded(res.xs[idx], 6),
+                y=rounded(res.ys[idx], 6),
                 z=np.zeros((len(idx), len(idx)), dtype=int).tolist(),
                 showscale=False,
                 colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
@@ -614,8 +614,8 @@ def basin_map(
                 dict(
                     type="scatter",
                     mode="markers+text",
-                    x=_r(marks[:, 0]),
-                    y=_r(marks[:, 1]),
+                    x=rounded(marks[:, 0]),
+                    y=rounded(marks[:, 1]),
                     **xy,
                     text=names if res.kind == "minima" else ["global"] * len(marks),
                     textposition="top center",
@@ -728,11 +728,11 @@ def cloud_figure(
         for b in runs:
             m = _cut(cloud, b)
             idx = _thin_idx(m, MAX_CLOUD_POINTS)
-            fx += _r(cloud.xy[b, idx, 0], 4) + [None]
-            fy += _r(cloud.xy[b, idx, 1], 4) + [None]
+            fx += rounded(cloud.xy[b, idx, 0], 4) + [None]
+            fy += rounded(cloud.xy[b, idx, 1], 4) + [None]
             if show_loss:
                 lx += cloud.steps[idx].tolist() + [None]
-                ly += _r(_gap(cloud.loss[b, idx], fs), 3) + [None]
+                ly += rounded(_gap(cloud.loss[b, idx], fs), 3) + [None]
         n_div = int((cloud.diverged_at >= 0).sum())
         extra = f", {n_div} diverged" if n_div else ""
         drawn = f" ({len(runs)} drawn)" if len(runs) < cloud.n_runs else ""
@@ -754,8 +754,8 @@ def cloud_figure(
             dict(
                 type="scatter",
                 mode="lines",
-                x=_r(cloud.median[idx, 0]),
-                y=_r(cloud.median[idx, 1]),
+                x=rounded(cloud.median[idx, 0]),
+                y=rounded(cloud.median[idx, 1]),
                 name=f"{name}: median path",
                 legendgroup=group,
                 line=dict(color=color, width=3.5),
@@ -785,7 +785,7 @@ def cloud_figure(
                     type="scatter",
                     mode="lines",
                     x=cloud.steps[idx].tolist(),
-                    y=_r(_gap(cloud.median_loss[idx], fs)),
+                    y=rounded(_gap(cloud.median_loss[idx], fs)),
                     xaxis="x2",
                     yaxis="y2",
                     legendgroup=group,

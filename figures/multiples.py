@@ -10,7 +10,7 @@ import math
 
 from figures.animation import MAX_FRAMES, controls, frame_steps, position_at
 from figures.palette import color_for
-from figures.playground import RunView, _r, _visible_path, legend_label
+from figures.playground import RunView, rounded, visible_path, legend_label
 
 
 def small_multiples(
@@ -111,13 +111,13 @@ def small_multiples(
                 )
             )
         color = color_for(run.key, i)
-        idx = _visible_path(run, surface.bounds)
+        idx = visible_path(run, surface.bounds)
         data.append(
             dict(
                 type="scatter",
                 mode="lines",
-                x=_r(run.xy[idx, 0]),
-                y=_r(run.xy[idx, 1]),
+                x=rounded(run.xy[idx, 0]),
+                y=rounded(run.xy[idx, 1]),
                 name=run.label,
                 xaxis=f"x{ax}",
                 yaxis=f"y{ax}",

@@ -69,7 +69,7 @@ def legend_label(name: str, diverged_at: int) -> str:
     return f"{name} (diverged at step {diverged_at})" if diverged_at >= 0 else name
 
 
-def _r(a, digits: int = SIG_DIGITS) -> list:
+def rounded(a, digits: int = SIG_DIGITS) -> list:
     """Round to `digits` significant digits for a small JSON payload; NaN/inf become None.
 
     Keeps the shape: a 2-D array becomes a list of rows.
@@ -109,8 +109,8 @@ def isolines(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, levels: int = 2
     lx, ly = [], []
     for seg in segments:
         keep = np.unique(np.r_[np.arange(0, len(seg), stride), len(seg) - 1])
-        lx.extend(_r(seg[keep, 0], 4) + [None])
-        ly.extend(_r(seg[keep, 1], 4) + [None])
+        lx.extend(rounded(seg[keep, 0], 4) + [None])
+        ly.extend(rounded(seg[keep, 1], 4) + [None])
     return lx, ly
 
 
@@ -153,7 +153,7 @@ def shaded_png(values: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _visible_path(run: RunView, bounds) -> np.ndarray:
+def visible_path(run: RunView, bounds) -> np.ndarray:
     """Indices of the path to draw. A diverged run stops where it leaves the view for good."""
     n = len(run.xy)
     idx = np.arange(n)
@@ -252,8 +252,8 @@ def playground_figure(
         dict(
             type="scatter",
             mode="markers",
-            x=_r(mx.ravel()),
-            y=_r(my.ravel()),
+            x=rounded(mx.ravel()),
+            y=rounded(my.ravel()),
             name="start here",
             marker=dict(size=14, opacity=0, color="#000"),
             showlegend=False,
@@ -301,20 +301,20 @@ def playground_figure(
         color = color_for(run.key, i)
         group = f"run{i}"
         label = legend_label(run.label, run.diverged_at)
-        idx = _visible_path(run, surface.bounds)
+        idx = visible_path(run, surface.bounds)
         idx = idx[_thin(len(idx), _budget(MAX_PATH_POINTS, TOTAL_PATH_POINTS, len(runs)))]
         data.append(
             dict(
                 type="scatter",
                 mode="lines",
-                x=_r(run.xy[idx, 0]),
-                y=_r(run.xy[idx, 1]),
+                x=rounded(run.xy[idx, 0]),
+                y=rounded(run.xy[idx, 1]),
                 name=label,
                 legendgroup=group,
                 xaxis="x",
                 yaxis="y",
                 line=dict(color=color, width=line_w),
-                customdata=np.column_stack([run.steps[idx], _r(run.loss[idx])]).tolist(),
+                customdata=np.column_stack([run.steps[idx], rounded(run.loss[idx])]).tolist(),
                 hovertemplate=(
                     f"<b>{run.label}</b><br>step %{{customdata[0]}}<br>(%{{x:.4f}}, %{{y:.4f}})"
                     "<br>loss %{customdata[1]:.6g}<extra></extra>"
@@ -394,7 +394,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
             type="scatter",
             mode="lines",
             x=steps,
-            y=_r(loss),
+            y=rounded(loss),
             xaxis="x2",
             yaxis="y2",
             legendgroup=group,
@@ -407,7 +407,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
             type="scatter",
             mode="lines",
             x=steps,
-            y=_r(_floor(run.grad_norm[idx])),
+            y=rounded(_floor(run.grad_norm[idx])),
             xaxis="x3",
             yaxis="y3",
             legendgroup=group,
@@ -427,7 +427,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
                         type="scatter",
                         mode="lines",
                         x=usteps,
-                        y=_r(_positive(run.effective_lr[uidx, coord])),
+                        y=rounded(_positive(run.effective_lr[uidx, coord])),
                         xaxis="x4",
                         yaxis="y4",
                         legendgroup=group,
@@ -442,7 +442,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
                 type="scatter",
                 mode="lines",
                 x=usteps,
-                y=_r(_positive(run.lr[uidx])),
+                y=rounded(_positive(run.lr[uidx])),
                 xaxis="x4",
                 yaxis="y4",
                 legendgroup=group,

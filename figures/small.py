@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures.palette import color_for
-from figures.playground import RunView, _r, _visible_path
+from figures.playground import RunView, rounded, visible_path
 
 
 def schedule_preview(values: np.ndarray, title: str = "η_t / η₀") -> dict:
@@ -16,7 +16,7 @@ def schedule_preview(values: np.ndarray, title: str = "η_t / η₀") -> dict:
                 type="scatter",
                 mode="lines",
                 x=steps,
-                y=_r(values),
+                y=rounded(values),
                 line=dict(color="#0072B2", width=2),
                 hovertemplate="step %{x}<br>×%{y:.4g}<extra></extra>",
             )
@@ -40,9 +40,9 @@ def surface_3d(surface, runs: list[RunView], grid: tuple, *, presenter: bool = F
     data = [
         dict(
             type="surface",
-            x=_r(xs[::2]),
-            y=_r(ys[::2]),
-            z=[_r(row) for row in zc[::2, ::2]],
+            x=rounded(xs[::2]),
+            y=rounded(ys[::2]),
+            z=[rounded(row) for row in zc[::2, ::2]],
             colorscale="Blues",
             reversescale=True,
             showscale=False,
@@ -51,15 +51,15 @@ def surface_3d(surface, runs: list[RunView], grid: tuple, *, presenter: bool = F
         )
     ]
     for i, run in enumerate(runs):
-        idx = _visible_path(run, surface.bounds)
+        idx = visible_path(run, surface.bounds)
         data.append(
             dict(
                 type="scatter3d",
                 mode="lines",
                 name=run.label,
-                x=_r(run.xy[idx, 0]),
-                y=_r(run.xy[idx, 1]),
-                z=_r(np.minimum(run.loss[idx], cap)),
+                x=rounded(run.xy[idx, 0]),
+                y=rounded(run.xy[idx, 1]),
+                z=rounded(np.minimum(run.loss[idx], cap)),
                 line=dict(color=color_for(run.key, i), width=6 if presenter else 4),
             )
         )

@@ -403,7 +403,7 @@ _BETA2 = dict(
 _EPS_HELP = "Added to √v̂ in the denominator; large values turn the method into momentum SGD."
 
 
-def _adam_params(lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, wd_help=None):
+def adam_params(lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, wd_help=None):
     wd = weight_decay_param(weight_decay, help=wd_help) if wd_help else weight_decay_param(weight_decay)
     return (
         lr_param(lr),
@@ -432,7 +432,7 @@ ADAM = OptimizerSpec(
     family="adam",
     build=adam_rule,
     torch_twin=TorchTwin("Adam", _adam_kwargs),
-    params=_adam_params(),
+    params=adam_params(),
     latex=_ADAM_LATEX,
     reference="Kingma & Ba (2015), Adam: a method for stochastic optimization; torch.optim.Adam",
     summary="Momentum on the gradient, divided per coordinate by the root of its second moment.",
@@ -448,7 +448,7 @@ AMSGRAD = OptimizerSpec(
     family="adam",
     build=amsgrad_rule,
     torch_twin=TorchTwin("Adam", lambda hp: dict(_adam_kwargs(hp), amsgrad=True)),
-    params=_adam_params(),
+    params=adam_params(),
     latex=(
         _MOMENTS_LATEX + r",\ v^{\max}_t = \max(v^{\max}_{t-1}, v_t),\ \hat m_t = \frac{m_t}{1-\beta_1^t},\ "
         r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v^{\max}_t/(1-\beta_2^t)} + \varepsilon}\, \hat m_t,\quad " + _L2_LATEX
@@ -467,7 +467,7 @@ ADAMW = OptimizerSpec(
     family="adam",
     build=adamw_rule,
     torch_twin=TorchTwin("AdamW", _adam_kwargs),
-    params=_adam_params(weight_decay=0.01, wd_help="Decoupled decay: w shrinks by (1 − ηλ) each step."),
+    params=adam_params(weight_decay=0.01, wd_help="Decoupled decay: w shrinks by (1 − ηλ) each step."),
     latex=_ADAM_LATEX.replace(r"w_{t+1} = w_t", r"w_{t+1} = (1 - \eta\lambda) w_t"),
     reference="Loshchilov & Hutter (2019), Decoupled weight decay regularization; torch.optim.AdamW",
     summary="Adam with weight decay applied to w directly instead of through the gradient.",
@@ -483,7 +483,7 @@ NADAM = OptimizerSpec(
     family="adam",
     build=nadam_rule,
     torch_twin=TorchTwin("NAdam", lambda hp: dict(_adam_kwargs(hp), momentum_decay=hp["momentum_decay"])),
-    params=_adam_params()
+    params=adam_params()
     + (
         Param(
             "momentum_decay",
@@ -516,7 +516,7 @@ ADAMAX = OptimizerSpec(
     family="adam",
     build=adamax_rule,
     torch_twin=TorchTwin("Adamax", _adam_kwargs),
-    params=_adam_params(),
+    params=adam_params(),
     latex=(
         r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t| + \varepsilon),\ "
         r"w_{t+1} = w_t - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{u_t},\quad " + _L2_LATEX
@@ -535,7 +535,7 @@ RADAM = OptimizerSpec(
     family="adam",
     build=radam_rule,
     torch_twin=TorchTwin("RAdam", _adam_kwargs),
-    params=_adam_params(),
+    params=adam_params(),
     latex=(
         _MOMENTS_LATEX + r",\ \hat m_t = \frac{m_t}{1-\beta_1^t},\ \rho_\infty = \frac{2}{1-\beta_2} - 1,\ "
         r"\rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t},\ "
@@ -556,7 +556,7 @@ ADABOUND = OptimizerSpec(
     name="AdaBound",
     family="adam",
     build=adabound_rule,
-    params=_adam_params()
+    params=adam_params()
     + (
         Param(
             "final_lr",
@@ -600,7 +600,7 @@ ADAM_UNCORRECTED = OptimizerSpec(
     name="Adam without bias correction",
     family="adam",
     build=adam_uncorrected_rule,
-    params=_adam_params(),
+    params=adam_params(),
     latex=r"w_{t+1} = w_t - \frac{\eta}{\sqrt{v_t} + \varepsilon}\, m_t",
     reference="Kingma & Ba (2015), §3 (what the correction fixes)",
     summary="Adam with m and v used as they are: tiny first steps when β₂ is close to 1.",

@@ -7,7 +7,7 @@ from typing import Any, Mapping, NamedTuple
 from torch import Tensor
 
 from optimizers._common import lerp, select
-from optimizers.adam import _adam_params, radam_rule
+from optimizers.adam import adam_params, radam_rule
 from optimizers.base import OptimizerSpec, Rule
 from optimizers.explain import fmt, generic
 from optimizers.hparams import Param, resolve_params
@@ -169,7 +169,7 @@ RANGER = OptimizerSpec(
     name="Ranger",
     family="wrapper",
     build=ranger_rule,
-    params=_adam_params(beta1=0.95, eps=1e-5)
+    params=adam_params(beta1=0.95, eps=1e-5)
     + (Param("k", 6, 1, 20, label="sync period k", kind="int", help=_K.help, latex="k"), _ALPHA),
     latex=r"\text{Lookahead}(k, \alpha)\ \text{around RAdam}",
     reference="Wright (2019), Ranger; Liu et al. (2020) RAdam + Zhang et al. (2019) Lookahead",

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from engine import SimulationTooLarge, default_device
-from engine.sweeps import MAX_GRID, basin_size, chunk_for, default_radius
+from engine.sweeps import MAX_GRID, basin_size, default_radius
 from figures.maps import HOVER_MAX, attractor_names, basin_map
 from optimizers import available_optimizers, get_optimizer
 from surfaces import surface_class
@@ -62,7 +62,7 @@ if not keys:
 
 device = default_device()
 try:  # refuse a size the memory budget cannot hold before any work starts
-    need = basin_size(n, steps, device=device, chunk=min(chunk_for(k, hp.get(k)) for k in keys))
+    need = basin_size(n, steps, device=device, optimizers={k: hp.get(k) for k in keys})
 except SimulationTooLarge as err:
     st.error(f"This map is too large: {err}")
     st.stop()

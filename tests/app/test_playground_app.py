@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import simulate
-from figures.playground import _r
+from figures.playground import rounded
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, make_schedule
 from surfaces import available_surfaces, get_surface, surface_class
@@ -346,8 +346,8 @@ def test_url_parameters_restore_the_state():
         device="cpu",
     )
     assert int(traj.diverged_at[0]) == -1
-    assert p["Adam"]["x"] == _r(traj.xy[0, :, 0].numpy())
-    assert p["Adam"]["y"] == _r(traj.xy[0, :, 1].numpy())
+    assert p["Adam"]["x"] == rounded(traj.xy[0, :, 0].numpy())
+    assert p["Adam"]["y"] == rounded(traj.xy[0, :, 1].numpy())
     # the URL keeps what it was given
     assert {k: query(at).get(k) for k in URL} == URL
 

@@ -15,7 +15,7 @@ import pytest
 
 from engine import simulate
 from figures.palette import color_for
-from figures.playground import MAX_FRAMES, _r, playground_figure, run_view
+from figures.playground import MAX_FRAMES, playground_figure, rounded, run_view
 from figures.small import schedule_preview, surface_3d
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import make_schedule
@@ -25,7 +25,7 @@ GRID_N = 160
 EIGHT = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton", "lion")
 PAYLOAD_LIMIT = 1.5e6
 SUBNORMAL_BUG = (
-    "figures/playground.py _r: for |v| < ~1e-303 the scale 10**(digits-1-mag) overflows to inf, "
+    "figures/playground.py rounded: for |v| < ~1e-303 the scale 10**(digits-1-mag) overflows to inf, "
     "so v*inf/inf gives NaN (not the rounded value, not None); paths that converge to exactly 0 "
     "(e.g. the plateau/ravine/saddle lessons at 2,000 steps) then carry NaN into the figure dict"
 )
@@ -433,20 +433,20 @@ def test_surface_3d_with_no_runs_is_valid_plotly():
     go.Figure(surface_3d(s, [], s.grid(GRID_N)))
 
 
-# --- _r ----------------------------------------------------------------------------------------------
+# --- rounded ----------------------------------------------------------------------------------------------
 
 
 def test_r_keeps_the_shape_of_2d_arrays():
     a = np.arange(12, dtype=float).reshape(3, 4) / 7
-    out = _r(a)
+    out = rounded(a)
     assert isinstance(out, list) and len(out) == 3 and all(isinstance(row, list) and len(row) == 4 for row in out)
     assert out[1][2] == pytest.approx(a[1, 2], rel=1e-5)
 
 
 def test_r_keeps_1d_arrays_flat_and_accepts_lists():
-    assert _r([1.0, 2.0, 3.0]) == [1.0, 2.0, 3.0]
-    assert _r(np.array([0.5])) == [0.5]
-    assert _r([]) == []
+    assert rounded([1.0, 2.0, 3.0]) == [1.0, 2.0, 3.0]
+    assert rounded(np.array([0.5])) == [0.5]
+    assert rounded([]) == []
 
 
 @pytest.mark.parametrize(
@@ -470,7 +470,7 @@ def test_r_keeps_1d_arrays_flat_and_accepts_lists():
 )
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_r_rounds_to_six_significant_digits(value, expected):
-    (got,) = _r([value])
+    (got,) = rounded([value])
     assert got == pytest.approx(expected, rel=1e-12, abs=0)
     assert isinstance(got, float)
 
@@ -478,7 +478,7 @@ def test_r_rounds_to_six_significant_digits(value, expected):
 def test_r_matches_six_digit_formatting_on_random_values():
     rng = np.random.default_rng(0)
     values = rng.standard_normal(2000) * 10.0 ** rng.integers(-20, 20, 2000)
-    got = _r(values)
+    got = rounded(values)
     exact = 0
     for v, g in zip(values, got):
         assert g == pytest.approx(float(f"{v:.5e}"), rel=2e-6)  # within one unit in the 6th digit
@@ -487,9 +487,9 @@ def test_r_matches_six_digit_formatting_on_random_values():
 
 
 def test_r_maps_nan_and_inf_to_none_in_1d_and_2d():
-    assert _r([1.0, float("nan"), float("inf"), -float("inf")]) == [1.0, None, None, None]
-    assert _r(np.array([[np.nan, 2.0], [3.0, np.inf]])) == [[None, 2.0], [3.0, None]]
-    json.dumps(_r([np.nan, np.inf]))  # None is JSON null; NaN would be invalid JSON
+    assert rounded([1.0, float("nan"), float("inf"), -float("inf")]) == [1.0, None, None, None]
+    assert rounded(np.array([[np.nan, 2.0], [3.0, np.inf]])) == [[None, 2.0], [3.0, None]]
+    json.dumps(rounded([np.nan, np.inf]))  # None is JSON null; NaN would be invalid JSON
 
 
 def test_figures_are_strict_json():

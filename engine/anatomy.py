@@ -69,14 +69,9 @@ def anatomy(
             lr = float(schedule.lr(sched_state, t))
             values = rule.per_step(lr, t + 1)
             done = take_step(surface, rule, params, state, lr, values)
-            hess = None
-            if rule.needs_hessian:
-                from engine.step import hessian
-
-                hess = hessian(surface, done.at)
             loss = float(surface.value_xy(params[0], params[1]))
             view = StepView(
-                t + 1, lr, hp, values, params, done.at, done.grad, done.params, state, done.state, rule, hess, loss
+                t + 1, lr, hp, values, params, done.at, done.grad, done.params, state, done.state, rule, done.hess, loss
             )
             explanation = explain(view)
             g = pair(done.grad)

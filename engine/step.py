@@ -19,6 +19,7 @@ class Step(NamedTuple):
     grad: Any  # the gradient there (noise included)
     params: Any  # the new point
     state: Any  # the rule's new state
+    hess: Any = None  # the Hessian at `at`, for Newton-type rules
 
 
 def hessian(surface, at) -> tuple:
@@ -45,9 +46,9 @@ def step(surface, rule, params, state, lr, values: tuple, noise=None) -> Step:
         ny, sy = rule.update(gy, sy, y, lr, values)
         return Step(at, (gx, gy), (nx, ny), (sx, sy))
     g = torch.stack((gx, gy))
-    extra = {"hess": hessian(surface, at)} if rule.needs_hessian else {}
-    new, state = rule.update(g, state, params, lr, values, **extra)
-    return Step(at, g, new, state)
+    hess = hessian(surface, at) if rule.needs_hessian else None
+    new, state = rule.update(g, state, params, lr, values, **({"hess": hess} if hess is not None else {}))
+    return Step(at, g, new, state, hess)
 
 
 def gradient_only(surface, rule, params, state, noise=None) -> Tensor:

@@ -14,7 +14,7 @@ from ui.shell import page_setup, playground_link
 page_setup()
 
 
-@st.cache_data(show_spinner="Measuring the scene's runs…")
+@st.cache_data(show_spinner=False)
 def measured(template: str, query: dict) -> str:
     """The scene's numbers, from its own runs (engine/lessons.py): computed once per server."""
     return measured_text(template, from_query(query)[0])
@@ -29,11 +29,16 @@ items = presets()
 if not items:
     st.warning("No scenes found (assets/presets.json is missing or unreadable).")
 cols = st.columns(2)
+pending = []  # every card is drawn first, its numbers filled in after: the links work at once
 for i, preset in enumerate(items):
     with cols[i % 2].container(border=True):
         st.markdown(f"#### {preset['name']}")
         st.write(preset.get("description", ""))
         if preset.get("measured"):
-            st.caption(measured(preset["measured"], preset["query"]))
+            slot = st.empty()
+            slot.caption("Measuring this scene's runs…")
+            pending.append((slot, preset))
         playground_link("Open in the Playground", preset["query"], icon=":material/play_arrow:")
         st.code("?" + urllib.parse.urlencode(preset["query"]), language=None)
+for slot, preset in pending:
+    slot.caption(measured(preset["measured"], preset["query"]))

@@ -185,7 +185,7 @@ def test_warmup_scene_without_warmup_settles_then_bursts():
     """Regression: "Adam with η = 1 and β₂ = 0.99 never settles: it keeps bouncing around the minimum with steps
     of about 0.4. After a 100-step linear warm-up the same Adam settles exactly." Without the warm-up it is below
     1e-3 from step 93 and still for hundreds of steps, then bursts; the warm-up only delays that burst."""
-    name = "Warm-up rescues Adam"
+    name = "Warm-up delays Adam's burst"
     f = facts(name)
     arrive, burst = step(name, "nowarm_adam_below"), step(name, "nowarm_adam_burst")
     assert burst - arrive > 300, "it does settle, for hundreds of steps"

@@ -26,7 +26,7 @@ from scene.config import effective_hparams, to_query
 SCENES = [
     "Saddle: who escapes first",
     "Ravine: SGD vs momentum",
-    "Warm-up rescues Adam",
+    "Warm-up delays Adam's burst",
     "Rosenbrock: Newton vs first order",
 ]
 DIVERGING = "surface=ravine&opt=sgd,adam&sgd.lr=2.5&steps=60"

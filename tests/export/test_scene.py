@@ -101,7 +101,7 @@ def test_presets_have_names_queries_descriptions():
 
 
 def test_compute_matches_the_engine(get_scene):
-    data = get_scene("Warm-up rescues Adam")
+    data = get_scene("Warm-up delays Adam's burst")
     cfg = data.cfg
     assert [r.key for r in data.runs] == list(cfg.optimizers)
     schedule = make_schedule(cfg.schedule, **cfg.schedule_params)

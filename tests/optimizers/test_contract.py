@@ -247,7 +247,8 @@ def test_defaults_equal_torch_optim_defaults(key):
     for p in spec.params:
         if p.name in skipped or p.kind not in ("float", "bool"):
             continue
-        moved = dict(spec.defaults(), **{p.name: (not p.default) if p.kind == "bool" else p.default * 0.5 + 0.25})
+        other = next(v for v in (p.low, p.high, (p.low + p.high) / 2) if v != p.default) if p.kind == "float" else None
+        moved = dict(spec.defaults(), **{p.name: (not p.default) if p.kind == "bool" else other})
         changed = [a for a, v in twin.arguments(moved).items() if v != at_defaults[a]]
         assert changed, f"{key}.{p.name} does not reach torch.optim.{twin.cls}"
         for arg in changed:

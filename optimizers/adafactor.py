@@ -199,7 +199,8 @@ ADAFACTOR = OptimizerSpec(
     ),
     reference="Shazeer & Stern (2018), Adafactor: adaptive learning rates with sublinear memory cost; "
     "torch.optim.Adafactor",
-    summary="A step relative to the size of w, from a normalised gradient whose RMS is clipped: no lr needed.",
+    summary="A step relative to the size of w, from a normalised gradient whose RMS is clipped; "
+    "η only caps the relative step size.",
     effective_lr_kind="diagonal",
     effective_lr_note="α_t/(max(1, RMS(U)/d)·√V̂), with α_t = max(ε₂, RMS(w))·ρ_t",
     explain=explain_adafactor,

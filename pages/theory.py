@@ -32,9 +32,9 @@ st.markdown(f"""
 - **Momentum's sign and scale.** The notes write u ← γu − ηg, w ← w + u; torch keeps b ← μb + g and steps
   w ← w − ηb. With a constant η they are the same path (u = −ηb); under a schedule torch's form rescales the
   whole velocity when η changes. The *momentum* optimizer follows torch.
-- **Nesterov.** gradscape's *nesterov* is the look-ahead form of the notes: the gradient is taken at w + γu.
-  torch's SGD(nesterov=True) tracks that look-ahead point itself as its parameter; the two trajectories differ
-  by γu at every step (tested).
+- **Nesterov.** gradscape's *nesterov* is the look-ahead form of the notes: the gradient is taken at
+  w + μu (the notes write γ for μ). torch's SGD(nesterov=True) tracks that look-ahead point itself as its
+  parameter; the two trajectories differ by μu at every step (tested).
 - **RAdam's threshold.** The paper's algorithm switches the adaptive factor on when ρₜ > 4, torch.optim when
   ρₜ > 5 (gradscape follows torch), the authors' code when ρₜ ≥ 5 (`N_sma >= 5`). With β₂ = {_b2:g} the first
   rectified step is step {_paper} by the paper's rule, step {_torch} by torch's and step {_code} by the authors' code.

@@ -57,12 +57,21 @@ class Rule(NamedTuple):
 
 @dataclass(frozen=True)
 class TorchTwin:
-    """The torch.optim optimizer a rule reproduces: its class name and keyword arguments, declared
-    once (the snippet export and the reference tests both read them)."""
+    """The torch.optim optimizer (or the reference package's) a rule reproduces: its class name and
+    keyword arguments, declared once (the snippet export and the reference tests both read them)."""
 
     cls: str
     kwargs: Callable[[dict], dict]  # resolved hyperparameters -> torch keyword arguments (lr included)
     note: str = ""  # a caveat the snippet prints (Rprop under a schedule, ...)
+    # Where the class lives: torch.optim, or the reference package a rule matches (schedulefree,
+    # prodigyopt, pytorch_optimizer), which the snippet then imports.
+    module: str = "torch.optim"
+    # The shape one run's point takes there: (2,), or (1, 2) for optimizers of matrices (Muon).
+    shape: tuple[int, ...] = (2,)
+    # True when its step takes a closure that re-evaluates the loss (L-BFGS: optimizer.step(closure)).
+    closure: bool = False
+    # Calls the optimizer needs before its first step (Schedule-Free: ("train",) puts it in train mode).
+    calls: tuple[str, ...] = ()
 
     def arguments(self, hp: Mapping[str, Any]) -> dict:
         return self.kwargs(dict(hp))

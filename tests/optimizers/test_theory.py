@@ -5,7 +5,10 @@ flips), with default and non-default hyperparameters."""
 
 from __future__ import annotations
 
+import importlib
 import math
+import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -253,6 +256,14 @@ SETTINGS = {
     "adafactor": {"weight_decay": 0.05},
     "asgd": {"lambd": 0.05, "t0": 3.0},
 }
+
+# Optimizers added since keep their printed rule beside their own tests, one module each:
+# tests/optimizers/printed_<name>.py with PRINTED (and SETTINGS where a setting changes the rule's form).
+for _module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+    if _module.name.startswith("printed_"):
+        _printed = importlib.import_module(f"tests.optimizers.{_module.name}")
+        PRINTED.update(_printed.PRINTED)
+        SETTINGS.update(getattr(_printed, "SETTINGS", {}))
 
 
 def test_every_optimizer_has_its_printed_rule_here():

@@ -7,6 +7,8 @@ Hyperparameters are drawn at random from the specs' ranges, with eps both tiny a
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
 import random
 
@@ -32,10 +34,15 @@ def float64_default():
 
 
 def torch_kwargs(key: str, hp: dict) -> tuple[type, dict]:
-    """The torch.optim class and arguments equal to gradscape's resolved hyperparameters: the twin
-    each optimizer declares in its own file (the snippet export reads the same declaration)."""
+    """The optimizer class (torch.optim's, or the reference package's) and arguments equal to
+    gradscape's resolved hyperparameters: the twin each optimizer declares in its own file (the
+    snippet export reads the same declaration)."""
     twin = get_optimizer(key).torch_twin
-    return getattr(torch.optim, twin.cls), {**twin.arguments(hp), "foreach": False}
+    cls = getattr(importlib.import_module(twin.module), twin.cls)
+    kwargs = twin.arguments(hp)
+    if "foreach" in inspect.signature(cls).parameters:
+        kwargs["foreach"] = False
+    return cls, kwargs
 
 
 TORCH_KEYS = tuple(k for k in available_optimizers() if get_optimizer(k).torch_twin is not None)
@@ -89,28 +96,46 @@ def random_hparams(key: str, rng: random.Random, eps: float | None, lr_top: floa
     return hp
 
 
-def torch_trajectory(surface, start, steps, cls, kwargs, scheduler=None, wrap=None, coupled=False):
-    """torch.optim's path from `start` (B, 2): one (B, 2) parameter (B independent runs for an
-    element-wise optimizer), or B (2,) parameters when the rule couples x and y (Adafactor's RMS is
-    over a whole parameter, and torch would factor a (B, 2) one)."""
-    if coupled:
-        params = [row.clone().requires_grad_(True) for row in start]
+def torch_trajectory(surface, start, steps, cls, kwargs, scheduler=None, wrap=None, coupled=False, twin=None):
+    """The reference optimizer's path from `start` (B, 2): one (B, 2) parameter (B independent runs
+    for an element-wise optimizer), or one parameter per run when the rule couples x and y
+    (Adafactor's RMS is over a whole parameter, and torch would factor a (B, 2) one), shaped as the
+    twin declares ((2,), or (1, 2) for Muon). A twin with `closure` steps with one (L-BFGS); `calls`
+    are made before the first step (Schedule-Free's train())."""
+    shape = twin.shape if twin is not None else (2,)
+    one_per_run = coupled or (twin is not None and twin.closure)
+    if one_per_run:
+        params = [row.clone().reshape(shape).requires_grad_(True) for row in start]
     else:
         params = [start.clone().requires_grad_(True)]
     opt = cls(params, **kwargs)
+    for call in twin.calls if twin is not None else ():
+        getattr(opt, call)()
     if wrap is not None:
         opt = wrap(opt)
     sched = scheduler(opt) if scheduler is not None else None
 
     def point():
-        return torch.stack([p.detach().clone() for p in params]) if coupled else params[0].detach().clone()
+        if one_per_run:
+            return torch.stack([p.detach().reshape(2).clone() for p in params])
+        return params[0].detach().clone()
+
+    def set_grads():
+        loss = 0.0
+        with torch.no_grad():
+            for p in params:
+                xy = p.detach().reshape(-1, 2)
+                p.grad = surface.grad(xy).reshape(p.shape)
+                loss = loss + surface.f(xy).sum()
+        return loss
 
     path = [point()]
     for _ in range(steps):
-        with torch.no_grad():
-            for p in params:
-                p.grad = surface.grad(p.detach())
-        opt.step()
+        if twin is not None and twin.closure:
+            opt.step(set_grads)
+        else:
+            set_grads()
+            opt.step()
         if sched is not None:
             sched.step()
         path.append(point())
@@ -136,7 +161,8 @@ def test_matches_torch_optim(key, surface_key, eps_kind):
     start = starts_for(surface, 4, rng)
     ours = simulate(surface, key, start=start, steps=STEPS, hparams=hp, device="cpu")
     cls, kwargs = torch_kwargs(key, ours.hparams)
-    theirs = torch_trajectory(surface, start, STEPS, cls, kwargs, coupled=get_optimizer(key).rule().coupled)
+    spec = get_optimizer(key)
+    theirs = torch_trajectory(surface, start, STEPS, cls, kwargs, coupled=spec.rule().coupled, twin=spec.torch_twin)
     valid = ours.diverged_at < 0
     assert valid.any(), "pick gentler hyperparameters: every run diverged"
     torch.testing.assert_close(ours.xy[valid], theirs[valid], rtol=RTOL, atol=ATOL)

@@ -56,7 +56,7 @@ def anatomy(
     hp = spec.resolve(hparams)
     rule = spec.build(hp)
     explain = spec.explain or generic
-    schedule = schedule or CONSTANT
+    schedule = CONSTANT if schedule is None or spec.replaces_schedule else schedule  # see engine.rollout
     if not 1 <= steps <= 2000:
         raise ValueError(f"steps must be from 1 to 2000 for the step-by-step view; got {steps}")
     start = surface.start if start is None else start

@@ -26,6 +26,8 @@ Facts of a scene (fields of a template; k is an optimizer key of the scene, e.g.
   variants   long_<k>_<fact>     the same run continued to MAX_STEPS
              nowarm_<k>_<fact>   the same scene without its linear warm-up (its inner schedule only)
              quiet_<k>_<fact>    the same scene without gradient noise
+             unrotated_<k>_<fact>  the same scene on its surface at angle 0, started at the same place
+                                 relative to the ravine's floor (the ravine's rotation undone)
   many seeds <a>_over_<b>_seedsmean    mean final loss − f* of a ÷ that of b over seeds 0 … seeds_n − 1
              <a>_over_<b>_seedsmedian  median over seeds of the per-seed ratio
              <a>_over_<b>_seedsshare10 share of seeds whose ratio is ≥ 10;  ..._seedsshare1: share with a > b
@@ -67,6 +69,7 @@ _RUN_FACTS = (
     "burstmax",
     "effatbelow",
     "effatburst",
+    "stepmedian",
 )
 _SEED_FACTS = ("seedsmean", "seedsmedian", "seedsshare10", "seedsshare1", "thisseed", "quiet")
 
@@ -157,6 +160,9 @@ def run_facts(traj, f_star: float | None, tol: float = TOL, row: int = 0) -> dic
             out["effatburst"] = number(float(eff[min(np.searchsorted(steps, burst), len(eff) - 1)].max()))
         if below >= 0:
             out["effatbelow"] = number(float(eff[min(np.searchsorted(steps, below), len(eff) - 1)].max()))
+    lengths = np.hypot(*(xy[1:valid] - xy[: max(valid - 1, 0)]).T)
+    if len(lengths):
+        out["stepmedian"] = number(float(np.median(lengths)))
     off = np.abs(xy[:valid, 1]) > RIDGE_BAND
     out["ridge"] = _or_more(_first(off, steps), total)
     peak = int(np.argmax(loss[1:valid])) + 1 if valid > 1 else 0
@@ -221,6 +227,13 @@ class SceneFacts(Mapping):
             return replace(cfg, schedule=inner, schedule_params=keep)
         if variant == "quiet":
             return replace(cfg, noise=0.0)
+        if variant == "unrotated":
+            if not hasattr(self.surface, "to_ravine_coords"):
+                raise KeyError("unrotated: the scene's surface has no rotation")
+            # The same start relative to the ravine's floor, on the ravine at 0°.
+            start = cfg.start if cfg.start is not None else self.surface.start
+            u, v = self.surface.to_ravine_coords(float(start[0]), float(start[1]))
+            return replace(cfg, surface_params={**cfg.surface_params, "angle": 0.0}, start=(float(u), float(v)))
         return cfg
 
     def run(self, key: str, variant: str = ""):
@@ -229,9 +242,12 @@ class SceneFacts(Mapping):
             from optimizers.schedules import make_schedule
             from scene.config import effective_hparams
 
+            from surfaces import get_surface
+
             cfg = self._cfg(variant)
+            surface = self.surface if cfg is self.cfg else get_surface(cfg.surface, **cfg.surface_params)
             self._runs[key, variant] = simulate(
-                self.surface,
+                surface,
                 key,
                 start=cfg.start,
                 steps=cfg.steps,
@@ -335,7 +351,7 @@ class SceneFacts(Mapping):
         if name.startswith("all_"):
             return self._all(name[4:])
         variant = ""
-        for v in ("long", "nowarm", "quiet"):
+        for v in ("long", "nowarm", "quiet", "unrotated"):
             if name.startswith(v + "_"):
                 variant, name = v, name[len(v) + 1 :]
         key, rest = self._split_key(name)

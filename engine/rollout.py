@@ -125,7 +125,9 @@ def simulate(
     """
     surface = get_surface(surface) if isinstance(surface, str) else surface
     spec = get_optimizer(optimizer)
-    schedule = CONSTANT if schedule is None else schedule
+    # A schedule-free method replaces the schedule: it runs at its base lr (traj.meta says so).
+    ignored = spec.replaces_schedule and schedule is not None and schedule != CONSTANT
+    schedule = CONSTANT if schedule is None or spec.replaces_schedule else schedule
     device = default_device() if device is None else str(device)
     _check_steps(steps, record_every)
     noise = _check_noise(noise)
@@ -176,6 +178,7 @@ def simulate(
 
     traj = _finish(rec, surface, spec, resolved, schedule, noise, seed, device, dtype, batch)
     traj.meta["engine"] = used
+    traj.meta["schedule_ignored"] = ignored
     return traj
 
 

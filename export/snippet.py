@@ -398,7 +398,9 @@ def pytorch_snippet(cfg, optimizer_key: str) -> str:
         raise ValueError(_unsupported(key))
     twin = spec.torch_twin
     surface = get_surface(cfg.surface, **cfg.surface_params)
-    schedule = make_schedule(cfg.schedule, **cfg.schedule_params)
+    # A schedule-free method runs at its base lr whatever the scene's schedule (engine.rollout).
+    scheduled = cfg.schedule if not spec.replaces_schedule else "constant"
+    schedule = make_schedule(scheduled, **(cfg.schedule_params if scheduled == cfg.schedule else {}))
     hp = effective_hparams(cfg, key)
     start = cfg.start if cfg.start is not None else surface.start
     constants, body = _surface_code(surface)

@@ -100,6 +100,9 @@ class OptimizerSpec:
     # Resolves dynamic hyperparameters (Lookahead's inner optimizer); default: plain specs.
     resolver: Callable[["OptimizerSpec", Mapping[str, Any]], dict] | None = field(default=None, repr=False)
     color: str = ""  # its colour on every figure (figures/palette.py gives one by position if empty)
+    # True for a method that replaces the learning-rate schedule (Schedule-Free): the engine runs it at
+    # its base lr whatever the scene's schedule, and the pages say so.
+    replaces_schedule: bool = False
 
     @property
     def doc(self) -> str:

@@ -17,7 +17,7 @@ from ui.downloads import scene_exports
 from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid, warm_up_playground
 from scene.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
 from ui.plotly_figure import PrebuiltFigure
-from ui.text import engine_note, plain
+from ui.text import engine_note, plain, schedule_note
 from ui.widgets import param_widget
 
 page_setup()
@@ -220,3 +220,5 @@ if st.session_state.get(P + "ui.show3d"):
 
 st.caption(f"Server time {server_ms:.0f} ms (engine {compute_s * 1000:.0f} ms; cached runs cost nothing).")
 st.caption(engine_note(runs))
+if note := schedule_note(cfg.schedule, cfg.optimizers):
+    st.caption(note)

@@ -70,6 +70,10 @@ class Ravine(Surface):
         place relative to the ravine whatever its rotation (used to compare angles fairly)."""
         return (self.c * u - self.s * v, self.s * u + self.c * v)
 
+    def to_ravine_coords(self, x: float, y: float) -> tuple[float, float]:
+        """(u along the floor, v across it) of the point (x, y): the inverse of from_ravine_coords."""
+        return self._uv(x, y)
+
     def value_xy(self, x, y):
         u, v = self._uv(x, y)
         return 0.5 * (self.k * u * u + v * v)

@@ -27,3 +27,15 @@ def engine_note(runs) -> str:
     if any("could not be used" in r.engine or "failed" in r.engine for r in runs):
         note += " A stored compiled graph could not be used (damaged or failed): the reference engine drew those."
     return plain(note)
+
+
+def schedule_note(schedule: str, optimizer_keys) -> str:
+    """Which selected optimizers replace the schedule (Schedule-Free): they run at their constant η,
+    said once under the figure; "" when none is selected or the schedule is constant."""
+    from optimizers import get_optimizer
+
+    names = [get_optimizer(k).name for k in optimizer_keys if get_optimizer(k).replaces_schedule]
+    if schedule == "constant" or not names:
+        return ""
+    verb = "replaces" if len(names) == 1 else "replace"
+    return plain(f"{', '.join(names)} {verb} the learning-rate schedule: drawn at a constant η, the schedule ignored.")

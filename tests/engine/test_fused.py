@@ -430,9 +430,19 @@ def test_compiled_on_cuda_agrees_with_eager_on_cuda(small_chunks, every):
     _close(eager, fast, 1e-10)
 
 
-def test_every_fusable_optimizer_builds_a_package_from_a_worker_thread(monkeypatch, tmp_path):
+# One optimizer for each form a compiled rule takes: plain state (sgd), a step-one weight (momentum),
+# bias corrections (adam), NAdam's μ product, a sign (lion), Rprop's first step added to a zero
+# state, a wrapper with its sync flag (lookahead over adam), and the per-step weights of the
+# averaged sequences (schedulefree_adamw). Each graph costs ~15 s to compile; every other fusable
+# optimizer's traced function is checked against eager above (uncompiled), and
+# benchmarks/compiled_agreement.py compiles all of them. A graph that fails to build only means the
+# eager path stays (the store is fault-proof: tests/engine/test_graph_store.py).
+BUILT_IN_TESTS = ("sgd", "momentum", "adam", "nadam", "lion", "rprop", "lookahead", "schedulefree_adamw")
+
+
+def test_representative_optimizers_build_a_package_from_a_worker_thread(monkeypatch, tmp_path):
     """Streamlit runs pages in worker threads: each optimizer's package is built there, lands on
-    disk, equals the eager roll-out bit for bit, and then serves "auto" (which never builds)."""
+    disk, agrees with the eager roll-out, and then serves "auto" (which never builds)."""
     import os
     import threading
 
@@ -441,7 +451,8 @@ def test_every_fusable_optimizer_builds_a_package_from_a_worker_thread(monkeypat
     monkeypatch.setattr(fused, "CHUNK", 2)
     monkeypatch.setenv("GRADSCAPE_GRAPH_DIR", str(tmp_path))  # an empty store: every package is built here
     surface = get_surface("ravine", condition=7.0)
-    keys = [k for k in available_optimizers() if k not in NOT_FUSABLE]  # 17 graphs, each compared with eager
+    keys = [k for k in BUILT_IN_TESTS if k in available_optimizers()]
+    assert not set(keys) & NOT_FUSABLE
     used, runs = {}, {}
     kw = dict(steps=10, start=STARTS, record_every=10, noise=0.1, seed=[1, 2, 3])  # whole chunks (Lookahead: k = 5)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from engine.step import step as take_step
+from engine.step import evaluator, step as take_step
 from optimizers import get_optimizer
 from optimizers.explain import Explanation, StepView, generic, pair
 from surfaces import Surface, get_surface
@@ -63,6 +63,7 @@ def anatomy(
     params = torch.tensor([[float(start[0])], [float(start[1])]], dtype=torch.float64)
     state = rule.init(params)
     sched_state = schedule.start(hp.get("lr", 1.0))
+    closure = evaluator(surface) if rule.needs_closure else None  # for a wrapper re-running its inner update
     details = []
     with torch.no_grad():
         for t in range(steps):
@@ -71,7 +72,20 @@ def anatomy(
             done = take_step(surface, rule, params, state, lr, values)
             loss = float(surface.value_xy(params[0], params[1]))
             view = StepView(
-                t + 1, lr, hp, values, params, done.at, done.grad, done.params, state, done.state, rule, done.hess, loss
+                t + 1,
+                lr,
+                hp,
+                values,
+                params,
+                done.at,
+                done.grad,
+                done.params,
+                state,
+                done.state,
+                rule,
+                done.hess,
+                loss,
+                closure,
             )
             explanation = explain(view)
             g = pair(done.grad)

@@ -48,6 +48,8 @@ def unsupported_reason(surface, rule, schedule) -> str | None:
     """Why this run cannot take the fused path (None when it can)."""
     if rule.needs_hessian:
         return "Newton-type rules need the Hessian at every step"
+    if rule.needs_closure:
+        return "the rule evaluates the surface several times per step (a line search)"
     if rule.coupled:
         return "the rule couples x and y"
     if not getattr(surface, "compilable", True):

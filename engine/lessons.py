@@ -70,6 +70,8 @@ _RUN_FACTS = (
     "effatbelow",
     "effatburst",
     "stepmedian",
+    "stepratio",
+    "stepperlr",
 )
 _SEED_FACTS = ("seedsmean", "seedsmedian", "seedsshare10", "seedsshare1", "thisseed", "quiet")
 
@@ -163,6 +165,12 @@ def run_facts(traj, f_star: float | None, tol: float = TOL, row: int = 0) -> dic
     lengths = np.hypot(*(xy[1:valid] - xy[: max(valid - 1, 0)]).T)
     if len(lengths):
         out["stepmedian"] = number(float(np.median(lengths)))
+        lr = traj.hparams.get("lr") if isinstance(getattr(traj, "hparams", None), dict) else None
+        if isinstance(lr, (int, float)) and lr > 0:
+            out["stepperlr"] = number(float(np.median(lengths)) / lr)
+        moving = lengths[lengths > 0]  # a run that has stopped dead (Newton at the minimum) is left out
+        if len(moving):
+            out["stepratio"] = number(float(moving.max() / moving.min()))
     off = np.abs(xy[:valid, 1]) > RIDGE_BAND
     out["ridge"] = _or_more(_first(off, steps), total)
     peak = int(np.argmax(loss[1:valid])) + 1 if valid > 1 else 0

@@ -2,8 +2,14 @@
 
 The eager roll-out (engine/rollout.py), the compiled chunk (engine/fused.py) and the step-by-step
 view (engine/anatomy.py) all call `step`: where the gradient is taken (a rule's probe, Nesterov's
-look-ahead), the gradient and its noise, the Hessian for Newton-type rules, and the rule's update
+look-ahead), the gradient and its noise, the Hessian for Newton-type rules, the closure for rules
+that evaluate the surface elsewhere within one step (L-BFGS's line search), and the rule's update
 with the per-step values the caller computed once with `rule.per_step(lr, t)`.
+
+Gradient noise, where there is any, is added to the one gradient the step takes at its probe point
+(the gradient handed to update and recorded). A closure's evaluations are noise-free: a rule with a
+line search sees the step's noise in the gradient at its current point only, and the surface's true
+loss and gradient at every trial point.
 """
 
 from __future__ import annotations
@@ -28,10 +34,24 @@ def hessian(surface, at) -> tuple:
     return ((hxx, hxy), (hxy, hyy))
 
 
+def evaluator(surface):
+    """closure(point) -> (loss (B,), grad (2, B)): the surface's noise-free value and gradient at a (2, B)
+    point. The keyword `closure` of the update of a rule with `needs_closure` (L-BFGS's line search)."""
+
+    def closure(point):
+        x, y = point[0], point[1]
+        loss = surface.value_xy(x, y)
+        grad = torch.stack(torch.broadcast_tensors(*surface.grad_xy(x, y), x))[:2]
+        return torch.broadcast_to(loss, x.shape), grad
+
+    return closure
+
+
 def step(surface, rule, params, state, lr, values: tuple, noise=None) -> Step:
     """One update. params: a (2, B) tensor (its state alongside), or a pair (x, y) of (B,) rows with a
     pair of states: the fused engine's split form, where the rule updates each coordinate on its own
-    (every rule whose `coupled` is False treats x and y independently). noise: (2, B) or None."""
+    (every rule whose `coupled` is False treats x and y independently; a rule that needs the Hessian
+    or a closure is never split). noise: (2, B) or None."""
     split = isinstance(params, tuple)
     if split:
         (x, y), (sx, sy) = params, state
@@ -46,9 +66,13 @@ def step(surface, rule, params, state, lr, values: tuple, noise=None) -> Step:
         ny, sy = rule.update(gy, sy, y, lr, values)
         return Step(at, (gx, gy), (nx, ny), (sx, sy))
     g = torch.stack((gx, gy))
-    hess = hessian(surface, at) if rule.needs_hessian else None
-    new, state = rule.update(g, state, params, lr, values, **({"hess": hess} if hess is not None else {}))
-    return Step(at, g, new, state, hess)
+    extra = {}
+    if rule.needs_hessian:
+        extra["hess"] = hessian(surface, at)
+    if rule.needs_closure:
+        extra["closure"] = evaluator(surface)
+    new, state = rule.update(g, state, params, lr, values, **extra)
+    return Step(at, g, new, state, extra.get("hess"))
 
 
 def gradient_only(surface, rule, params, state, noise=None) -> Tensor:

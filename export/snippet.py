@@ -458,6 +458,7 @@ def pytorch_snippet(cfg, optimizer_key: str) -> str:
     point = "w" if twin.shape == (2,) else "w.reshape(2)"  # f and the path take the (2,) point
     L += [f"optimizer = {_optimizer_code(spec, hp)}"]
     L += [f"optimizer.{call}()" for call in twin.calls]
+    averaged = "train" in twin.calls  # Schedule-Free: the path is the average x, read in eval mode
     if twin.note and cfg.schedule != "constant":
         L += [f"# {twin.note}"]
     L += build
@@ -489,11 +490,24 @@ def pytorch_snippet(cfg, optimizer_key: str) -> str:
         ]
     L += ["    optimizer.step(closure)" if twin.closure else "    optimizer.step()"]
     L += ["    " + line for line in step_lines]
+    if averaged:
+        # Schedule-Free: the parameter in train mode is y, where the gradient is taken; gradscape draws
+        # x, the average eval() gives (the round trip rounds y in its last bits only).
+        L += [
+            "    optimizer.eval()  # w is now x, the average: the point gradscape draws",
+            f"    path.append({point}.detach().tolist())",
+            "    optimizer.train()  # back to y, where the next gradient is taken",
+            "losses = [f(torch.tensor(p)).item() for p in path]  # the loss at each point x",
+            "",
+        ]
+    else:
+        L += [
+            "    losses.append(loss.item())",
+            f"    path.append({point}.detach().tolist())",
+            f"losses.append(f({point}).item())",
+            "",
+        ]
     L += [
-        "    losses.append(loss.item())",
-        f"    path.append({point}.detach().tolist())",
-        f"losses.append(f({point}).item())",
-        "",
         'print(f"after {STEPS} steps: w = ({path[-1][0]:.6g}, {path[-1][1]:.6g}), loss = {losses[-1]:.6g}")',
         "",
     ]

@@ -61,7 +61,15 @@ def _arrow(x0, y0, dx, dy, color, text, presenter) -> list[dict]:
 
 
 def step_figure(
-    surface, layers: dict, details: list, t: int, key: str, *, zoom: bool = True, presenter: bool = False
+    surface,
+    layers: dict,
+    details: list,
+    t: int,
+    key: str,
+    *,
+    zoom: bool = True,
+    presenter: bool = False,
+    probe_label: str = "look-ahead point",
 ) -> dict:
     """Update number t (1-based) of `details`: the path so far, the gradient step, the actual step,
     and the optimizer's own construction (look-ahead point, Newton step, slow weights)."""
@@ -121,7 +129,7 @@ def step_figure(
                 mode="markers",
                 x=[d.probe[0]],
                 y=[d.probe[1]],
-                name="look-ahead point",
+                name=probe_label,
                 marker=dict(size=13, symbol="circle-open", color=color, line=dict(width=3)),
             )
         )
@@ -172,8 +180,10 @@ def step_figure(
     )
 
 
-def state_bars(detail, *, presenter: bool = False) -> dict:
-    """Per-coordinate state after the update (bars: x and y) with the value before (open marks)."""
+def state_bars(detail, *, presenter: bool = False, labels=None) -> dict:
+    """Per-coordinate state after the update (bars: x and y) with the value before (open marks).
+    labels: the optimizer's own names for its fields (OptimizerSpec.state_labels), beside the common ones."""
+    names = {**STATE_LABELS, **(labels or {})}
 
     def used(name, after):  # an unused slot (plain Adam's v_max, RMSprop's momentum buffer) stays at 0
         before = detail.state_before.get(name)
@@ -182,7 +192,7 @@ def state_bars(detail, *, presenter: bool = False) -> dict:
     fields = [
         (k, v)
         for k, v in detail.state_after.items()
-        if isinstance(v, tuple) and k.split(".")[-1] in STATE_LABELS and used(k, v)
+        if isinstance(v, tuple) and k.split(".")[-1] in names and used(k, v)
     ]
     n = max(len(fields), 1)
     data, layout = (
@@ -229,7 +239,7 @@ def state_bars(detail, *, presenter: bool = False) -> dict:
         layout[f"yaxis{ax}"] = dict(anchor=f"x{ax}", zeroline=True, zerolinecolor="#888", exponentformat="power")
         layout["annotations"].append(
             dict(
-                text=STATE_LABELS[name.split(".")[-1]],
+                text=names[name.split(".")[-1]],
                 x=sum(dom) / 2,
                 y=1.08,
                 xref="paper",

@@ -38,7 +38,7 @@ def no_step_values(lr, step: int) -> tuple:
 
 class Rule(NamedTuple):
     init: Callable[[Tensor], Any]
-    # update(grad, state, params, lr, values[, hess=...]) -> (new_params, new_state)
+    # update(grad, state, params, lr, values[, hess=...][, closure=...]) -> (new_params, new_state)
     update: Callable[..., tuple[Tensor, Any]]
     # Where the gradient is taken (Nesterov's look-ahead); None means at params.
     probe: Callable[[Tensor, Any], Tensor] | None = None
@@ -53,6 +53,10 @@ class Rule(NamedTuple):
     # True when x and y interact inside the update (Newton's Hessian, Adafactor's RMS over the
     # point): the update then needs the whole (2, B) point, not one coordinate at a time.
     coupled: bool = False
+    # True when one update evaluates the surface at other points (L-BFGS's line search): update then
+    # receives closure as a keyword, closure(point) -> (loss (B,), grad (2, B)) at a (2, B) point,
+    # noise-free (engine.step.evaluator). Such rules run eagerly only, like Newton-type ones.
+    needs_closure: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class TorchTwin:
     closure: bool = False
     # Calls the optimizer needs before its first step (Schedule-Free: ("train",) puts it in train mode).
     calls: tuple[str, ...] = ()
+    # "" when the rule equals it bit for bit; otherwise how close they are and why (the theory page
+    # prints it, and the bit-for-bit reference loop leaves the rule to its own, bounded test).
+    inexact: str = ""
 
     def arguments(self, hp: Mapping[str, Any]) -> dict:
         return self.kwargs(dict(hp))
@@ -103,6 +110,11 @@ class OptimizerSpec:
     # True for a method that replaces the learning-rate schedule (Schedule-Free): the engine runs it at
     # its base lr whatever the scene's schedule, and the pages say so.
     replaces_schedule: bool = False
+    # What the step-by-step page calls this optimizer's per-coordinate state fields (its bars), beside
+    # the common names figures/anatomy.py knows (m, v, buf, ...); a field named nowhere gets no bar.
+    state_labels: Mapping[str, str] = field(default_factory=dict)
+    # What the point where the gradient is taken is called (Nesterov's look-ahead, Schedule-Free's y).
+    probe_label: str = "look-ahead point"
 
     @property
     def doc(self) -> str:

@@ -55,6 +55,9 @@ class StepView:
     rule: Any  # the rule itself (a wrapper re-runs its inner update: pure, so the same numbers)
     hess: tuple | None = None
     loss: float = float("nan")
+    # The surface's noise-free closure (engine.step.evaluator) for a rule with needs_closure: a wrapper
+    # that re-runs its inner update passes it on (an explanation itself reads the state, never re-evaluates).
+    closure: Any = None
 
     @property
     def move(self) -> Tensor:
@@ -76,6 +79,7 @@ class StepView:
             inner_rule,
             self.hess,
             self.loss,
+            self.closure,
         )
 
 

@@ -25,7 +25,10 @@ def lookahead(inner: Rule, k: int, alpha) -> Rule:
     Zhang, Lucas, Hinton & Ba (2019), Lookahead optimizer: k steps forward, 1 step back,
     Algorithm 1. Matches pytorch-optimizer's Lookahead (pullback_momentum="none"): the inner
     optimizer's state is kept across the synchronisation. The path drawn is θ, the iterate the
-    gradient is taken at, so the jump back to φ shows every k steps.
+    gradient is taken at, so the jump back to φ shows every k steps. An inner optimizer that
+    evaluates the surface within its step (L-BFGS's line search) gets the engine's closure, as
+    pytorch-optimizer's Lookahead.step(closure) hands it on; its memory of past steps is kept
+    across the jump, as there.
     """
 
     def init(params):
@@ -62,6 +65,7 @@ def lookahead(inner: Rule, k: int, alpha) -> Rule:
         needs_hessian=inner.needs_hessian,
         per_step=per_step,
         coupled=inner.coupled,
+        needs_closure=inner.needs_closure,
     )
 
 
@@ -130,6 +134,8 @@ def _explain_around(v, inner_spec, inner_rule, alpha, k):
     """The inner optimizer's own explanation of its fast step, then Lookahead's sync as a sub-step of its own."""
     *inner_values, sync = v.values
     extra = {"hess": v.hess} if inner_rule.needs_hessian else {}
+    if inner_rule.needs_closure:
+        extra["closure"] = v.closure
     fast, _ = inner_rule.update(v.grad, v.state_before.inner, v.params, v.lr, tuple(inner_values), **extra)
     inner_view = v.inner(inner_rule, v.state_before.inner, v.state_after.inner, tuple(inner_values), fast)
     e = (inner_spec.explain or generic)(inner_view)

@@ -67,7 +67,8 @@ if len(details) < n_steps:
 left, right = st.columns([3, 2])
 with left:
     layers = surface_drawing(surface_key, ())
-    fig = step_figure(surface, layers, details, t, key, zoom=zoom)
+    spec = get_optimizer(key)
+    fig = step_figure(surface, layers, details, t, key, zoom=zoom, probe_label=spec.probe_label)
     st.plotly_chart(PrebuiltFigure(fig), key=f"{K}.fig")
     figure_exports(fig, key=f"{K}.export", name=f"gradscape-{key}-update-{t}")
 with right:
@@ -75,7 +76,7 @@ with right:
     for sentence in d.sentences:
         st.markdown(f"- {sentence}")
     st.markdown(f"w: ({d.position[0]:.5g}, {d.position[1]:.5g}) → ({d.new_position[0]:.5g}, {d.new_position[1]:.5g})")
-    bars = state_bars(d)
+    bars = state_bars(d, labels=spec.state_labels)
     if bars["data"]:
         st.plotly_chart(PrebuiltFigure(bars), key=f"{K}.bars")
         st.caption(

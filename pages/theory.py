@@ -60,7 +60,8 @@ for spec in OPTIMIZERS:
         st.latex(spec.latex)
         st.markdown(f"**Source:** {spec.reference}")
         if spec.torch_name:
-            st.markdown(f"**Matches** `torch.optim.{spec.torch_name}` bit for bit (tested).")
+            twin = spec.torch_twin
+            st.markdown(f"**Matches** `{twin.module}.{twin.cls}` {twin.inexact or 'bit for bit'} (tested).")
         rows = [
             {
                 "name": p.name,

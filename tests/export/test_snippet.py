@@ -172,8 +172,9 @@ def test_snippet_is_self_contained(snippet_runs, case_id):
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     }
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"math", "torch"}
-    assert "torch.optim." in script and "for t in range(STEPS):" in script
+    module = get_optimizer(key).torch_twin.module  # torch.optim, or the reference package (schedulefree, ...)
+    assert imported <= {"math", "torch", module.split(".")[0]}
+    assert f"{module}." in script and "for t in range(STEPS):" in script
 
 
 def test_snippet_uses_torch_schedulers(snippet_runs):

@@ -7,6 +7,7 @@ Hyperparameters are drawn at random from the specs' ranges, with eps both tiny a
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import math
@@ -104,6 +105,13 @@ def torch_trajectory(surface, start, steps, cls, kwargs, scheduler=None, wrap=No
     are made before the first step (Schedule-Free's train())."""
     shape = twin.shape if twin is not None else (2,)
     one_per_run = coupled or (twin is not None and twin.closure)
+    if one_per_run and len(start) > 1:
+        # One optimizer per run: a scalar taken over all of an optimizer's parameters (Prodigy's d,
+        # L-BFGS's flattened history) would otherwise couple the runs.
+        rows = [start[b : b + 1] for b in range(len(start))]
+        return torch.cat(
+            [torch_trajectory(surface, row, steps, cls, kwargs, scheduler, wrap, coupled, twin) for row in rows]
+        )
     if one_per_run:
         params = [row.clone().reshape(shape).requires_grad_(True) for row in start]
     else:
@@ -116,9 +124,16 @@ def torch_trajectory(surface, start, steps, cls, kwargs, scheduler=None, wrap=No
     sched = scheduler(opt) if scheduler is not None else None
 
     def point():
+        points = params
+        if twin is not None and "train" in twin.calls:
+            # Schedule-Free: the path drawn is x, the point eval() gives. Taken from a copy: eval() and
+            # train() on the optimizer itself would round its y on the way back.
+            view = copy.deepcopy(opt)
+            view.eval()
+            points = [p for group in view.param_groups for p in group["params"]]
         if one_per_run:
-            return torch.stack([p.detach().reshape(2).clone() for p in params])
-        return params[0].detach().clone()
+            return torch.stack([p.detach().reshape(2).clone() for p in points])
+        return points[0].detach().clone()
 
     def set_grads():
         loss = 0.0
@@ -149,7 +164,13 @@ def starts_for(surface, batch: int, rng: random.Random) -> torch.Tensor:
 
 
 SURFACES = ("ravine", "rosenbrock", "himmelblau", "saddle", "beale")
-CASES = [(key, surf, eps) for key in TORCH_KEYS for surf in SURFACES for eps in ("tiny", "large")]
+CASES = [
+    (key, surf, eps)
+    for key in TORCH_KEYS
+    if not get_optimizer(key).torch_twin.inexact  # matched to rounding: bounded in the optimizer's own tests
+    for surf in SURFACES
+    for eps in ("tiny", "large")
+]
 
 
 @pytest.mark.parametrize("key,surface_key,eps_kind", CASES, ids=[f"{k}-{s}-eps_{e}" for k, s, e in CASES])

@@ -1,6 +1,7 @@
 """The compiled path against the eager reference on every lesson scene (issue 13's contract).
 
     python benchmarks/compiled_agreement.py [--surfaces ravine,saddle] [--dtype float64|float32]
+                                            [--optimizers adan,ademamix]  (defaults, on each surface's scene)
 
 For each surface's lesson scene (its optimizers, hyperparameters and steps, from its own start, one
 run recorded at every step, as the Playground draws it), runs engine="fused" (building each graph in
@@ -30,6 +31,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--surfaces", default=",".join(k for k in available_surfaces() if k != "formula"))
     ap.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    ap.add_argument("--optimizers", default="", help="these optimizers (defaults) instead of each lesson's own")
     args = ap.parse_args(argv)
     dtype = getattr(torch, args.dtype)
     bound = 1e-9 if dtype == torch.float64 else 1e-5
@@ -39,7 +41,8 @@ def main(argv=None) -> int:
     for key in args.surfaces.split(","):
         cfg = lesson_config(key)
         surface = get_surface(key)
-        for opt in surface_class(key).lesson_optimizers:
+        chosen = [k for k in args.optimizers.split(",") if k] or surface_class(key).lesson_optimizers
+        for opt in chosen:
             hp = effective_hparams(cfg, opt)
             kw = dict(steps=cfg.steps, hparams=hp, dtype=dtype)
             t0 = time.perf_counter()

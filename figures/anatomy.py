@@ -24,6 +24,9 @@ STATE_LABELS = {
 }
 
 
+GRADIENT_REACH = 4.0  # the −ηg arrow is drawn at most this many times the optimizer's own reach when zoomed
+
+
 def _arrow(x0, y0, dx, dy, color, text, presenter) -> list[dict]:
     """An arrow from (x0, y0) by (dx, dy), labelled at its head (plotly puts an arrow's own text
     at its tail, where several arrows would overlap)."""
@@ -109,9 +112,7 @@ def step_figure(
         ),
     ]
     px, py = d.position
-    gx, gy = d.extras["gradient_step"]
-    notes = _arrow(px, py, gx, gy, "#555555", "−ηg", presenter)
-    reach = [abs(gx), abs(gy)]
+    notes, reach = [], [0.0]
     for label, (ax, ay) in d.explanation.arrows:  # the optimizer's own construction (−ηm̂, Newton's step)
         notes += _arrow(px, py, ax, ay, "#117733" if "m̂" in label else "#882255", label, presenter)
         reach += [abs(ax), abs(ay)]
@@ -146,6 +147,17 @@ def step_figure(
             )
         )
         reach += [abs(mx - px), abs(my - py)]
+    # The plain gradient step −ηg, for comparison. When it dwarfs everything the optimizer did (L-BFGS
+    # and Adam at η = 1 on a steep wall: hundreds of times the step), the zoomed view would shrink the
+    # step to a dot: it is drawn shortened to a few times the step, and its label says by how much.
+    gx, gy = d.extras["gradient_step"]
+    label, rest, length = "−ηg", max(reach), math.hypot(gx, gy)
+    if zoom and rest > 0 and length > GRADIENT_REACH * rest:
+        shrink = GRADIENT_REACH * rest / length
+        gx, gy = gx * shrink, gy * shrink
+        label = f"−ηg (drawn at {shrink:.2g}× its length)"
+    notes = _arrow(px, py, gx, gy, "#555555", label, presenter) + notes
+    reach += [abs(gx), abs(gy)]
     if zoom:
         half = max(max(reach) * 1.6, 1e-6 * max(x1 - x0, y1 - y0))
         xr, yr = [px - half, px + half], [py - half, py + half]
@@ -231,7 +243,7 @@ def state_bars(detail, *, presenter: bool = False, labels=None) -> dict:
                     y=[_finite(before[0]), _finite(before[1])],
                     xaxis=f"x{ax}",
                     yaxis=f"y{ax}",
-                    marker=dict(symbol="line-ew-open", size=26, line=dict(width=2, color="#000")),
+                    marker=dict(symbol="line-ew-open", size=26, color="#000", line=dict(width=2, color="#000")),
                     hovertemplate="%{x}: %{y:.4g}<extra>before</extra>",
                 )
             )

@@ -207,9 +207,9 @@ def explain_schedulefree(v):
     )
     e.say(f"Gradient at y: g = {e.show('g', v.grad)} (the loss {fmt(v.loss, 4)} is at x).")
     if warmup and v.step <= warmup:
-        e.say(f"Warm-up: η_t = η·t/W = {fmt(v.lr)}·{v.step}/{warmup} = {e.number('lr_t', lr_t)}.")
+        e.say(f"Warm-up: ηₜ = η·t/W = {fmt(v.lr)}·{v.step}/{warmup} = {e.number('lr_t', lr_t)}.")
     else:
-        e.say(f"η_t = η = {e.number('lr_t', lr_t)}" + (" (the warm-up is over)." if warmup else " (no warm-up)."))
+        e.say(f"ηₜ = η = {e.number('lr_t', lr_t)}" + (" (the warm-up is over)." if warmup else " (no warm-up)."))
     used, normalised = "g", v.grad
     if adamw:
         bc2 = v.values[3]
@@ -228,18 +228,18 @@ def explain_schedulefree(v):
             "(it moves z like the gradient does)."
         )
         used = f"({used} + λy)"
-    e.say(f"z takes a step with no averaging: z ← z − η_t·{used} = {e.show('state.z', a.z)}.")
+    e.say(f"z takes a step with no averaging: z ← z − ηₜ·{used} = {e.show('state.z', a.z)}.")
     c = e.number("c_t", a.c.reshape(-1)[0])
     if float(a.weight_sum.reshape(-1)[0]) == 0:
-        e.say(f"Averaging weight c_t = {c}: every weight so far is 0 (η_max^p = 0), so x does not move towards z.")
+        e.say(f"Averaging weight cₜ = {c}: every weight so far is 0 (η_maxᵖ = 0), so x does not move towards z.")
     elif v.step == 1:
         e.say(
-            f"Averaging weight c_t = w_t/Σw = {c} at the first step: x jumps to the new z, so the start is not "
+            f"Averaging weight cₜ = wₜ/Σw = {c} at the first step: x jumps to the new z, so the start is not "
             "part of the average (the average is over the z after each step)."
         )
     else:
         e.say(
-            f"Averaging weight c_t = w_t/Σw = {c} (w_t = t^r·η_max^p; with equal weights c_t = 1/t): the average x "
+            f"Averaging weight cₜ = wₜ/Σw = {c} (wₜ = tʳ·η_maxᵖ; with equal weights cₜ = 1/t): the average x "
             f"moves the fraction {c} of the way to the new z."
         )
     e.say(f"The next gradient point: y = (1 − β)z + βx = {e.show('state.y', a.y)}.")
@@ -334,7 +334,7 @@ SCHEDULEFREE_SGD = OptimizerSpec(
     effective_lr_kind="diagonal",
     effective_lr_note="η_t, the factor on g in z's step (η after its warm-up)",
     explain=explain_schedulefree,
-    color="#4DAF4A",
+    color="#17BECF",
     state_labels={"y": "gradient point y", "z": "base sequence z"},
     probe_label="gradient point y",
     replaces_schedule=True,
@@ -384,7 +384,7 @@ SCHEDULEFREE_ADAMW = OptimizerSpec(
     effective_lr_kind="diagonal",
     effective_lr_note="η_t/(√v̂ + ε), the factor on g in z's step",
     explain=explain_schedulefree,
-    color="#984EA3",
+    color="#E7298A",
     state_labels={"y": "gradient point y", "z": "base sequence z", "v": "second moment v"},
     probe_label="gradient point y",
     replaces_schedule=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 
 import plotly.graph_objects as go
 import pytest
@@ -214,7 +215,10 @@ def test_step_figure_arrows(surface_key, key, start, t):
     if key not in ("lookahead", "ranger"):
         assert [label for label, _ in d.explanation.moves] == ["step"]
     gx, gy = d.grad
-    assert a["−ηg"] == pytest.approx((px, py, px - d.lr * gx, py - d.lr * gy), rel=1e-12, abs=1e-15)
+    (label,) = [k for k in a if k.startswith("−ηg")]
+    factor = 1.0 if label == "−ηg" else float(re.fullmatch(r"−ηg \(drawn at (.+)× its length\)", label).group(1))
+    want = (px, py, px - factor * d.lr * gx, py - factor * d.lr * gy)
+    assert a[label] == pytest.approx(want, rel=1e-12 if factor == 1.0 else 5e-2, abs=1e-15), label
     assert ("−ηH⁻¹g" in a) == (key == "newton")
     if key == "newton":
         nx, ny = d.extras["newton_step"]
@@ -365,3 +369,31 @@ def test_state_bars_panels_do_not_overlap():
     assert len(domains) == 3
     for (a0, a1), (b0, b1) in zip(domains, domains[1:]):
         assert a0 < a1 <= b0 < b1
+
+
+def test_a_gradient_step_that_dwarfs_the_step_is_drawn_shortened_and_says_so():
+    """L-BFGS at η = 1 on Rosenbrock: −ηg is hundreds of times its first step; zoomed, the view fits the
+    step (the surface does not shrink to a dot) and the shortened arrow says by how much."""
+    from figures.anatomy import GRADIENT_REACH
+
+    surface = get_surface("rosenbrock")
+    details = details_of("rosenbrock", "lbfgs")
+    d = details[0]
+    fig = step_figure(surface, layers_of("rosenbrock"), details, 1, "lbfgs", zoom=True)
+    (label,) = [k for k in arrows(fig) if k.startswith("−ηg")]
+    assert label.startswith("−ηg (drawn at "), label
+    step = math.hypot(*d.step_vector)
+    xr = fig["layout"]["xaxis"]["range"]
+    assert (xr[1] - xr[0]) / 2 <= 1.6 * GRADIENT_REACH * step * (1 + 1e-9)
+    assert math.hypot(d.lr * d.grad[0], d.lr * d.grad[1]) > 50 * step
+    whole = step_figure(surface, layers_of("rosenbrock"), details, 1, "lbfgs", zoom=False)
+    assert "−ηg" in arrows(whole), "unzoomed, the arrow is drawn whole"
+
+
+def test_the_before_dash_of_each_bar_is_black_as_the_caption_says():
+    """Plotly draws an open symbol in the marker's colour, not its line's: the colour is set on both."""
+    from figures.anatomy import state_bars
+
+    d = details_of("ravine", "adam")[3]
+    dashes = [t for t in state_bars(d)["data"] if t.get("type") == "scatter"]
+    assert dashes and all(t["marker"]["color"] == "#000" == t["marker"]["line"]["color"] for t in dashes)

@@ -46,7 +46,12 @@ def main(argv=None) -> int:
             hp = effective_hparams(cfg, opt)
             kw = dict(steps=cfg.steps, hparams=hp, dtype=dtype)
             t0 = time.perf_counter()
-            fast = simulate(surface, opt, engine="fused", **kw)
+            try:
+                fast = simulate(surface, opt, engine="fused", **kw)
+            except Exception as err:  # noqa: BLE001 - a failed build: the page keeps the eager path
+                reason = str(err).strip().splitlines()[-1][:160] if str(err).strip() else type(err).__name__
+                print(f"| {key} | {opt} | {cfg.steps} | build failed: {reason} | – | – |", flush=True)
+                continue
             eager = simulate(surface, opt, **kw)
             used = fast.meta["engine"]
             rel = float(((fast.xy - eager.xy).abs() / (1e-6 + eager.xy.abs())).max())

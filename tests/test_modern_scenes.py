@@ -158,3 +158,23 @@ def test_new_scene_texts_type_no_numbers_of_their_own():
     for name in list(PRESETS)[7:]:
         template = re.sub(r"\{[^}]*\}", "", PRESETS[name]["measured"])
         assert not re.search(r"\d", template), (name, template)
+
+
+def test_the_playground_says_when_a_schedule_free_method_ignores_the_schedule():
+    from ui.text import schedule_note
+
+    assert schedule_note("constant", ("schedulefree_adamw", "adam")) == ""
+    assert schedule_note("cosine", ("adam", "sgd")) == ""
+    note = schedule_note("cosine", ("schedulefree_adamw", "adamw"))
+    assert "Schedule" in note and "AdamW" in note and "constant" in note and "ignored" in note
+
+
+def test_the_schedule_free_scene_says_so_under_its_figure():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params.update(PRESETS["Schedule-free vs a cosine schedule"]["query"])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c.value for c in at.caption]
+    assert any("replaces the learning" in c and "ignored" in c for c in captions), captions

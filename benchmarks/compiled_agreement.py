@@ -49,7 +49,9 @@ def main(argv=None) -> int:
             try:
                 fast = simulate(surface, opt, engine="fused", **kw)
             except Exception as err:  # noqa: BLE001 - a failed build: the page keeps the eager path
-                reason = str(err).strip().splitlines()[-1][:160] if str(err).strip() else type(err).__name__
+                lines = str(err).strip().splitlines() or [type(err).__name__]
+                # the compiler's own words ("internal compiler error: ...") rather than its closing advice
+                reason = next((ln for ln in lines if "error:" in ln), lines[-1]).split("error:", 1)[-1].strip()[:120]
                 print(f"| {key} | {opt} | {cfg.steps} | build failed: {reason} | – | – |", flush=True)
                 continue
             eager = simulate(surface, opt, **kw)

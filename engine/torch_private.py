@@ -61,9 +61,12 @@ tree_map = _bound("torch.utils._pytree.tree_map")
 tree_unflatten = _bound("torch.utils._pytree.tree_unflatten")
 
 
-def compile_package(program, path: str) -> None:
-    """An exported program compiled by AOTInductor into a .pt2 package at `path`."""
-    _resolve("torch._inductor.aoti_compile_and_package")(program, package_path=path)
+def compile_package(program, path: str, vectorised: bool = True) -> None:
+    """An exported program compiled by AOTInductor into a .pt2 package at `path`; vectorised=False
+    compiles scalar C++ loops (inductor's cpp.simdlen = 1), which a C++ compiler may accept when it
+    fails on the vector code."""
+    configs = None if vectorised else {"cpp.simdlen": 1}
+    _resolve("torch._inductor.aoti_compile_and_package")(program, package_path=path, inductor_configs=configs)
 
 
 def load_package(path: str) -> tuple[object, Callable[[list[Tensor]], list[Tensor]]]:

@@ -471,3 +471,41 @@ def test_representative_optimizers_build_a_package_from_a_worker_thread(monkeypa
     for key in keys:  # bit for bit the eager roll-out, and each graph serves "auto" afterwards
         _agree(simulate(surface, key, **kw), runs[key])
         assert simulate(surface, key, engine="auto", **kw).meta["engine"] == "fused", key
+
+
+def test_a_cpp_compiler_failure_is_retried_without_vectorisation(monkeypatch, tmp_path):
+    """g++ 12 stops with an internal compiler error on some large vectorised kernels: the build tries
+    the same graph once more as scalar C++ loops, which then loads and agrees with eager."""
+    from engine import torch_private
+
+    monkeypatch.setattr(fused, "CHUNK", 2)
+    monkeypatch.setenv("GRADSCAPE_GRAPH_DIR", str(tmp_path))
+    calls = []
+
+    def failing_first(program, path, vectorised=True):
+        calls.append(vectorised)
+        if vectorised:
+            raise RuntimeError("CppCompileError: C++ compile error\n internal compiler error: in gimple_duplicate_bb")
+        torch_private.compile_package(program, path, vectorised=False)
+
+    monkeypatch.setattr(graph_build, "compile_package", failing_first)
+    kw = dict(steps=10, start=STARTS, record_every=10, hparams={"lr": 0.02, "momentum": 0.8})
+    fast = simulate("ravine", "momentum", engine="fused", **kw)
+    assert calls == [True, False]
+    assert fast.meta["engine"] == "fused"
+    _agree(simulate("ravine", "momentum", **kw), fast)
+
+
+def test_other_build_errors_are_not_retried(monkeypatch, tmp_path):
+    monkeypatch.setattr(fused, "CHUNK", 2)
+    monkeypatch.setenv("GRADSCAPE_GRAPH_DIR", str(tmp_path))
+    calls = []
+
+    def broken(program, path, vectorised=True):
+        calls.append(vectorised)
+        raise RuntimeError("out of disk space")
+
+    monkeypatch.setattr(graph_build, "compile_package", broken)
+    with pytest.raises(RuntimeError, match="disk"):
+        simulate("ravine", "momentum", engine="fused", steps=10, start=STARTS, record_every=10)
+    assert calls == [True]

@@ -263,8 +263,9 @@ MUON = OptimizerSpec(
     ),
     reference="Jordan et al. (2024), Muon: an optimizer for hidden layers in neural networks; "
     "Liu et al. (2025), Muon is scalable for LLM training; torch.optim.Muon",
-    summary="Orthogonalised momentum: on a 2-D point that normalises it, so every step has the same "
-    "length (≈ 0.69η) along the momentum; a matrix would get all its singular values pushed towards 1.",
+    summary="Orthogonalised momentum: on a 2-D point that normalises it, so every step has nearly the same "
+    "length, a fixed fraction of η (the iteration stops short of length 1; the scene 'Muon on a vector' "
+    "measures it); a matrix would get all its singular values pushed towards 1.",
     effective_lr_kind="step size",
     effective_lr_note="η·s·|O|, the length of the orthogonalised step in each coordinate",
     explain=explain_muon,

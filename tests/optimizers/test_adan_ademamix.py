@@ -30,12 +30,8 @@ KEYS = ("adan", "ademamix")
 STEPS = 150
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+# torch.optim and the reference packages keep scalar state in the default dtype (tests/optimizers/conftest.py).
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def make_reference(key: str, hp: dict, params: list, foreach: bool = False):

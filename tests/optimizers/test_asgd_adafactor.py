@@ -26,13 +26,8 @@ KEYS = ("asgd", "adafactor")
 STEPS = 120
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    # torch.optim keeps ASGD's η, μ and both step counters in the default dtype.
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+# torch.optim and the reference packages keep scalar state in the default dtype (tests/optimizers/conftest.py).
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def make_torch(key: str, hp: dict, params: list) -> torch.optim.Optimizer:

@@ -37,12 +37,8 @@ STEPS = 120
 LR = {"ravine": 0.5, "saddle": 0.3, "rosenbrock": 0.01, "himmelblau": 0.1, "beale": 0.05}
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+# torch.optim and the reference packages keep scalar state in the default dtype (tests/optimizers/conftest.py).
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def starts_for(surface, batch: int, rng: random.Random) -> torch.Tensor:

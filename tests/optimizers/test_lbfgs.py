@@ -29,12 +29,8 @@ STEPS = 60
 SURFACES = ("ravine", "rosenbrock", "himmelblau", "beale", "saddle")
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+# torch.optim and the reference packages keep scalar state in the default dtype (tests/optimizers/conftest.py).
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def torch_lbfgs(surface, start, steps, hp, scheduler=None):

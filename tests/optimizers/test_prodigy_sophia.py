@@ -31,12 +31,8 @@ SURFACES = ("ravine", "rosenbrock", "saddle", "himmelblau", "beale")
 ULP = torch.finfo(torch.float64).eps
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+# torch.optim and the reference packages keep scalar state in the default dtype (tests/optimizers/conftest.py).
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def starts_for(surface, batch: int, rng: random.Random) -> torch.Tensor:

@@ -25,13 +25,8 @@ STEPS = 120
 RTOL, ATOL = 0.0, 0.0  # bit for bit: rules end with torch.optim's own fused operation
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    # torch.optim keeps scalar state (NAdam's μ product, step counts) in the default dtype.
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+# torch.optim and the reference packages keep scalar state in the default dtype (tests/optimizers/conftest.py).
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def torch_kwargs(key: str, hp: dict) -> tuple[type, dict]:

@@ -20,7 +20,7 @@ from torch import Tensor
 from engine import graph_store
 from engine.fused import make_advance, map_batched, roll_out_fused
 from engine.graph_store import STORE, Graph, package_path
-from engine.torch_private import compile_package, tree_flatten, tree_leaves, tree_unflatten
+from engine.torch_private import compile_package, fma, tree_flatten, tree_leaves, tree_unflatten
 
 
 # The batch a graph is traced at (its batch axis is dynamic: any B ≥ 2 runs it). Inductor decides
@@ -102,6 +102,26 @@ def make_job(
     )
 
 
+# ATen's kernels for addcmul and lerp round their multiply-add once (an fma); inductor's lowerings of
+# the same ops round the product and the sum apart. The exported graph is given ATen's rounding, so
+# the rules' element-wise arithmetic compiles to what eager computes, bit for bit (the rules never
+# know: a tensor hyperparameter's a + α·b is spelt addcmul in optimizers/_common.py for eager's sake).
+def _addcmul(a, t1, t2, value=1):
+    product = t1.to(a.dtype) if value == 1 else value * t1.to(a.dtype)
+    return fma(product, t2.to(a.dtype), a)
+
+
+def _lerp(start, end, weight):
+    """ATen's lerp_vec: fma(w, end − start, start) for |w| < 0.5, else fma(w − 1, end − start, end)."""
+    weight = torch.as_tensor(weight, device=start.device).to(start.dtype)
+    small = weight.abs() < 0.5
+    return fma(torch.where(small, weight, weight - 1), end - start, torch.where(small, start, end))
+
+
+_aten = torch.ops.aten
+ATEN_ROUNDING = {_aten.addcmul.default: _addcmul, _aten.lerp.Tensor: _lerp, _aten.lerp.Scalar: _lerp}
+
+
 class _Captured(Exception):
     pass
 
@@ -165,6 +185,7 @@ def build_package(job: BuildJob, path: str) -> None:
     batch = 2 * torch.export.Dim("half", min=1) if halves else torch.export.Dim("batch", min=2)
     axes = [{v.dim() - 1: batch} if batched else None for v, batched in rows + never]
     program = torch.export.export(Flat(), tensors, dynamic_shapes=(tuple(axes),), strict=True)
+    program = program.run_decompositions(ATEN_ROUNDING)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = graph_store.partial_path(path)
     try:

@@ -1,9 +1,9 @@
 """The private torch APIs the compiled path uses, each behind one function of this module.
 
 torch.export is public; compiling an exported program into a package and loading one back
-(AOTInductor), the CPU probe and the pytree helpers are not. A torch upgrade that moves one of them
-breaks here, and `missing()` (run by tests/engine/test_torch_private.py) names it; the engine's
-eager path never needs any of them.
+(AOTInductor), the CPU probe, inductor's fma primitive and the pytree helpers are not. A torch
+upgrade that moves one of them breaks here, and `missing()` (run by tests/engine/test_torch_private.py)
+names it; the engine's eager path never needs any of them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ PRIVATE_APIS = (
     "torch._inductor.aoti_compile_and_package",
     "torch._inductor.aoti_load_package",
     "torch._inductor.cpu_vec_isa.pick_vec_isa",
+    "torch._inductor.inductor_prims.fma",
     "torch.utils._pytree.tree_flatten",
     "torch.utils._pytree.tree_leaves",
     "torch.utils._pytree.tree_map",
@@ -59,6 +60,7 @@ tree_flatten = _bound("torch.utils._pytree.tree_flatten")
 tree_leaves = _bound("torch.utils._pytree.tree_leaves")
 tree_map = _bound("torch.utils._pytree.tree_map")
 tree_unflatten = _bound("torch.utils._pytree.tree_unflatten")
+fma = _bound("torch._inductor.inductor_prims.fma")  # a·b + c rounded once (std::fma in inductor's C++)
 
 
 def compile_package(program, path: str, vectorised: bool = True) -> None:

@@ -1,8 +1,8 @@
 """Small helpers shared by the update rules. Hyperparameters are floats or per-run tensors.
 
 Each helper spells one torch.optim operation out of place: with float hyperparameters it is the
-very ATen call torch.optim makes (so the eager path is bit-exact), with per-run tensors the
-plain arithmetic that broadcasts over runs.
+very ATen call torch.optim makes (so the eager path is bit-exact), with per-run tensors an ATen
+call that rounds the same way and broadcasts over runs.
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ def is_zero(value) -> bool:
 
 
 def axpy(a: Tensor, b: Tensor, alpha) -> Tensor:
-    """a + alpha·b, with torch's own fused op when alpha is a number (as torch.optim does)."""
+    """a + alpha·b, with torch's own fused op when alpha is a number (as torch.optim does). A tensor
+    alpha goes through addcmul, whose kernel rounds the same multiply-add once, as add's does."""
     if isinstance(alpha, Tensor):
-        return a + alpha * b
+        return torch.addcmul(a, alpha, b)
     return torch.add(a, b, alpha=alpha)
 
 
 def addcmul(a: Tensor, t1: Tensor, t2: Tensor, value) -> Tensor:
-    """a + value·t1·t2: torch.addcmul when value is a number."""
+    """a + value·t1·t2 as torch.addcmul rounds it, fma(value·t1, t2, a), also for a tensor value."""
     if isinstance(value, Tensor):
-        return a + value * t1 * t2
+        return torch.addcmul(a, value * t1, t2)
     return torch.addcmul(a, t1, t2, value=value)
 
 

@@ -52,8 +52,8 @@ def unsupported_reason(surface, rule, schedule) -> str | None:
         return "the rule evaluates the surface several times per step (a line search)"
     if rule.coupled:
         return "the rule couples x and y"
-    if not getattr(surface, "compilable", True):
-        return "the surface's derivatives come from autograd"
+    if not surface.compilable:
+        return surface.not_compiled_reason or "the surface cannot be compiled"
     if schedule.needs_loss:
         return "the schedule reads the loss after every step"
     return None

@@ -50,3 +50,30 @@ def gaussian(seeds: Tensor, t0: int, count: int, dtype: torch.dtype) -> Tensor:
     u2 = _shift_right(_mix64(base + 1), 11).to(torch.float64) * 2.0**-53
     normal = torch.sqrt(-2.0 * torch.log(u1)) * torch.cos((2.0 * math.pi) * u2)
     return normal.to(dtype)
+
+
+def _permutation(seeds: Tensor, n_examples: int, epoch: int) -> Tensor:
+    """(B, N): each run's order of the N examples in this epoch, a hash of (seed, epoch, example) sorted."""
+    device = seeds.device
+    examples = torch.arange(n_examples, device=device, dtype=torch.int64).view(1, -1)
+    base = _mix64(seeds.view(-1, 1) * _GOLDEN + 3) + (epoch * n_examples + examples) * _GOLDEN
+    return torch.argsort(_mix64(base), dim=1)
+
+
+def minibatches(seeds: Tensor, n_examples: int, size: int, t0: int, count: int) -> Tensor:
+    """The example indices of steps t0 .. t0+count-1: shape (count, B, size).
+
+    Each run (by its seed) goes through the data set in epochs of N // size steps, each epoch in a
+    new order: within an epoch no example is drawn twice. The N % size examples left at the end of an
+    epoch's order are skipped (PyTorch's DataLoader with drop_last=True). Keyed by (seed, epoch) like
+    the Gaussian noise, so a run's batches do not depend on the other runs in its batch.
+    """
+    per_epoch = n_examples // size
+    orders: dict[int, Tensor] = {}
+    rows = []
+    for t in range(t0, t0 + count):
+        epoch, position = divmod(t, per_epoch)
+        if epoch not in orders:
+            orders[epoch] = _permutation(seeds, n_examples, epoch)
+        rows.append(orders[epoch][:, position * size : (position + 1) * size])
+    return torch.stack(rows)

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from engine import builder, fused, graph_build, graph_store
-from engine.noise import gaussian
+from engine.noise import gaussian, minibatches
 from engine.step import gradient_only, step
 from optimizers import OptimizerSpec, get_optimizer
 from optimizers.schedules import CONSTANT
@@ -111,12 +111,16 @@ def simulate(
     dtype: torch.dtype = torch.float64,
     record_every: int = 1,
     engine: str = "eager",
+    batch_size: int | None = None,
 ) -> Trajectory:
     """Run `optimizer` on `surface` from `start` for `steps` updates; see DESIGN.md for the API.
 
     start: (x, y), a (B, 2) tensor/sequence, or None for the surface's default start.
     hparams: floats, or (B,) tensors to sweep; missing ones take the spec's defaults.
     seed: one int shared by every run (same noise for each), or B ints (independent noise).
+    batch_size: on a data surface (one with `n_examples`), each step's gradient is the mean over k
+    examples drawn without replacement within an epoch (engine/noise.minibatches), reproducible by
+    seed like the noise; None, or k ≥ the number of examples, takes the whole data set every step.
     record_every: keep every r-th point only (sweeps); the last step is always kept.
     engine: "eager" (the reference, bit-exact to torch.optim), "fused" (compiled chunks of steps,
     building the graph in this process first if needed: engine/fused.py) or "auto" (fused once its
@@ -131,6 +135,7 @@ def simulate(
     device = default_device() if device is None else str(device)
     _check_steps(steps, record_every)
     noise = _check_noise(noise)
+    batch_size = _check_batch_size(surface, batch_size)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
 
@@ -140,6 +145,8 @@ def simulate(
     batch = _batch_size(start_xy, resolved, seeds)
 
     needed = estimate_bytes(batch, steps, record_every, dtype)
+    if batch_size is not None:  # each run's order of the examples, an epoch at a time
+        needed += 2 * 8 * batch * surface.n_examples
     budget = memory_budget(device)
     if needed > budget:
         raise SimulationTooLarge(
@@ -149,13 +156,15 @@ def simulate(
 
     params = start_xy.to(device=device, dtype=dtype).expand(batch, 2).T.contiguous()  # (2, B): x row, y row
     hp = {k: (v.to(device=device, dtype=dtype) if isinstance(v, Tensor) else v) for k, v in resolved.items()}
-    seeds = seeds.to(device).expand(batch) if noise else None
+    seeds = seeds.to(device).expand(batch) if noise or batch_size else None
     base_lr = hp["lr"] if "lr" in hp else 1.0
 
     with torch.no_grad():
         rule = spec.build(hp)
         rec, used = None, "eager"
-        if engine != "eager":
+        if engine != "eager" and batch_size is not None:
+            used = "eager (minibatches are drawn step by step)"
+        elif engine != "eager":
             rec, used = _try_fused(
                 engine,
                 surface,
@@ -174,10 +183,11 @@ def simulate(
                 device,
             )
         if rec is None:
-            rec = _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, record_every)
+            rec = _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, record_every, batch_size)
 
     traj = _finish(rec, surface, spec, resolved, schedule, noise, seed, device, dtype, batch)
     traj.meta["engine"] = used
+    traj.meta["batch_size"] = batch_size
     traj.meta["schedule_ignored"] = ignored
     return traj
 
@@ -216,22 +226,26 @@ def _try_fused(
         return None, "eager (the fused graph failed)"
 
 
-def _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, every):
+def _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, every, batch_size=None):
     state = rule.init(params)
     sched_state = schedule.start(base_lr)
     eff_fn, needs_loss = rule.effective_lr, schedule.needs_loss
 
     ts, xs, gs, lrs, effs = [], [], [], [], []
-    noise_block = None
+    noise_block = batch_block = examples = None
     for t in range(steps + 1):
         kick = None
         if noise:
             if t % _NOISE_CHUNK == 0:
                 noise_block = gaussian(seeds, t, _NOISE_CHUNK, params.dtype) * noise
             kick = noise_block[t % _NOISE_CHUNK]
+        if batch_size is not None:
+            if t % _NOISE_CHUNK == 0:
+                batch_block = minibatches(seeds, surface.n_examples, batch_size, t, _NOISE_CHUNK)
+            examples = batch_block[t % _NOISE_CHUNK]
         recorded = t % every == 0 or t == steps
         if t == steps:
-            g = gradient_only(surface, rule, params, state, kick)
+            g = gradient_only(surface, rule, params, state, kick, examples)
             ts.append(t)
             xs.append(params)
             gs.append(g)
@@ -239,7 +253,7 @@ def _roll_out(surface, rule, params, steps, schedule, base_lr, noise, seeds, eve
         lr = schedule.lr(sched_state, t)
         if isinstance(lr, Tensor) and lr.numel() == 1 and lr.device.type == "cpu":
             lr = float(lr)  # one run: a float lets the rules use torch.optim's fused operations (bit-exact)
-        done = step(surface, rule, params, state, lr, rule.per_step(lr, t + 1), kick)
+        done = step(surface, rule, params, state, lr, rule.per_step(lr, t + 1), kick, examples)
         state = done.state
         if recorded:
             ts.append(t)
@@ -354,6 +368,18 @@ def _check_noise(noise) -> float:
     if not (value >= 0 and value < float("inf")):
         raise ValueError(f"noise must be a finite number >= 0; got {noise!r}")
     return value
+
+
+def _check_batch_size(surface: Surface, batch_size) -> int | None:
+    """None for the full batch (also when k covers every example), else k."""
+    if batch_size is None:
+        return None
+    n = getattr(surface, "n_examples", None)
+    if n is None:
+        raise ValueError(f"batch_size needs a surface made of data examples; {surface.name} has none")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1 (or None for the full batch); got {batch_size!r}")
+    return None if batch_size >= n else batch_size
 
 
 def _start_tensor(surface: Surface, start) -> Tensor:

@@ -10,6 +10,11 @@ Gradient noise, where there is any, is added to the one gradient the step takes 
 (the gradient handed to update and recorded). A closure's evaluations are noise-free: a rule with a
 line search sees the step's noise in the gradient at its current point only, and the surface's true
 loss and gradient at every trial point.
+
+On a data surface a step may take its gradient on a minibatch (`examples`: (B, k) indices, one row
+per run, engine/noise.minibatches): then the gradient, the Hessian of a Newton-type rule and a line
+search's closure are all the minibatch's, as torch.optim sees them when its closure computes the
+loss of the current batch.
 """
 
 from __future__ import annotations
@@ -28,37 +33,47 @@ class Step(NamedTuple):
     hess: Any = None  # the Hessian at `at`, for Newton-type rules
 
 
-def hessian(surface, at) -> tuple:
-    """((hxx, hxy), (hxy, hyy)) at a (2, B) point, as Newton-type rules take it."""
-    hxx, hxy, hyy = surface.hess_xy(at[0], at[1])
+def hessian(surface, at, examples=None) -> tuple:
+    """((hxx, hxy), (hxy, hyy)) at a (2, B) point, as Newton-type rules take it (on a minibatch's
+    examples when given)."""
+    if examples is None:
+        hxx, hxy, hyy = surface.hess_xy(at[0], at[1])
+    else:
+        hxx, hxy, hyy = surface.hess_xy_on(at[0], at[1], examples)
     return ((hxx, hxy), (hxy, hyy))
 
 
-def evaluator(surface):
+def gradient(surface, x, y, examples=None) -> tuple:
+    """(gx, gy) at (x, y): the whole surface's, or the mean over each run's minibatch `examples`."""
+    return surface.grad_xy(x, y) if examples is None else surface.grad_xy_on(x, y, examples)
+
+
+def evaluator(surface, examples=None):
     """closure(point) -> (loss (B,), grad (2, B)): the surface's noise-free value and gradient at a (2, B)
-    point. The keyword `closure` of the update of a rule with `needs_closure` (L-BFGS's line search)."""
+    point (the minibatch's when examples are given). The keyword `closure` of the update of a rule with
+    `needs_closure` (L-BFGS's line search)."""
 
     def closure(point):
         x, y = point[0], point[1]
-        loss = surface.value_xy(x, y)
-        grad = torch.stack(torch.broadcast_tensors(*surface.grad_xy(x, y), x))[:2]
+        loss = surface.value_xy(x, y) if examples is None else surface.value_xy_on(x, y, examples)
+        grad = torch.stack(torch.broadcast_tensors(*gradient(surface, x, y, examples), x))[:2]
         return torch.broadcast_to(loss, x.shape), grad
 
     return closure
 
 
-def step(surface, rule, params, state, lr, values: tuple, noise=None) -> Step:
+def step(surface, rule, params, state, lr, values: tuple, noise=None, examples=None) -> Step:
     """One update. params: a (2, B) tensor (its state alongside), or a pair (x, y) of (B,) rows with a
     pair of states: the fused engine's split form, where the rule updates each coordinate on its own
     (every rule whose `coupled` is False treats x and y independently; a rule that needs the Hessian
-    or a closure is never split). noise: (2, B) or None."""
+    or a closure is never split). noise: (2, B) or None. examples: (B, k) or None (the whole surface)."""
     split = isinstance(params, tuple)
     if split:
         (x, y), (sx, sy) = params, state
         at = (rule.probe(x, sx), rule.probe(y, sy)) if rule.probe is not None else params
     else:
         at = rule.probe(params, state) if rule.probe is not None else params
-    gx, gy = surface.grad_xy(at[0], at[1])
+    gx, gy = gradient(surface, at[0], at[1], examples)
     if noise is not None:
         gx, gy = gx + noise[0], gy + noise[1]
     if split:
@@ -68,14 +83,14 @@ def step(surface, rule, params, state, lr, values: tuple, noise=None) -> Step:
     g = torch.stack((gx, gy))
     extra = {}
     if rule.needs_hessian:
-        extra["hess"] = hessian(surface, at)
+        extra["hess"] = hessian(surface, at, examples)
     if rule.needs_closure:
-        extra["closure"] = evaluator(surface)
+        extra["closure"] = evaluator(surface, examples)
     new, state = rule.update(g, state, params, lr, values, **extra)
     return Step(at, g, new, state, extra.get("hess"))
 
 
-def gradient_only(surface, rule, params, state, noise=None) -> Tensor:
+def gradient_only(surface, rule, params, state, noise=None, examples=None) -> Tensor:
     """The (2, B) gradient the next update would take (at the rule's probe, noise added): the last
     recorded point's. params and state as in `step`."""
     if isinstance(params, tuple):
@@ -83,5 +98,5 @@ def gradient_only(surface, rule, params, state, noise=None) -> Tensor:
         at = (rule.probe(x, sx), rule.probe(y, sy)) if rule.probe is not None else params
     else:
         at = rule.probe(params, state) if rule.probe is not None else params
-    g = torch.stack(torch.broadcast_tensors(*surface.grad_xy(at[0], at[1])))
+    g = torch.stack(torch.broadcast_tensors(*gradient(surface, at[0], at[1], examples)))
     return g if noise is None else g + noise

@@ -708,6 +708,7 @@ def json_export(data, cfg=None) -> str:
             "steps": cfg.steps,
             "noise": cfg.noise,
             "seed": cfg.seed,
+            "batch_size": cfg.batch_size,
             "start": _plain(data.start),
             "device": "cpu",
             "dtype": "float64",

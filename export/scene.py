@@ -24,7 +24,7 @@ GRID_POINTS = 160  # the surface grid behind the shading and the contour lines (
 DEVICE = "cpu"  # single runs are latency-bound: the page computes them on the CPU too
 
 # Top-level URL parameters that scene.config.from_query understands (besides s.*, sched.* and <opt>.*).
-_KNOWN_PARAMS = ("surface", "opt", "sched", "steps", "noise", "seed", "start", "presenter", "speed")
+_KNOWN_PARAMS = ("surface", "opt", "sched", "steps", "noise", "seed", "batch", "start", "presenter", "speed")
 
 
 @dataclass
@@ -227,6 +227,7 @@ def compute(
                 seed=cfg.seed,
                 device=DEVICE,
                 dtype=torch.float64,
+                batch_size=cfg.batch_size,
             )
         except ValueError as err:
             errors.append(f"{spec.name}: {err}")

@@ -108,8 +108,20 @@ sb.slider(
     key=P + "noise",
     help="Gaussian noise added to every gradient, like a minibatch estimate.",
 )
-sb.number_input("Noise seed", 0, 2**31 - 1, step=1, key=P + "seed")
 surface_now = session.current_surface(surface_key, session.read_config().surface_params)
+examples = getattr(surface_now, "n_examples", None)
+if examples is not None:  # a data surface: real minibatch noise
+    sb.toggle(
+        "Minibatches",
+        key=P + "batch.on",
+        help=f"Each step's gradient on a few of the {examples} examples instead of all of them: drawn without "
+        "replacement, a new order every epoch, by the noise seed.",
+    )
+    if st.session_state.get(P + "batch.on"):
+        if not 1 <= st.session_state.get(P + "batch", 0) < examples:
+            st.session_state[P + "batch"] = min(16, examples - 1)
+        sb.slider("Batch size k", 1, examples - 1, key=P + "batch")
+sb.number_input("Noise seed", 0, 2**31 - 1, step=1, key=P + "seed")
 (x0, x1), (y0, y1) = surface_now.bounds
 c1, c2 = sb.columns(2)
 c1.number_input("start x", float(x0), float(x1), step=0.1, key=P + "start.x", format="%.3f")
@@ -157,6 +169,7 @@ for key in cfg.optimizers:
         cfg.noise,
         cfg.seed,
         engine="auto",
+        batch_size=cfg.batch_size,
     )
     compute_s += seconds
     if error:

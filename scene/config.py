@@ -34,6 +34,7 @@ class Config:
     steps: int = 300
     noise: float = 0.0
     seed: int = 0
+    batch_size: int | None = None  # data surfaces: examples per step's gradient (None: the full batch)
     start: tuple | None = None  # None: the surface's own start
     presenter: bool = False
     speed: str = "1×"
@@ -64,7 +65,7 @@ def effective_hparams(cfg: Config, key: str) -> dict:
 
 # --- URL ------------------------------------------------------------------------------------
 # surface=ravine & s.condition=100 & opt=sgd,adam & adam.lr=0.01 & sched=cosine & sched.T_max=500
-# & steps=500 & noise=0.1 & seed=3 & start=-3.5,1.5 & presenter=1 & speed=2×
+# & steps=500 & noise=0.1 & seed=3 & batch=16 & start=-3.5,1.5 & presenter=1 & speed=2×
 # Only values that differ from the surface's lesson scene are written: links stay short.
 
 
@@ -97,6 +98,8 @@ def to_query(cfg: Config) -> dict[str, str]:
         value = getattr(cfg, name)
         if value != getattr(base, name):
             q[name] = _fmt(value)
+    if cfg.batch_size is not None:
+        q["batch"] = str(cfg.batch_size)
     if cfg.start is not None:
         q["start"] = f"{_fmt(cfg.start[0])},{_fmt(cfg.start[1])}"
     return q
@@ -120,16 +123,15 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
     specs = {p.name: p for p in cls.params}
     for k in [k for k in q if k.startswith("s.")]:
         name, raw = k[2:], q.pop(k)
-        value = _number(raw)
         spec = specs.get(name)
         if spec is None:
             warnings.append(f"surface {surface!r} has no parameter {name!r}: ignored")
-        elif value is None or not spec.low <= value <= spec.high:
-            warnings.append(
-                f"{name}={raw!r} is not a number from {spec.low:g} to {spec.high:g}: using {spec.default:g}"
-            )
-        else:
+            continue
+        value, ok = _typed(spec, raw)
+        if ok:
             surface_params[name] = value
+        else:
+            warnings.append(f"s.{name}={raw!r} is not valid ({_expected(spec)}): using {_fmt(spec.default)}")
 
     optimizers = cfg.optimizers
     if "opt" in q:
@@ -211,6 +213,18 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
             warnings.append(f"seed={raw!r} must be a whole number from 0 to 2³¹−1: using 0")
         else:
             updates["seed"] = int(v)
+    if "batch" in q:
+        raw = q.pop("batch")
+        v = _number(raw)
+        n = getattr(get_surface(surface, **surface_params), "n_examples", None)
+        if n is None:
+            warnings.append(
+                f"batch={raw!r}: {cls.name} is not made of data examples, so it has no minibatches: ignored"
+            )
+        elif v is None or v != int(v) or not 1 <= v < n:
+            warnings.append(f"batch={raw!r} must be a whole number from 1 to {n - 1}: using the full batch")
+        else:
+            updates["batch_size"] = int(v)
     if "start" in q:
         raw = q.pop("start")
         parts = [_number(p) for p in raw.split(",")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from surfaces.base import Surface
 from surfaces.classic import Beale, Himmelblau, Rastrigin, Rosenbrock
+from surfaces.data import LinearRegression, LogisticRegression
 from surfaces.formula import FormulaSurface
 from surfaces.lessons import Plateau, Ravine, Saddle, SaddleUnbounded, TwoWells
 
@@ -22,6 +23,8 @@ SURFACES: tuple[type[Surface], ...] = (
     Rastrigin,
     Beale,
     TwoWells,
+    LinearRegression,
+    LogisticRegression,
     FormulaSurface,
 )
 _BY_KEY = {cls.key: cls for cls in SURFACES}

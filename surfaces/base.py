@@ -45,6 +45,9 @@ class Surface:
         """(∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²)."""
         raise NotImplementedError
 
+    # Whether the fused engine may compile this surface's derivatives, and if not, why (the page says it).
+    compilable: bool = True
+    not_compiled_reason: str = ""
     bounds: tuple[tuple[float, float], tuple[float, float]] = ((-1.0, 1.0), (-1.0, 1.0))
     minima: tuple[tuple[float, float], ...] = ()
     start: tuple[float, float] = (0.0, 0.0)

@@ -997,6 +997,7 @@ class FormulaSurface(Surface):
     key = "formula"
     name = "Custom formula"
     compilable = False  # autograd inside grad_xy: the fused engine (compiled ahead of time) runs it eagerly
+    not_compiled_reason = "the surface's derivatives come from autograd"
     latex = r"f(x, y) = \sin\left(3\,x\right) \cdot \cos\left(2\,y\right) + 0.1\,\left({x}^{2} + {y}^{2}\right)"
     description = (
         "A surface you type yourself: any formula in x and y from a safe grammar, with its "

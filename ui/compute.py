@@ -52,6 +52,7 @@ def run_optimizer(
     noise: float,
     seed: int,
     engine: str = "eager",
+    batch_size: int | None = None,
 ) -> tuple[RunView | None, str | None, float]:
     """(run, error message or None, seconds of compute). Never raises on bad settings.
 
@@ -73,6 +74,7 @@ def run_optimizer(
             device=PAGE_DEVICE,
             dtype=torch.float64,
             engine=engine,
+            batch_size=batch_size,
         )
     except ValueError as err:
         return None, f"{get_optimizer(optimizer_key).name}: {err}", time.perf_counter() - t0

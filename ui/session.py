@@ -37,7 +37,8 @@ def seed_widgets(cfg: Config) -> None:
     cls = surface_class(cfg.surface)
     s[P + "surface"] = cfg.surface
     for p in cls.params:
-        s[P + "s." + p.name] = float(cfg.surface_params.get(p.name, p.default))
+        value = cfg.surface_params.get(p.name, p.default)
+        s[P + "s." + p.name] = float(value) if p.kind == "float" else value
     surface = current_surface(cfg.surface, cfg.surface_params)
     if cfg.surface == "formula":
         s[P + "f.valid"] = dict(surface.values)
@@ -57,6 +58,9 @@ def seed_widgets(cfg: Config) -> None:
     s[P + "steps"] = cfg.steps
     s[P + "noise"] = float(cfg.noise)
     s[P + "seed"] = int(cfg.seed)
+    s[P + "batch.on"] = cfg.batch_size is not None
+    if cfg.batch_size is not None:
+        s[P + "batch"] = int(cfg.batch_size)
     start = cfg.start if cfg.start is not None else surface.start
     s[P + "start.x"], s[P + "start.y"] = float(start[0]), float(start[1])
     s[P + "ui.presenter"] = cfg.presenter
@@ -105,10 +109,20 @@ def read_config() -> Config:
         steps=int(s[P + "steps"]),
         noise=float(s[P + "noise"]),
         seed=int(s[P + "seed"]),
+        batch_size=_batch_size(s, current_surface(surface, surface_params)),
         start=start,
         presenter=bool(s.get(P + "ui.presenter", False)),
         speed=s.get(P + "ui.speed", "1×"),
     )
+
+
+def _batch_size(s, surface) -> int | None:
+    """The minibatch size the widgets ask for: None unless the surface is made of data examples and
+    the minibatch toggle is on (a size left from another data set is brought inside this one's)."""
+    n = getattr(surface, "n_examples", None)
+    if n is None or not s.get(P + "batch.on"):
+        return None
+    return max(1, min(int(s.get(P + "batch", 1)), n - 1))
 
 
 def current_surface(key: str, params: dict):

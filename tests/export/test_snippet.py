@@ -105,6 +105,15 @@ SURFACE_CASES = {
 for name, q in SURFACE_CASES.items():
     CASES.append((f"surface-{name}", f"{q}&steps=100", q.split("opt=")[1].split("&")[0]))
 
+# The data surfaces: the script loads the same bundled data set; minibatches by the same hash (several epochs).
+DATA_CASES = {
+    "data-linear-full": "surface=linear_regression&opt=sgd&sgd.lr=0.03",
+    "data-linear-minibatch": "surface=linear_regression&s.dataset=iris&s.standardize=1&opt=adam&batch=16&seed=2",
+    "data-logistic-minibatch": "surface=logistic_regression&s.dataset=breast_cancer&opt=momentum&batch=32&seed=5",
+    "data-logistic-lbfgs-minibatch": "surface=logistic_regression&s.dataset=breast_cancer&opt=lbfgs&batch=20",
+}
+for name, q in DATA_CASES.items():
+    CASES.append((name, f"{q}&steps=100", q.split("opt=")[1].split("&")[0]))
 IDS = [c[0] for c in CASES]
 
 
@@ -123,6 +132,7 @@ def reference(cfg, key):
         seed=cfg.seed,
         device="cpu",
         dtype=torch.float64,
+        batch_size=cfg.batch_size,
     )
     assert int(traj.diverged_at[0]) == -1  # well-behaved settings only
     return traj.xy[0].numpy(), traj.loss[0].numpy()
@@ -173,7 +183,8 @@ def test_snippet_is_self_contained(snippet_runs, case_id):
     }
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     module = get_optimizer(key).torch_twin.module  # torch.optim, or the reference package (schedulefree, ...)
-    assert imported <= {"math", "torch", module.split(".")[0]}
+    data = {"sklearn"} if case_id.startswith("data-") else set()  # the bundled data set
+    assert imported <= {"math", "torch", module.split(".")[0]} | data
     assert f"{module}." in script and "for t in range(STEPS):" in script
 
 
@@ -196,6 +207,14 @@ def test_snippet_uses_torch_schedulers(snippet_runs):
     assert "CONDITION = 20.0" in scripts["sgd-ravine"] and "ANGLE = 30.0" in scripts["sgd-ravine"]
     assert "A = 1.2" in scripts["surface-rosenbrock"] and "B = 50.0" in scripts["surface-rosenbrock"]
     assert "Custom formula" in scripts["surface-formula"]
+    assert (
+        "load_diabetes(scaled=False)" in scripts["data-linear-full"]
+        and "gradscape_minibatch" not in scripts["data-linear-full"]
+    )
+    assert (
+        "BATCH = 16" in scripts["data-linear-minibatch"] and "_a = _a - _a.mean()" in scripts["data-linear-minibatch"]
+    )
+    assert "value = f(w, rows)" in scripts["data-logistic-lbfgs-minibatch"]  # the line search sees the same batch
 
 
 def test_a_snippet_runs_alone(tmp_path):

@@ -113,6 +113,13 @@ ROUNDTRIPS.update(
         "surface-params-rosenbrock": scene("rosenbrock", surface_params={"a": 1.2, "b": 10.0}),
         "surface-params-plateau": scene("plateau", surface_params={"width": 0.5}),
         "surface-params-two-wells-zero": scene("two_wells", surface_params={"tilt": 0.0}),
+        "data-surface-choice-and-bool": scene(
+            "linear_regression", surface_params={"dataset": "iris", "standardize": True}
+        ),
+        "data-surface-minibatch": scene(
+            "logistic_regression", surface_params={"dataset": "breast_cancer"}, batch_size=32, seed=4
+        ),
+        "data-surface-batch-of-one": scene("linear_regression", batch_size=1),
         "sched-step": scene(schedule="step", schedule_params={"step_size": 50, "gamma": 0.3}),
         "sched-multistep": scene(schedule="multistep", schedule_params={"gamma": 0.2}),
         "sched-exponential": scene(schedule="exponential", schedule_params={"r": 500.0}),
@@ -280,6 +287,29 @@ MALFORMED = [
         {"sched": "warmup", "sched.inner": "constant", "sched.T_max": "100"},
         scene(R, schedule="warmup", schedule_params={"inner": "constant"}),
         "T_max",
+    ),
+    ("batch-on-a-cartoon", {"batch": "8"}, scene(R), "batch"),
+    ("batch-zero", {"surface": "linear_regression", "batch": "0"}, scene("linear_regression"), "batch"),
+    ("batch-all", {"surface": "linear_regression", "batch": "442"}, scene("linear_regression"), "batch"),
+    ("batch-fraction", {"surface": "linear_regression", "batch": "2.5"}, scene("linear_regression"), "batch"),
+    ("batch-script", {"surface": "linear_regression", "batch": SCRIPT}, scene("linear_regression"), "batch"),
+    (
+        "batch-too-big-for-this-data-set",
+        {"surface": "logistic_regression", "batch": "200"},
+        scene("logistic_regression"),
+        "batch",
+    ),
+    (
+        "surface-choice-unknown",
+        {"surface": "linear_regression", "s.dataset": "mnist"},
+        scene("linear_regression"),
+        "dataset",
+    ),
+    (
+        "surface-bool-2",
+        {"surface": "linear_regression", "s.standardize": "2"},
+        scene("linear_regression"),
+        "standardize",
     ),
     ("presenter-2", {"presenter": "2"}, scene(R), "presenter"),
     ("speed-unknown", {"speed": "9×"}, scene(R), "speed"),

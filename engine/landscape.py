@@ -1,0 +1,260 @@
+"""A real network's loss landscape: a small MLP trained on real data by the registry's own rules, and
+the loss over a plane through its weights with every optimizer's path projected onto it (issue 18).
+
+The network: 64 pixels -> `hidden` tanh units -> 10 classes, softmax cross-entropy, on scikit-learn's
+bundled handwritten digits (1,797 8 × 8 images, pixels scaled to [0, 1]), split once into training and
+held-out examples by a seeded permutation. Every optimizer starts from ONE shared initialisation θ₀
+(PyTorch's nn.Linear initialisation, seeded) and takes full-batch steps on the training loss; its
+update is the rule of optimizers/ (the same `init`, `per_step` and `update` the 2-D engine calls),
+applied to the flat weight vector. Only element-wise rules qualify: they update each weight on its
+own, so one flat vector and torch.optim's per-tensor loop give the same numbers
+(tests/engine/test_landscape.py shows it against torch.optim for SGD, momentum and Adam).
+
+The plane (Li et al., 2018, "Visualizing the Loss Landscape of Neural Nets", section 7): origin θ₀,
+first direction u₁ towards θ_A (the final weights of optimizer A), second direction u₂ the part of
+θ_B − θ₀ orthogonal to u₁; so θ₀, θ_A and θ_B all lie on it exactly. A point θ projects to
+(a, b) = ((θ − θ₀)·u₁, (θ − θ₀)·u₂); what is left, |θ − θ₀ − a u₁ − b u₂|, is how far it is off the
+plane: a path far off it is not the path the contour suggests, and the page says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from optimizers import available_optimizers, get_optimizer
+
+INPUTS, CLASSES = 64, 10
+HELD_OUT = 0.25  # share of the examples kept out of training
+GRID_CHUNK = 128  # grid points per batched forward pass (bounded memory: ~2 MB per hidden layer)
+
+
+@functools.cache
+def _digits() -> tuple[Tensor, Tensor]:
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
+
+    bunch = load_digits()
+    return torch.as_tensor(bunch.data, dtype=torch.float64) / 16.0, torch.as_tensor(bunch.target, dtype=torch.int64)
+
+
+def digits_split(seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(X_train, y_train, X_held_out, y_held_out): a seeded permutation, HELD_OUT of it held out."""
+    x, y = _digits()
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    cut = len(y) - int(round(HELD_OUT * len(y)))
+    return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
+
+
+def n_weights(hidden: int) -> int:
+    return hidden * INPUTS + hidden + CLASSES * hidden + CLASSES
+
+
+def unflatten(theta: Tensor, hidden: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(W1, b1, W2, b2) views of flat weights theta (..., P): W1 (..., hidden, 64), W2 (..., 10, hidden)."""
+    lead = theta.shape[:-1]
+    sizes = (hidden * INPUTS, hidden, CLASSES * hidden, CLASSES)
+    w1, b1, w2, b2 = torch.split(theta, sizes, dim=-1)
+    return w1.reshape(*lead, hidden, INPUTS), b1, w2.reshape(*lead, CLASSES, hidden), b2
+
+
+def initial_weights(hidden: int, seed: int = 0, dtype=torch.float64) -> Tensor:
+    """θ₀ as nn.Linear initialises it: every weight and bias uniform in ±1/√fan_in (seeded)."""
+    g = torch.Generator().manual_seed(seed)
+    parts = []
+    for count, fan_in in ((hidden * INPUTS, INPUTS), (hidden, INPUTS), (CLASSES * hidden, hidden), (CLASSES, hidden)):
+        bound = 1.0 / math.sqrt(fan_in)
+        parts.append((torch.rand(count, generator=g, dtype=torch.float64) * 2 - 1) * bound)
+    return torch.cat(parts).to(dtype)
+
+
+def losses(theta: Tensor, x: Tensor, y: Tensor, hidden: int) -> Tensor:
+    """Mean cross-entropy of the network with weights theta (K, P) on (x, y): shape (K,). One batched
+    pass for K weight vectors (the grid's points, or the optimizers trained side by side)."""
+    w1, b1, w2, b2 = unflatten(theta, hidden)
+    h = torch.tanh(torch.matmul(x, w1.transpose(-1, -2)) + b1.unsqueeze(-2))  # (K, N, hidden)
+    logits = torch.matmul(h, w2.transpose(-1, -2)) + b2.unsqueeze(-2)  # (K, N, 10)
+    return torch.nn.functional.cross_entropy(
+        logits.transpose(-1, -2), y.expand(theta.shape[0], -1), reduction="none"
+    ).mean(-1)
+
+
+def elementwise_optimizers() -> tuple[str, ...]:
+    """The registry's optimizers whose rule treats every weight on its own: the ones a network can take
+    (a coupled rule, a Newton-type one or one with a line search sees the whole point)."""
+    keys = []
+    for key in available_optimizers():
+        rule = get_optimizer(key).build(get_optimizer(key).resolve({}))
+        if not (rule.coupled or rule.needs_hessian or rule.needs_closure):
+            keys.append(key)
+    return tuple(keys)
+
+
+@dataclass
+class Training:
+    """Each optimizer's weights at every step (steps + 1, P) and its training and held-out losses."""
+
+    weights: dict[str, Tensor]
+    train_loss: dict[str, Tensor]
+    held_out_loss: dict[str, Tensor]
+    theta0: Tensor
+    hidden: int
+    hparams: dict[str, dict]
+
+
+def train(
+    optimizers, steps: int = 300, hparams: dict | None = None, hidden: int = 32, seed: int = 0, dtype=torch.float32
+) -> Training:
+    """Train the MLP from one shared θ₀ with each optimizer (full batch, `steps` updates, constant lr),
+    all K of them in one batched forward and backward pass per step. float32 by default (twice as fast
+    on a CPU as float64, and a network's loss needs no more); float64 for the comparison with torch.optim."""
+    hparams = hparams or {}
+    bad = [k for k in optimizers if k not in elementwise_optimizers()]
+    if bad:
+        raise ValueError(
+            f"{', '.join(bad)}: only element-wise rules can train a network here; choose from "
+            f"{', '.join(elementwise_optimizers())}"
+        )
+    if not optimizers:
+        raise ValueError("choose at least one optimizer")
+    xt, yt, xh, yh = (v.to(dtype) if v.is_floating_point() else v for v in digits_split(seed))
+    theta0 = initial_weights(hidden, seed, dtype)
+    specs = [get_optimizer(k) for k in optimizers]
+    resolved = [spec.resolve(hparams.get(spec.key, {})) for spec in specs]
+    rules = [spec.build(hp) for spec, hp in zip(specs, resolved)]
+    params = [theta0.clone() for _ in specs]
+    states = [rule.init(p) for rule, p in zip(rules, params)]
+    lrs = [hp.get("lr", 1.0) for hp in resolved]
+    history = [[p] for p in params]
+    for t in range(1, steps + 1):
+        probes = [rule.probe(p, s) if rule.probe is not None else p for rule, p, s in zip(rules, params, states)]
+        at = torch.stack(probes).requires_grad_(True)
+        grads = torch.autograd.grad(losses(at, xt, yt, hidden).sum(), at)[0]
+        for i, rule in enumerate(rules):
+            params[i], states[i] = rule.update(grads[i], states[i], params[i], lrs[i], rule.per_step(lrs[i], t))
+            history[i].append(params[i])
+    weights = {k: torch.stack(h) for k, h in zip(optimizers, history)}
+    with torch.no_grad():
+        train_loss = {k: _chunked_losses(w, xt, yt, hidden) for k, w in weights.items()}
+        held = {k: _chunked_losses(w, xh, yh, hidden) for k, w in weights.items()}
+    return Training(weights, train_loss, held, theta0, hidden, {k: hp for k, hp in zip(optimizers, resolved)})
+
+
+def _chunked_losses(theta: Tensor, x: Tensor, y: Tensor, hidden: int) -> Tensor:
+    return torch.cat([losses(theta[i : i + GRID_CHUNK], x, y, hidden) for i in range(0, len(theta), GRID_CHUNK)])
+
+
+def plane(theta0: Tensor, theta_a: Tensor, theta_b: Tensor) -> tuple[Tensor, Tensor]:
+    """(u₁, u₂): orthonormal directions of the plane through θ₀, θ_A and θ_B (Gram–Schmidt, twice for
+    accuracy). ValueError if the three points do not span a plane."""
+    da, db = theta_a - theta0, theta_b - theta0
+    if float(da.norm()) == 0.0:
+        raise ValueError("optimizer A did not move from the initialisation: no plane")
+    u1 = da / da.norm()
+    v = db - (db @ u1) * u1
+    v = v - (v @ u1) * u1
+    if float(v.norm()) <= 1e-12 * float(db.norm() + da.norm()):
+        raise ValueError("the two optimizers' final weights lie on one line through the initialisation: no plane")
+    return u1, v / v.norm()
+
+
+def project(theta: Tensor, theta0: Tensor, u1: Tensor, u2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(a, b, off): coordinates on the plane of weights theta (..., P) and their distance from it."""
+    d = theta - theta0
+    a, b = d @ u1, d @ u2
+    off = (d - a.unsqueeze(-1) * u1 - b.unsqueeze(-1) * u2).norm(dim=-1)
+    return a, b, off
+
+
+@dataclass
+class PathOnPlane:
+    steps: Tensor  # (n,) step numbers
+    a: Tensor
+    b: Tensor
+    loss: Tensor  # the real training loss of the weights (not of their projection)
+    held_out_loss: Tensor
+    off_plane: Tensor  # distance of the weights from the plane
+    off_share: float  # off-plane distance of the final weights over their distance from θ₀
+
+
+@dataclass
+class Landscape:
+    a: Tensor  # (G,) grid coordinates along u₁
+    b: Tensor  # (G,) along u₂
+    loss: Tensor  # (G, G): loss[i, j] at (a[j], b[i]), the training loss of θ₀ + a u₁ + b u₂
+    paths: dict[str, PathOnPlane]
+    plane: tuple[str, str]
+    meta: dict = field(default_factory=dict)
+
+
+def landscape(
+    optimizers,
+    steps: int = 300,
+    grid: int = 41,
+    plane_of: tuple[str, str] | None = None,
+    hparams: dict | None = None,
+    hidden: int = 32,
+    seed: int = 0,
+    margin: float = 0.15,
+    progress=None,
+    dtype=torch.float32,
+) -> Landscape:
+    """Train, pick the plane of `plane_of` (default: the first two optimizers), and evaluate the
+    training loss on a grid × grid lattice covering every projected path with `margin` to spare.
+    progress(fraction, text), if given, is called as the work goes on."""
+    optimizers = list(dict.fromkeys(optimizers))
+    if plane_of is None:
+        if len(optimizers) < 2:
+            raise ValueError("a plane needs two optimizers: choose at least two")
+        plane_of = (optimizers[0], optimizers[1])
+    if plane_of[0] == plane_of[1] or any(k not in optimizers for k in plane_of):
+        raise ValueError("the plane is set by two different optimizers among those trained")
+    if not 3 <= int(grid) <= 201:
+        raise ValueError(f"grid must be from 3 to 201 points a side; got {grid!r}")
+    say = progress or (lambda fraction, text: None)
+    say(0.0, "training")
+    trained = train(optimizers, steps, hparams, hidden, seed, dtype)
+    # The plane's geometry in float64 whatever the training's dtype: its endpoints lie on it to 1e-15.
+    theta0 = trained.theta0.double()
+    weights = {k: w.double() for k, w in trained.weights.items()}
+    u1, u2 = plane(theta0, weights[plane_of[0]][-1], weights[plane_of[1]][-1])
+    xt, yt, _, _ = digits_split(seed)
+    xt = xt.to(dtype)
+    paths = {}
+    for key, w in weights.items():
+        a, b, off = project(w, theta0, u1, u2)
+        moved = float((w[-1] - theta0).norm())
+        paths[key] = PathOnPlane(
+            torch.arange(len(w)),
+            a,
+            b,
+            trained.train_loss[key],
+            trained.held_out_loss[key],
+            off,
+            float(off[-1]) / moved if moved > 0 else 0.0,
+        )
+    a_all = torch.cat([p.a for p in paths.values()])
+    b_all = torch.cat([p.b for p in paths.values()])
+    a_axis = _axis(a_all, grid, margin)
+    b_axis = _axis(b_all, grid, margin)
+    points = theta0 + a_axis.view(1, -1, 1) * u1 + b_axis.view(-1, 1, 1) * u2  # (G, G, P)
+    flat = points.reshape(-1, theta0.numel())
+    values = []
+    with torch.no_grad():
+        for i in range(0, len(flat), GRID_CHUNK):
+            values.append(losses(flat[i : i + GRID_CHUNK].to(dtype), xt, yt, hidden).double())
+            say(0.3 + 0.7 * min(1.0, (i + GRID_CHUNK) / len(flat)), "evaluating the plane")
+    loss = torch.cat(values).view(grid, grid)
+    meta = dict(
+        dataset="digits", hidden=hidden, steps=steps, seed=seed, n_weights=theta0.numel(), hparams=trained.hparams
+    )
+    return Landscape(a_axis, b_axis, loss, paths, tuple(plane_of), meta)
+
+
+def _axis(values: Tensor, grid: int, margin: float) -> Tensor:
+    lo, hi = float(values.min()), float(values.max())
+    span = max(hi - lo, 1e-9)
+    return torch.linspace(lo - margin * span, hi + margin * span, int(grid), dtype=torch.float64)

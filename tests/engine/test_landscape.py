@@ -1,0 +1,130 @@
+"""A real network's loss landscape (engine/landscape.py, issue 18): the registry's rules on a real MLP
+equal torch.optim; the plane holds its endpoints; the grid is the real loss; paths are honest about
+how far they leave the plane."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine import landscape as L
+
+HIDDEN = 8  # a small network keeps these tests fast; the maths does not depend on the size
+
+
+def torch_network(theta: torch.Tensor, hidden: int) -> torch.nn.Sequential:
+    """The same network as torch modules, its weights copied from flat theta."""
+    net = torch.nn.Sequential(torch.nn.Linear(L.INPUTS, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, L.CLASSES))
+    net = net.double()
+    w1, b1, w2, b2 = L.unflatten(theta, hidden)
+    with torch.no_grad():
+        for p, v in zip(net.parameters(), (w1, b1, w2, b2)):
+            p.copy_(v)
+    return net
+
+
+@pytest.mark.parametrize(
+    "key, hp, torch_opt",
+    [
+        ("sgd", {"lr": 0.3}, lambda ps: torch.optim.SGD(ps, lr=0.3)),
+        (
+            "momentum",
+            {"lr": 0.1, "dampening": 0.1},
+            lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1),
+        ),
+        ("adam", {"lr": 0.01, "weight_decay": 0.01}, lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=0.01)),
+    ],
+)
+def test_the_registry_rules_on_the_network_equal_torch_optim(key, hp, torch_opt):
+    """float64, 6 full-batch steps: the flat-vector rule and torch.optim's per-tensor loop agree to rounding
+    (autograd on the flat vector and on the modules sum the same products in another order)."""
+    steps = 6
+    trained = L.train([key], steps=steps, hparams={key: hp}, hidden=HIDDEN, dtype=torch.float64)
+    net = torch_network(trained.theta0, HIDDEN)
+    opt = torch_opt(list(net.parameters()))
+    x, y, _, _ = L.digits_split(0)
+    for t in range(steps):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        torch.testing.assert_close(loss, trained.train_loss[key][t], rtol=1e-12, atol=0)
+        loss.backward()
+        opt.step()
+        flat = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+        torch.testing.assert_close(flat, trained.weights[key][t + 1], rtol=1e-11, atol=1e-14)
+
+
+def test_initial_weights_are_pytorchs_linear_initialisation_bounds():
+    theta = L.initial_weights(HIDDEN, seed=3)
+    w1, b1, w2, b2 = L.unflatten(theta, HIDDEN)
+    assert w1.abs().max() <= 1 / 8 and b1.abs().max() <= 1 / 8  # 1/√64
+    assert w2.abs().max() <= HIDDEN**-0.5 and b2.abs().max() <= HIDDEN**-0.5
+    assert torch.equal(theta, L.initial_weights(HIDDEN, seed=3))
+    assert not torch.equal(theta, L.initial_weights(HIDDEN, seed=4))
+
+
+def test_only_element_wise_rules_train_the_network():
+    keys = L.elementwise_optimizers()
+    assert {"sgd", "momentum", "adam", "rmsprop", "lion"} <= set(keys)
+    assert not {"newton", "lbfgs", "full_adagrad", "shampoo", "muon", "sophia"} & set(keys)
+    with pytest.raises(ValueError, match="element-wise"):
+        L.train(["newton"], steps=2, hidden=HIDDEN)
+
+
+@pytest.fixture(scope="module")
+def scape():
+    hp = {"sgd": {"lr": 0.5}, "adam": {"lr": 0.01}, "momentum": {"lr": 0.1}}
+    return L.landscape(["sgd", "adam", "momentum"], steps=40, grid=21, hparams=hp, hidden=HIDDEN)
+
+
+def test_the_plane_holds_the_initialisation_and_both_chosen_endpoints(scape):
+    assert scape.plane == ("sgd", "adam")
+    for key in scape.plane:
+        path = scape.paths[key]
+        scale = float(torch.hypot(path.a[-1], path.b[-1]))
+        assert float(path.off_plane[-1]) <= 1e-9 * scale
+        assert path.off_share <= 1e-9
+    assert scape.paths["sgd"].b[-1].abs() <= 1e-9 * scape.paths["sgd"].a[-1].abs()  # A lies on the first axis
+    for path in scape.paths.values():
+        assert (float(path.a[0]), float(path.b[0]), float(path.off_plane[0])) == pytest.approx((0, 0, 0), abs=1e-12)
+
+
+def test_the_grid_is_the_real_loss_and_covers_every_path(scape):
+    x, y, _, _ = L.digits_split(0)
+    trained = L.train(["sgd", "adam", "momentum"], steps=40, hparams=scape.meta["hparams"], hidden=HIDDEN)
+    theta0 = trained.theta0.double()
+    u1, u2 = L.plane(theta0, trained.weights["sgd"][-1].double(), trained.weights["adam"][-1].double())
+    # a grid node recomputed from the plane's definition
+    i, j = 7, 13
+    node = theta0 + scape.a[j] * u1 + scape.b[i] * u2
+    want = L.losses(node.float().unsqueeze(0), x.float(), y, HIDDEN).double()[0]
+    torch.testing.assert_close(scape.loss[i, j], want, rtol=1e-6, atol=0)
+    # at each chosen endpoint's projection the plane's loss is the endpoint's real training loss
+    for key in scape.plane:
+        p = scape.paths[key]
+        on_plane = theta0 + p.a[-1] * u1 + p.b[-1] * u2
+        value = L.losses(on_plane.float().unsqueeze(0), x.float(), y, HIDDEN)[0]
+        torch.testing.assert_close(value.double(), p.loss[-1].double(), rtol=1e-5, atol=0)
+    for p in scape.paths.values():
+        assert scape.a[0] < p.a.min() and p.a.max() < scape.a[-1]
+        assert scape.b[0] < p.b.min() and p.b.max() < scape.b[-1]
+
+
+def test_a_third_optimizer_leaves_the_plane_and_says_by_how_much(scape):
+    third = scape.paths["momentum"]
+    assert third.off_share > 0.01  # its weights are not in the plane of the other two
+    assert torch.all(third.off_plane >= 0) and float(third.off_plane[-1]) > 0
+
+
+def test_training_lowers_both_losses_and_records_every_step(scape):
+    for p in scape.paths.values():
+        assert p.loss.shape == p.held_out_loss.shape == p.a.shape == (41,)
+        assert p.loss[-1] < p.loss[0] and p.held_out_loss[-1] < p.held_out_loss[0]
+
+
+def test_bad_requests_are_clear_errors():
+    with pytest.raises(ValueError, match="two optimizers"):
+        L.landscape(["sgd"], steps=2, hidden=HIDDEN)
+    with pytest.raises(ValueError, match="different"):
+        L.landscape(["sgd", "adam"], steps=2, plane_of=("sgd", "sgd"), hidden=HIDDEN)
+    with pytest.raises(ValueError, match="grid"):
+        L.landscape(["sgd", "adam"], steps=2, grid=1, hidden=HIDDEN)

@@ -145,6 +145,8 @@ if cfg.presenter:
 surface = session.current_surface(surface_key, cfg.surface_params)
 st.title("Playground")
 st.caption(f"**{surface.name}** — {plain(surface.description) if surface_key == 'formula' else surface.description}")
+if getattr(surface, "note", None):  # a data surface: what the chosen data set shows, from its own numbers
+    st.caption(surface.note)
 for w in st.session_state.pop(P + "ui.url_warnings", []) or []:
     st.warning(plain(w), icon="⚠️")  # warnings quote URL text: shown as typed, never as Markdown
 

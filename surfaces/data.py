@@ -279,6 +279,18 @@ class LinearRegression(_DataSurface):
         return lines, body
 
     @property
+    def note(self) -> str:
+        """What this data set and setting show, from the surface's own numbers (the Playground prints it)."""
+        what = _REGRESSION[self.values["dataset"]][3]
+        if self.values["standardize"]:
+            return f"Data: {what}. The feature is standardised: the Hessian is the identity, a round bowl."
+        return (
+            f"Data: {what}. The feature is not centred: the Hessian's condition number is "
+            f"{self.condition_number:,.0f}, a long tilted ravine, as on the Ravine page. Standardise it to make "
+            "the bowl round."
+        )
+
+    @property
     def condition_number(self) -> float:
         hww, hwb, hbb = self.h
         eig = torch.linalg.eigvalsh(torch.tensor([[hww, hwb], [hwb, hbb]], dtype=torch.float64))
@@ -412,6 +424,18 @@ class LogisticRegression(_DataSurface):
             "return (torch.logaddexp(torch.zeros_like(z), z) - t * z).mean()",
         ]
         return lines, body
+
+    @property
+    def note(self) -> str:
+        """What this data set shows, from the surface's own analysis (the Playground prints it)."""
+        what = _CLASSIFICATION[self.values["dataset"]][4]
+        if self.separable:
+            return (
+                f"Data: {what}. A line through the origin separates the two classes, so the loss has no minimum: "
+                "it keeps falling towards 0 as the weights grow, and every path runs off to infinity."
+            )
+        ((w1, w2),) = self.minima
+        return f"Data: {what}. No line separates the classes, so the loss has one minimum, at ({w1:.3f}, {w2:.3f})."
 
     def setup(self, dataset):
         a, t = self._load()

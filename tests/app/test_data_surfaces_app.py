@@ -92,3 +92,11 @@ def test_switching_to_a_smaller_data_set_keeps_the_batch_inside_it():
     at.selectbox(key="pg.s.dataset").set_value("iris")  # 150 examples
     ok(at=at)
     assert 1 <= int(query(at)["batch"]) < 150
+
+
+def test_the_page_says_whether_the_chosen_data_have_a_minimum():
+    separable = ok({"surface": "logistic_regression", "s.dataset": "iris_setosa"})
+    assert any("no minimum" in c.value for c in separable.caption)
+    overlap = ok({"surface": "logistic_regression", "s.dataset": "breast_cancer"})
+    ((w1, w2),) = get_surface("logistic_regression", dataset="breast_cancer").minima
+    assert any(f"one minimum, at ({w1:.3f}, {w2:.3f})" in c.value for c in overlap.caption)

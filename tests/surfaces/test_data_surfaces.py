@@ -464,3 +464,14 @@ def test_minibatch_hessian_is_autograds_of_the_minibatch_loss(key, params):
         want = torch.autograd.functional.hessian(loss, points[b].clone())
         got = torch.tensor([[hxx[b], hxy[b]], [hxy[b], hyy[b]]], dtype=torch.float64)
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_the_note_says_what_the_chosen_data_show_with_the_surfaces_own_numbers():
+    ravine = get_surface("linear_regression", dataset="diabetes")
+    assert f"{ravine.condition_number:,.0f}" in ravine.note and "not centred" in ravine.note
+    assert "identity" in get_surface("linear_regression", standardize=True).note
+    separable = get_surface("logistic_regression", dataset="iris_setosa")
+    assert separable.separable and "no minimum" in separable.note and "infinity" in separable.note
+    overlap = get_surface("logistic_regression", dataset="breast_cancer")
+    ((w1, w2),) = overlap.minima
+    assert not overlap.separable and f"({w1:.3f}, {w2:.3f})" in overlap.note

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from engine.rollout import default_device
 from optimizers import available_optimizers, get_optimizer
 
 INPUTS, CLASSES = 64, 10
@@ -106,7 +107,13 @@ class Training:
 
 
 def train(
-    optimizers, steps: int = 300, hparams: dict | None = None, hidden: int = 32, seed: int = 0, dtype=torch.float32
+    optimizers,
+    steps: int = 300,
+    hparams: dict | None = None,
+    hidden: int = 32,
+    seed: int = 0,
+    dtype=torch.float32,
+    device: str | None = None,
 ) -> Training:
     """Train the MLP from one shared θ₀ with each optimizer (full batch, `steps` updates, constant lr),
     all K of them in one batched forward and backward pass per step. float32 by default (twice as fast
@@ -120,8 +127,9 @@ def train(
         )
     if not optimizers:
         raise ValueError("choose at least one optimizer")
-    xt, yt, xh, yh = (v.to(dtype) if v.is_floating_point() else v for v in digits_split(seed))
-    theta0 = initial_weights(hidden, seed, dtype)
+    device = default_device() if device is None else str(device)
+    xt, yt, xh, yh = (v.to(device, dtype) if v.is_floating_point() else v.to(device) for v in digits_split(seed))
+    theta0 = initial_weights(hidden, seed, dtype).to(device)
     specs = [get_optimizer(k) for k in optimizers]
     resolved = [spec.resolve(hparams.get(spec.key, {})) for spec in specs]
     rules = [spec.build(hp) for spec, hp in zip(specs, resolved)]
@@ -138,9 +146,10 @@ def train(
             history[i].append(params[i])
     weights = {k: torch.stack(h) for k, h in zip(optimizers, history)}
     with torch.no_grad():
-        train_loss = {k: _chunked_losses(w, xt, yt, hidden) for k, w in weights.items()}
-        held = {k: _chunked_losses(w, xh, yh, hidden) for k, w in weights.items()}
-    return Training(weights, train_loss, held, theta0, hidden, {k: hp for k, hp in zip(optimizers, resolved)})
+        train_loss = {k: _chunked_losses(w, xt, yt, hidden).cpu() for k, w in weights.items()}
+        held = {k: _chunked_losses(w, xh, yh, hidden).cpu() for k, w in weights.items()}
+    weights = {k: w.cpu() for k, w in weights.items()}
+    return Training(weights, train_loss, held, theta0.cpu(), hidden, {k: hp for k, hp in zip(optimizers, resolved)})
 
 
 def _chunked_losses(theta: Tensor, x: Tensor, y: Tensor, hidden: int) -> Tensor:
@@ -201,6 +210,7 @@ def landscape(
     margin: float = 0.15,
     progress=None,
     dtype=torch.float32,
+    device: str | None = None,
 ) -> Landscape:
     """Train, pick the plane of `plane_of` (default: the first two optimizers), and evaluate the
     training loss on a grid × grid lattice covering every projected path with `margin` to spare.
@@ -216,13 +226,14 @@ def landscape(
         raise ValueError(f"grid must be from 3 to 201 points a side; got {grid!r}")
     say = progress or (lambda fraction, text: None)
     say(0.0, "training")
-    trained = train(optimizers, steps, hparams, hidden, seed, dtype)
+    device = default_device() if device is None else str(device)
+    trained = train(optimizers, steps, hparams, hidden, seed, dtype, device)
     # The plane's geometry in float64 whatever the training's dtype: its endpoints lie on it to 1e-15.
     theta0 = trained.theta0.double()
     weights = {k: w.double() for k, w in trained.weights.items()}
     u1, u2 = plane(theta0, weights[plane_of[0]][-1], weights[plane_of[1]][-1])
     xt, yt, _, _ = digits_split(seed)
-    xt = xt.to(dtype)
+    xt, yt = xt.to(device, dtype), yt.to(device)
     paths = {}
     for key, w in weights.items():
         a, b, off = project(w, theta0, u1, u2)
@@ -240,13 +251,15 @@ def landscape(
     b_all = torch.cat([p.b for p in paths.values()])
     a_axis = _axis(a_all, grid, margin)
     b_axis = _axis(b_all, grid, margin)
-    points = theta0 + a_axis.view(1, -1, 1) * u1 + b_axis.view(-1, 1, 1) * u2  # (G, G, P)
-    flat = points.reshape(-1, theta0.numel())
+    # Node k of the grid is (a[k % G], b[k // G]); its weights are made a chunk at a time (bounded memory).
+    a_nodes, b_nodes = a_axis.repeat(grid), b_axis.repeat_interleave(grid)
     values = []
     with torch.no_grad():
-        for i in range(0, len(flat), GRID_CHUNK):
-            values.append(losses(flat[i : i + GRID_CHUNK].to(dtype), xt, yt, hidden).double())
-            say(0.3 + 0.7 * min(1.0, (i + GRID_CHUNK) / len(flat)), "evaluating the plane")
+        for i in range(0, grid * grid, GRID_CHUNK):
+            a, b = a_nodes[i : i + GRID_CHUNK, None], b_nodes[i : i + GRID_CHUNK, None]
+            points = (theta0 + a * u1 + b * u2).to(device, dtype)
+            values.append(losses(points, xt, yt, hidden).double().cpu())
+            say(0.3 + 0.7 * min(1.0, (i + GRID_CHUNK) / (grid * grid)), "evaluating the plane")
     loss = torch.cat(values).view(grid, grid)
     meta = dict(
         dataset="digits", hidden=hidden, steps=steps, seed=seed, n_weights=theta0.numel(), hparams=trained.hparams

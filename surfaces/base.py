@@ -48,6 +48,8 @@ class Surface:
     # Whether the fused engine may compile this surface's derivatives, and if not, why (the page says it).
     compilable: bool = True
     not_compiled_reason: str = ""
+    # What one gradient costs relative to a hand-written surface (the sweep pages' time guard, ui/compute.py).
+    work_per_run_step: float = 1.0
     bounds: tuple[tuple[float, float], tuple[float, float]] = ((-1.0, 1.0), (-1.0, 1.0))
     minima: tuple[tuple[float, float], ...] = ()
     start: tuple[float, float] = (0.0, 0.0)

@@ -437,6 +437,12 @@ class LogisticRegression(_DataSurface):
         ((w1, w2),) = self.minima
         return f"Data: {what}. No line separates the classes, so the loss has one minimum, at ({w1:.3f}, {w2:.3f})."
 
+    @property
+    def work_per_run_step(self) -> float:
+        """A gradient sums over every example: about half a hand-written surface's cost per example
+        (measured, Adam, 4,096 runs: breast cancer's 569 examples cost ~300× Rosenbrock)."""
+        return self.n_examples / 2
+
     def setup(self, dataset):
         a, t = self._load()
         self.separable = separable_through_origin(a, t)

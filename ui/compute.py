@@ -131,6 +131,23 @@ def step_details(
 # error message. Big batches run on the GPU when there is one (sweeps are throughput-bound).
 
 
+# The most work a sweep page may ask for, in run-steps of a hand-written surface (the largest basin map,
+# 512 × 512 starts × 2,000 steps, is 5.2e8). A surface whose gradient costs more (a data surface sums
+# over its examples) gets proportionally fewer runs × steps, and the page says how many it may have.
+PAGE_WORK = 6e8
+
+
+def _check_work(surface, runs: int, steps: int) -> None:
+    cost = surface.work_per_run_step
+    if runs * steps * cost > PAGE_WORK:
+        most = int(PAGE_WORK / (steps * cost))
+        raise ValueError(
+            f"{surface.name} costs about {cost:,.0f}× a hand-written surface per step (its gradient sums over "
+            f"its examples): {runs:,} runs × {steps:,} steps would keep the page busy for minutes. Use at most "
+            f"{most:,} runs at {steps:,} steps, or fewer steps."
+        )
+
+
 def _sweep_device() -> str:
     from engine import default_device
 
@@ -158,6 +175,7 @@ def hparam_map(
 
     try:
         surface = surface_object(surface_key, surface_params)
+        _check_work(surface, n_x * n_y, steps)
         vx, vy = hparam_grid(optimizer_key, name_x, name_y, n_x, n_y, {name_x: range_x, name_y: range_y})
         return sweep_2d(
             surface,
@@ -194,6 +212,7 @@ def lr_sweep(
 
     try:
         surface = surface_object(surface_key, surface_params)
+        _check_work(surface, n_lrs, steps)
         return tune_lr(
             surface,
             optimizer_key,
@@ -216,6 +235,7 @@ def basin_map(surface_key: str, surface_params: tuple, optimizer_key: str, hpara
 
     try:
         surface = surface_object(surface_key, surface_params)
+        _check_work(surface, n * n, steps)
         return basins(surface, optimizer_key, dict(hparams), n, steps, device=_sweep_device()), None
     except ValueError as err:
         return None, f"{get_optimizer(optimizer_key).name}: {err}"
@@ -238,8 +258,47 @@ def noise_cloud(
 
     try:
         surface = surface_object(surface_key, surface_params)
+        _check_work(surface, n_runs, steps)
         return noisy_cloud(
             surface, optimizer_key, dict(hparams), n_runs, steps, noise, seed0, start, device=PAGE_DEVICE
         ), None
     except ValueError as err:
         return None, f"{get_optimizer(optimizer_key).name}: {err}"
+
+
+# --- a real network's loss landscape (pages/landscape.py) ---------------------------------------------
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def real_network_landscape(optimizers: tuple, steps: int, grid: int, plane_of: tuple, hparams: tuple, seed: int):
+    """(Landscape or None, error or None): the MLP trained from one shared start by each optimizer, and the
+    training loss on a grid × grid plane through θ₀ and the final weights of plane_of's two optimizers.
+
+    hparams: ((key, ((name, value), ...)), ...), each optimizer's frozen settings. Never raises on bad
+    settings: a refused value, a plane that does not exist or a loss that is no longer finite comes back
+    as the message. meta["seconds"] is the compute time of this (uncached) call."""
+    from engine.landscape import landscape
+
+    t0 = time.perf_counter()
+    try:
+        scape = landscape(
+            list(optimizers),
+            steps=int(steps),
+            grid=int(grid),
+            plane_of=tuple(plane_of),
+            hparams={key: dict(values) for key, values in hparams},
+            seed=int(seed),
+        )
+    except ValueError as err:
+        return None, str(err)
+    blown = [
+        get_optimizer(key).name
+        for key, p in scape.paths.items()
+        if not (torch.isfinite(p.loss).all() and torch.isfinite(p.a).all() and torch.isfinite(p.b).all())
+    ]
+    if blown:
+        return None, f"{', '.join(blown)}: the loss stopped being a finite number; lower the learning rate"
+    if not torch.isfinite(scape.loss).all():
+        return None, "the loss over the plane is not finite everywhere; lower the learning rates"
+    scape.meta = dict(scape.meta, seconds=time.perf_counter() - t0)
+    return scape, None

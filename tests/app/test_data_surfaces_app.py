@@ -100,3 +100,40 @@ def test_the_page_says_whether_the_chosen_data_have_a_minimum():
     overlap = ok({"surface": "logistic_regression", "s.dataset": "breast_cancer"})
     ((w1, w2),) = get_surface("logistic_regression", dataset="breast_cancer").minima
     assert any(f"one minimum, at ({w1:.3f}, {w2:.3f})" in c.value for c in overlap.caption)
+
+
+def test_sweep_pages_refuse_more_work_than_a_page_can_do_on_a_data_surface_and_say_how_much_they_can():
+    """A logistic-regression gradient sums over hundreds of examples: a 128 × 128 map × 2,000 steps would
+    run for minutes. The page gets a message naming the runs it may have; small sweeps still run."""
+    import time
+
+    from ui.compute import PAGE_WORK, basin_map, freeze, hparam_map, noise_cloud
+
+    params = freeze({"dataset": "breast_cancer"})
+    t0 = time.perf_counter()
+    res, err = hparam_map(
+        "logistic_regression",
+        params,
+        "adam",
+        "lr",
+        "beta1",
+        (1e-3, 1.0),
+        (0.0, 0.99),
+        128,
+        128,
+        2000,
+        None,
+        freeze({}),
+        1e-3,
+    )
+    assert res is None and "at most" in err and "runs" in err
+    res, err = basin_map("logistic_regression", params, "sgd", freeze({"lr": 0.1}), 512, 2000)
+    assert res is None and "at most" in err
+    assert time.perf_counter() - t0 < 5  # refused before any work
+    surface = get_surface("logistic_regression", dataset="breast_cancer")
+    most = int(PAGE_WORK / (50 * surface.work_per_run_step))
+    res, err = noise_cloud("logistic_regression", params, "sgd", freeze({"lr": 0.5}), 20, 50, 0.1, 0, None)
+    assert err is None and res is not None and 20 <= most
+    # a hand-written surface keeps every size the pages offer (the largest basin map)
+    ravine = get_surface("ravine")
+    assert 512 * 512 * 2000 * ravine.work_per_run_step <= PAGE_WORK

@@ -147,6 +147,9 @@ st.title("Playground")
 st.caption(f"**{surface.name}** — {plain(surface.description) if surface_key == 'formula' else surface.description}")
 if getattr(surface, "note", None):  # a data surface: what the chosen data set shows, from its own numbers
     st.caption(surface.note)
+if getattr(surface, "see_page", None):  # the lecture page that teaches the same thing
+    path, label = surface.see_page
+    st.link_button(label, f"./{path}", icon=":material/school:")
 for w in st.session_state.pop(P + "ui.url_warnings", []) or []:
     st.warning(plain(w), icon="⚠️")  # warnings quote URL text: shown as typed, never as Markdown
 

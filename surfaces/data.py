@@ -189,6 +189,7 @@ class LinearRegression(_DataSurface):
             "On: it is also centred, and the bowl is round.",
         ),
     )
+    see_page = ("ravine", "The Ravine page: the same conditioning, on a cartoon")  # (url path, label)
     # Every data set's minimum, with or without standardising, lies inside: (w*, b*) = (ρ, −ρ·m).
     bounds = ((-5.0, 5.0), (-8.0, 6.0))
     start = (-1.5, 4.5)  # next to the ravine's floor, far up it

@@ -137,3 +137,10 @@ def test_sweep_pages_refuse_more_work_than_a_page_can_do_on_a_data_surface_and_s
     # a hand-written surface keeps every size the pages offer (the largest basin map)
     ravine = get_surface("ravine")
     assert 512 * 512 * 2000 * ravine.work_per_run_step <= PAGE_WORK
+
+
+def test_linear_regression_links_to_the_ravine_page():
+    at = ok({"surface": "linear_regression"})
+    (button,) = [b for b in at.get("link_button") if "Ravine" in b.proto.label]
+    assert button.proto.url == "./ravine"
+    assert not [b for b in ok({"surface": "logistic_regression"}).get("link_button") if "Ravine" in b.proto.label]

@@ -105,9 +105,10 @@ def expected_legend(at: AppTest) -> list[str]:
     schedule = make_schedule(cfg.schedule, **cfg.schedule_params)
     labels = []
     for key in cfg.optimizers:
-        if cfg.steps > 2000:
-            # Thousands of steps × every optimizer would take a minute to run again here: read the engine's
-            # result that the page computed and cached (ui.compute.run_optimizer, same arguments as the page).
+        if cfg.steps * len(cfg.optimizers) > 5000:
+            # Every optimizer × thousands of steps (through autograd on a formula) would take up to a minute to
+            # run again here: read the engine's result that the page computed and cached (ui.compute.run_optimizer,
+            # the page's own arguments). The page's paths against independent engine runs: test_playground_app.
             labels.append(legend_label(get_optimizer(key).name, _cached_divergence(cfg, key)))
             continue
         traj = simulate(

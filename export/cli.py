@@ -5,6 +5,7 @@
     gradscape render "http://localhost:8501/playground?surface=ravine&opt=sgd,momentum" -f png -f svg
     gradscape scenes
     gradscape snippet "Plateau: AdaGrad stalls" --optimizer rmsprop > rmsprop_run.py
+    gradscape landscape --optimizers sgd,momentum,adam --steps 300 --grid 41 --format json,html --out out/
 
 Errors in the arguments print one line and exit with code 2 (as argparse does), never a traceback.
 Also runs as `python -m export.cli`.
@@ -37,6 +38,7 @@ examples:
   gradscape render "surface=rosenbrock&opt=adam,newton&steps=500" -f png --step 100
   gradscape snippet "Ravine: SGD vs momentum" --optimizer momentum > run.py
   gradscape warm --surface ravine        # compile the Playground's fused graphs before a lecture
+  gradscape landscape --optimizers sgd,momentum,adam -f json,html --out out/   # a real network's landscape
 
 `gradscape render --help` lists every option.
 """
@@ -115,6 +117,69 @@ def _positive(name: str, low: int, high: int):
     return parse
 
 
+LANDSCAPE_FORMATS = ("json", "html", "png")
+
+LANDSCAPE_HELP = """\
+Train a small network (64 pixels -> 32 tanh units -> 10 classes) on scikit-learn's bundled handwritten
+digits from ONE shared initialisation with each optimizer, and evaluate the training loss on a plane
+through that start and the final weights of two of them (--plane), every path projected onto it.
+"""
+
+LANDSCAPE_EPILOG = """\
+formats:
+  json  landscape.json: axes {a, b}; loss (rows: loss[i][j] at (a[j], b[i])); plane [A, B];
+        paths {key: steps, a, b, loss, held_out_loss, off_plane, off_share, held_out_accuracy, ...}; meta
+  html  landscape.html: the app's interactive figure, plotly.js inside the file (opens offline)
+  png   landscape.png: the same figure as an image (--width x --height, default 1400 x 640); needs
+        kaleido and a Chromium; skipped with a message when they cannot render
+
+learning rates: each optimizer starts from one measured to train this network well (sgd 0.5,
+momentum 0.1, adam 0.01, ...; others: their default); --lr adam=0.02,sgd=1 overrides them.
+
+examples:
+  gradscape landscape --optimizers sgd,momentum,adam --steps 300 --grid 41 --format json --out out/
+  gradscape landscape -O sgd,adam,rmsprop --plane adam,rmsprop --lr rmsprop=0.002 -f json,html,png --out out/
+"""
+
+
+def _keys(text: str) -> list[str]:
+    keys = [k.strip().lower() for k in text.replace(" ", ",").split(",") if k.strip()]
+    if not keys:
+        raise argparse.ArgumentTypeError("no optimizer given")
+    return keys
+
+
+def _landscape_formats(text: str) -> list[str]:
+    out = [part.strip().lower().lstrip(".") for part in text.replace(" ", ",").split(",") if part.strip()]
+    bad = [f for f in out if f not in LANDSCAPE_FORMATS]
+    if bad or not out:
+        what = f"unknown format {bad[0]!r}" if bad else "no format given"
+        raise argparse.ArgumentTypeError(f"{what}; choose from {', '.join(LANDSCAPE_FORMATS)}")
+    return out
+
+
+def _learning_rates(text: str) -> dict[str, float]:
+    import math
+
+    out = {}
+    for part in text.replace(" ", ",").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE (for example adam=0.01); got {part!r}")
+        try:
+            lr = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"the learning rate of {key.strip()!r} is not a number: {value!r}"
+            ) from None
+        if not (math.isfinite(lr) and lr > 0):
+            raise argparse.ArgumentTypeError(f"the learning rate of {key.strip()!r} must be positive; got {value!r}")
+        out[key.strip().lower()] = lr
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gradscape",
@@ -190,6 +255,47 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="an optimizer key (repeat it; default: each surface's lesson optimizers)",
     )
+    land = sub.add_parser(
+        "landscape",
+        help="a real network's loss landscape with every optimizer's path (JSON/HTML/PNG)",
+        description=LANDSCAPE_HELP,
+        epilog=LANDSCAPE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    land.add_argument(
+        "-O",
+        "--optimizers",
+        type=_keys,
+        default=["sgd", "momentum", "adam"],
+        metavar="KEYS",
+        help="comma list of element-wise optimizers (default sgd,momentum,adam)",
+    )
+    land.add_argument("--steps", type=_positive("--steps", 1, 100_000), default=300, help="training steps (300)")
+    land.add_argument("--grid", type=_positive("--grid", 3, 201), default=41, help="grid points a side (41)")
+    land.add_argument("--plane", type=_keys, metavar="A,B", help="the two optimizers whose final weights set the plane")
+    land.add_argument("--seed", type=_positive("--seed", 0, 2**31 - 1), default=0, help="initialisation and split (0)")
+    land.add_argument(
+        "--lr",
+        dest="lrs",
+        action="append",
+        type=_learning_rates,
+        metavar="KEY=VALUE,...",
+        help="learning rates, e.g. adam=0.02,sgd=1 (repeat it or use a comma list)",
+    )
+    land.add_argument(
+        "-f",
+        "--format",
+        dest="formats",
+        action="append",
+        type=_landscape_formats,
+        metavar="FORMATS",
+        help="json, html and/or png (comma list or repeated; default json)",
+    )
+    land.add_argument("-o", "--out", metavar="DIR", default=".", help="the folder for landscape.* (default: here)")
+    land.add_argument("--width", type=_positive("--width", 160, 4096), default=1400, help="png width (1400)")
+    land.add_argument("--height", type=_positive("--height", 80, 4096), default=640, help="png height (640)")
+    land.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
     sub.add_parser(
         "prune",
         help="delete the fused graphs of other gradscape or torch versions",
@@ -400,6 +506,141 @@ def cmd_warm(args) -> int:
     return 1 if failed else 0
 
 
+def _landscape_settings(args):
+    """(optimizers, plane, hparams) from the arguments, checked: UsageError for anything wrong."""
+    from engine.landscape import TRAINS_WELL_LR, elementwise_optimizers
+    from optimizers import get_optimizer
+
+    keys = list(dict.fromkeys(args.optimizers))
+    allowed = elementwise_optimizers()
+    bad = [k for k in keys if k not in allowed]
+    if bad:
+        raise UsageError(
+            f"--optimizers: {', '.join(bad)} cannot train the network here; choose from {', '.join(allowed)}"
+        )
+    if len(keys) < 2:
+        raise UsageError("--optimizers: choose at least two (the plane goes through the final weights of two)")
+    plane = tuple(args.plane) if args.plane else (keys[0], keys[1])
+    if len(plane) != 2 or plane[0] == plane[1] or any(k not in keys for k in plane):
+        raise UsageError(
+            f"--plane needs two different optimizers among --optimizers ({', '.join(keys)}); got {','.join(plane)}"
+        )
+    lrs = {k: v for group in (args.lrs or []) for k, v in group.items()}
+    stray = [k for k in lrs if k not in keys]
+    if stray:
+        raise UsageError(f"--lr names {', '.join(stray)}, which is not among --optimizers ({', '.join(keys)})")
+    hparams = {}
+    for k in keys:
+        spec = get_optimizer(k)
+        lr = lrs.get(k, TRAINS_WELL_LR.get(k, spec.defaults().get("lr")))
+        try:
+            hparams[k] = spec.resolve({"lr": lr})
+        except ValueError as err:
+            raise UsageError(f"--lr: {err}") from None
+    return keys, plane, {k: {"lr": hp["lr"]} for k, hp in hparams.items()}
+
+
+def _floats(values) -> list:
+    import math
+
+    return [float(v) if math.isfinite(v) else None for v in values.tolist()]
+
+
+def landscape_document(scape, names: dict, colors: dict) -> dict:
+    """landscape.json: the grid, the plane and every path, JSON-ready (non-finite values as null)."""
+    from export.render import json_ready
+
+    paths = {}
+    for key, p in scape.paths.items():
+        paths[key] = {
+            "name": names[key],
+            "color": colors[key],
+            "defines_plane": key in scape.plane,
+            "steps": [int(s) for s in p.steps.tolist()],
+            "a": _floats(p.a),
+            "b": _floats(p.b),
+            "loss": _floats(p.loss),
+            "held_out_loss": _floats(p.held_out_loss),
+            "off_plane": _floats(p.off_plane),
+            "off_share": float(p.off_share),
+            "held_out_accuracy": float(p.held_out_accuracy),
+        }
+    return {
+        "generator": "gradscape",
+        "what": "training loss of the network on the plane through theta0 and the final weights of plane[0] "
+        "(direction a) and plane[1] (direction b, orthogonal to a); loss[i][j] is at (a[j], b[i])",
+        "plane": list(scape.plane),
+        "axes": {"a": _floats(scape.a), "b": _floats(scape.b)},
+        "loss": [_floats(row) for row in scape.loss],
+        "paths": paths,
+        "meta": json_ready(dict(scape.meta)),
+    }
+
+
+def cmd_landscape(args) -> int:
+    import json
+
+    from engine.landscape import landscape
+    from figures.landscape import landscape_figure
+    from figures.palette import color_for
+    from optimizers import get_optimizer
+
+    keys, plane, hparams = _landscape_settings(args)
+    formats = list(dict.fromkeys(f for group in (args.formats or [["json"]]) for f in group))
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out!r} is a file; give a folder (landscape.* are written inside it)")
+    if not args.quiet:
+        lrs = ", ".join(f"{k} {hparams[k]['lr']:g}" for k in keys)
+        _err(
+            f"gradscape: training {len(keys)} networks x {args.steps} steps (lr: {lrs}), "
+            f"plane of {plane[0]} and {plane[1]}, {args.grid} x {args.grid} grid"
+        )
+    said = {"text": None, "quarter": -1}
+
+    def progress(fraction: float, text: str) -> None:
+        quarter = int(4 * fraction)
+        if not args.quiet and (text != said["text"] or quarter != said["quarter"]):
+            said.update(text=text, quarter=quarter)
+            _err(f"  {text}: {100 * fraction:.0f}%")
+
+    t0 = time.perf_counter()
+    scape = landscape(keys, args.steps, args.grid, plane, hparams, seed=args.seed, progress=progress)
+    if not args.quiet:
+        _err(f"gradscape: computed in {time.perf_counter() - t0:.1f} s")
+    names = {k: get_optimizer(k).name for k in keys}
+    colors = {k: color_for(k, i) for i, k in enumerate(keys)}
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for fmt in formats:
+        path = out / f"landscape.{fmt}"
+        if fmt == "json":
+            doc = landscape_document(scape, names, colors)
+            path.write_text(json.dumps(doc, allow_nan=False), encoding="utf-8")
+        elif fmt == "html":
+            path.write_text(_landscape_html(landscape_figure(scape, names, colors)), encoding="utf-8")
+        else:
+            try:
+                from export.render import kaleido_image
+
+                image = kaleido_image(landscape_figure(scape, names, colors), "png", args.width, args.height)
+            except Exception as err:  # noqa: BLE001 - kaleido or its Chromium missing or failing
+                _err(f"gradscape: png skipped: kaleido/Chromium could not render it ({type(err).__name__}: {err})")
+                failed += 1
+                continue
+            path.write_bytes(image)
+        if not args.quiet:
+            _err(f"gradscape: wrote {path} ({_size(path.stat().st_size)})")
+        print(path)
+    return 1 if failed else 0
+
+
+def _landscape_html(fig: dict) -> str:
+    from export.render import figure_html
+
+    return figure_html(fig, "gradscape: a real network's loss landscape")
+
+
 def cmd_prune(args) -> int:
     from engine import graph_store
 
@@ -425,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
             "snippet": cmd_snippet,
             "warm": cmd_warm,
             "prune": cmd_prune,
+            "landscape": cmd_landscape,
         }[args.command](args)
     except UsageError as err:
         _err(f"gradscape: error: {err}")

@@ -394,7 +394,7 @@ def mp4(data, *, fps: int = 30, width: int = 800, frames: int | None = None, pro
 
 # ---- plotly: HTML and stills ----------------------------------------------------------------------
 
-_TOPOJSON_CDN = "https://cdn.plot.ly/un/"
+TOPOJSON_CDN = "https://cdn.plot.ly/un/"
 
 
 def _export_figure(data) -> dict:
@@ -407,40 +407,39 @@ def _export_figure(data) -> dict:
     return fig
 
 
-def html(data) -> str:
-    """A standalone HTML page with the interactive animation (play, scrub, zoom, hover).
-
-    plotly.js is inside the file and nothing refers to a CDN: it works offline. (plotly.js's own
-    default URL for geographic maps, never used by these figures, is rewritten to a relative path.)"""
+def figure_html(fig: dict, title: str, *, head_extra: str = "", **config) -> str:
+    """A standalone HTML page of one plotly figure: plotly.js inside the file and nothing that refers to a
+    CDN, so it works offline. (plotly.js's own default URL for geographic maps, never used by these
+    figures, is rewritten to a relative path.) config: plotly.js config entries beside the defaults."""
     import plotly.io as pio
 
-    fig = _export_figure(data)
-    config = {
-        "displaylogo": False,
-        "responsive": True,
-        "topojsonURL": "topojson/",
-        "toImageButtonOptions": {"filename": _file_stem(data)},
-    }
     page = pio.to_html(
         fig,
-        config=config,
+        config={"displaylogo": False, "responsive": True, "topojsonURL": "topojson/", **config},
         include_plotlyjs=True,
         include_mathjax=False,
         full_html=True,
         auto_play=False,
         validate=False,
     )
-    page = page.replace(_TOPOJSON_CDN, "topojson/")
-    from scene.config import to_query
+    page = page.replace(TOPOJSON_CDN, "topojson/")
+    head = f'<head>\n    <title>{_html.escape(title)}</title>\n    <meta name="generator" content="gradscape" />'
+    return page.replace("<head>", head + head_extra, 1)
+
+
+def html(data) -> str:
+    """A standalone HTML page with the interactive animation (play, scrub, zoom, hover), offline."""
     from urllib.parse import urlencode
 
-    title = _html.escape(f"gradscape: {data.title}")
+    from scene.config import to_query
+
     query = _html.escape(urlencode(to_query(data.cfg)), quote=True)
-    head = (
-        f'<head>\n    <title>{title}</title>\n    <meta name="generator" content="gradscape" />\n'
-        f'    <meta name="gradscape-query" content="{query}" />'
+    return figure_html(
+        _export_figure(data),
+        f"gradscape: {data.title}",
+        head_extra=f'\n    <meta name="gradscape-query" content="{query}" />',
+        toImageButtonOptions={"filename": _file_stem(data)},
     )
-    return page.replace("<head>", head, 1)
 
 
 def _file_stem(data) -> str:
@@ -508,7 +507,7 @@ def _ensure_browser() -> None:
             return
 
 
-def _kaleido_image(fig: dict, fmt: str, width: int, height: int) -> bytes:
+def kaleido_image(fig: dict, fmt: str, width: int, height: int) -> bytes:
     import plotly.io as pio
 
     pio.defaults.mathjax = None  # offline: kaleido would otherwise load MathJax from a CDN
@@ -562,7 +561,7 @@ def png(
     fig = still_figure(data, step, full_paths=full_paths)  # a bad step is a ValueError, not a fallback
     if engine != "pillow":
         try:
-            return _kaleido_image(fig, "png", width, height)
+            return kaleido_image(fig, "png", width, height)
         except Exception as err:  # noqa: BLE001 - kaleido missing, no Chromium, browser crash
             if engine == "kaleido":
                 raise RuntimeError(f"kaleido could not render the PNG: {err}") from err
@@ -579,7 +578,7 @@ def svg(data, *, width: int = 1200, height: int = 900, step: int | None = None, 
     height = _check_int("height", height, MIN_WIDTH // 2, MAX_WIDTH)
     fig = still_figure(data, step, full_paths=full_paths)
     try:
-        out = _kaleido_image(fig, "svg", width, height)
+        out = kaleido_image(fig, "svg", width, height)
     except Exception as err:  # noqa: BLE001
         raise RuntimeError(f"SVG export needs kaleido>=1 and Chrome/Chromium: {err}") from err
     return out.decode("utf-8") if isinstance(out, bytes) else out
@@ -648,12 +647,12 @@ def _finite(values) -> list:
     return [v if isinstance(v, float) and math.isfinite(v) else (None if isinstance(v, float) else v) for v in values]
 
 
-def _plain(value):
+def json_ready(value):
     """Config values as JSON-ready data (tuples become lists)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -674,7 +673,7 @@ def json_export(data, cfg=None) -> str:
                 "key": run.key,
                 "name": run.label,
                 "color": color_for(run.key, len(runs)),
-                "hparams": _plain(effective_hparams(cfg, run.key)),
+                "hparams": json_ready(effective_hparams(cfg, run.key)),
                 "diverged_at": int(traj.diverged_at[0]),
                 "effective_lr_kind": run.effective_kind,
                 "steps": traj.steps.tolist(),
@@ -698,18 +697,18 @@ def json_export(data, cfg=None) -> str:
             "surface": {
                 "key": cfg.surface,
                 "name": getattr(surface, "name", cfg.surface),
-                "params": _plain(dict(surface.values)),
-                "bounds": _plain(surface.bounds),
-                "minima": _plain(surface.minima),
+                "params": json_ready(dict(surface.values)),
+                "bounds": json_ready(surface.bounds),
+                "minima": json_ready(surface.minima),
             },
             "optimizers": list(cfg.optimizers),
-            "hparams": {k: _plain(effective_hparams(cfg, k)) for k in cfg.optimizers},
-            "schedule": {"key": cfg.schedule, "params": _plain(cfg.schedule_params)},
+            "hparams": {k: json_ready(effective_hparams(cfg, k)) for k in cfg.optimizers},
+            "schedule": {"key": cfg.schedule, "params": json_ready(cfg.schedule_params)},
             "steps": cfg.steps,
             "noise": cfg.noise,
             "seed": cfg.seed,
             "batch_size": cfg.batch_size,
-            "start": _plain(data.start),
+            "start": json_ready(data.start),
             "device": "cpu",
             "dtype": "float64",
         },

@@ -86,20 +86,10 @@ def figure_exports(figure: dict, key: str, name: str) -> None:
     from export import render
 
     def html():
-        import plotly.io as pio
-
-        page = pio.to_html(
-            figure,
-            include_plotlyjs=True,
-            include_mathjax=False,
-            full_html=True,
-            validate=False,
-            config={"displaylogo": False, "topojsonURL": "topojson/"},
-        )
-        return page.replace(render._TOPOJSON_CDN, "topojson/")  # nothing in the file refers to a CDN
+        return render.figure_html(figure, f"gradscape: {name}", responsive=False)
 
     def png():
-        return render._kaleido_image(figure, "png", 1400, int(figure.get("layout", {}).get("height", 800)))
+        return render.kaleido_image(figure, "png", 1400, int(figure.get("layout", {}).get("height", 800)))
 
     c1, c2, _ = st.columns([1, 1, 4])
     c1.download_button(

@@ -43,6 +43,9 @@ def _pages() -> dict:
             _page("basins", "Basins of attraction", ":material/blur_on:"),
             _page("noisy_clouds", "Noisy clouds", ":material/cloud:"),
         ],
+        "Real models": [
+            _page("landscape", "Real network", ":material/hub:"),
+        ],
     }
 
 

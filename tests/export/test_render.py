@@ -239,7 +239,7 @@ def test_png_falls_back_with_a_warning_when_kaleido_fails(get_scene, monkeypatch
     def broken(*args, **kwargs):
         raise RuntimeError("no browser here")
 
-    monkeypatch.setattr(render, "_kaleido_image", broken)
+    monkeypatch.setattr(render, "kaleido_image", broken)
     with pytest.warns(RuntimeWarning, match="Pillow"):
         out = render.png(data, width=400, height=300)
     assert Image.open(io.BytesIO(out)).size == (400, 300)

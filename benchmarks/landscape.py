@@ -83,9 +83,9 @@ def main(argv=None) -> int:
 
     # the plane: one batched pass per chunk of grid points vs one functional_call per grid point
     g = args.grid
-    thetas = L.initial_weights(hidden).unsqueeze(0) + 0.01 * torch.randn(g * g, L.n_weights(hidden))
+    thetas = L.initial_weights(hidden).float().unsqueeze(0) + 0.01 * torch.randn(g * g, L.n_weights(hidden))
     with torch.no_grad():
-        ours = best(lambda: L._chunked_losses(thetas, x, y, hidden), args.repeats)
+        ours = best(lambda: L.chunked_losses(thetas, x, y, hidden), args.repeats)
         net = network(L.initial_weights(hidden), hidden)
         names = [n for n, _ in net.named_parameters()]
         shapes = [p.shape for p in net.parameters()]

@@ -141,10 +141,12 @@ def train(
     seed: int = 0,
     dtype=torch.float32,
     device: str | None = None,
+    progress=None,
 ) -> Training:
     """Train the MLP from one shared θ₀ with each optimizer (full batch, `steps` updates, constant lr),
     all K of them in one batched forward and backward pass per step. float32 by default (twice as fast
-    on a CPU as float64, and a network's loss needs no more); float64 for the comparison with torch.optim."""
+    on a CPU as float64, and a network's loss needs no more); float64 for the comparison with torch.optim.
+    progress(fraction), if given, is called every 5% of the steps."""
     hparams = hparams or {}
     bad = [k for k in optimizers if k not in elementwise_optimizers()]
     if bad:
@@ -164,7 +166,10 @@ def train(
     states = [rule.init(p) for rule, p in zip(rules, params)]
     lrs = [hp.get("lr", 1.0) for hp in resolved]
     history = [[p] for p in params]
+    every = max(1, steps // 20)
     for t in range(1, steps + 1):
+        if progress is not None and t % every == 0:
+            progress(t / steps)
         probes = [rule.probe(p, s) if rule.probe is not None else p for rule, p, s in zip(rules, params, states)]
         at = torch.stack(probes).requires_grad_(True)
         grads = torch.autograd.grad(losses(at, xt, yt, hidden).sum(), at)[0]
@@ -173,13 +178,14 @@ def train(
             history[i].append(params[i])
     weights = {k: torch.stack(h) for k, h in zip(optimizers, history)}
     with torch.no_grad():
-        train_loss = {k: _chunked_losses(w, xt, yt, hidden).cpu() for k, w in weights.items()}
-        held = {k: _chunked_losses(w, xh, yh, hidden).cpu() for k, w in weights.items()}
+        train_loss = {k: chunked_losses(w, xt, yt, hidden).cpu() for k, w in weights.items()}
+        held = {k: chunked_losses(w, xh, yh, hidden).cpu() for k, w in weights.items()}
     weights = {k: w.cpu() for k, w in weights.items()}
     return Training(weights, train_loss, held, theta0.cpu(), hidden, {k: hp for k, hp in zip(optimizers, resolved)})
 
 
-def _chunked_losses(theta: Tensor, x: Tensor, y: Tensor, hidden: int) -> Tensor:
+def chunked_losses(theta: Tensor, x: Tensor, y: Tensor, hidden: int) -> Tensor:
+    """losses() over many weight vectors (K, P), GRID_CHUNK of them per batched pass (bounded memory)."""
     return torch.cat([losses(theta[i : i + GRID_CHUNK], x, y, hidden) for i in range(0, len(theta), GRID_CHUNK)])
 
 
@@ -255,7 +261,7 @@ def landscape(
     say = progress or (lambda fraction, text: None)
     say(0.0, "training")
     device = default_device() if device is None else str(device)
-    trained = train(optimizers, steps, hparams, hidden, seed, dtype, device)
+    trained = train(optimizers, steps, hparams, hidden, seed, dtype, device, lambda f: say(0.5 * f, "training"))
     # The plane's geometry in float64 whatever the training's dtype: its endpoints lie on it to 1e-15.
     theta0 = trained.theta0.double()
     weights = {k: w.double() for k, w in trained.weights.items()}
@@ -288,7 +294,7 @@ def landscape(
             a, b = a_nodes[i : i + GRID_CHUNK, None], b_nodes[i : i + GRID_CHUNK, None]
             points = (theta0 + a * u1 + b * u2).to(device, dtype)
             values.append(losses(points, xt, yt, hidden).double().cpu())
-            say(0.3 + 0.7 * min(1.0, (i + GRID_CHUNK) / (grid * grid)), "evaluating the plane")
+            say(0.5 + 0.5 * min(1.0, (i + GRID_CHUNK) / (grid * grid)), "evaluating the plane")
     loss = torch.cat(values).view(grid, grid)
     meta = dict(
         dataset="digits", hidden=hidden, steps=steps, seed=seed, n_weights=theta0.numel(), hparams=trained.hparams

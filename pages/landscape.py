@@ -82,11 +82,17 @@ if plane_a == plane_b:
     st.stop()
 
 hparams = tuple((k, freeze({"lr": lrs[k]})) for k in keys)
-with st.spinner(
-    f"Training the network with {len(keys)} optimizers for {steps} steps, "
-    f"then evaluating the loss at {grid} × {grid} points of the plane…"
-):
-    scape, error = real_network_landscape(tuple(keys), int(steps), int(grid), (plane_a, plane_b), hparams, seed)
+bar = st.progress(0.0, text=f"Training {len(keys)} networks for {steps} steps, then the {grid} × {grid} grid…")
+
+
+def _progress(fraction: float, text: str) -> None:
+    bar.progress(min(1.0, fraction), text=f"{text.capitalize()}… {100 * fraction:.0f}%")
+
+
+scape, error = real_network_landscape(
+    tuple(keys), int(steps), int(grid), (plane_a, plane_b), hparams, seed, progress=_progress
+)
+bar.empty()
 if error:
     st.warning(error)
     st.stop()

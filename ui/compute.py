@@ -6,6 +6,8 @@ that optimizer. Nothing here reads widgets or globals.
 
 from __future__ import annotations
 
+import collections
+import threading
 import time
 
 import streamlit as st
@@ -269,25 +271,49 @@ def noise_cloud(
 # --- a real network's loss landscape (pages/landscape.py) ---------------------------------------------
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def real_network_landscape(optimizers: tuple, steps: int, grid: int, plane_of: tuple, hparams: tuple, seed: int):
+# Kept here rather than in st.cache_data: st.cache_data replays the elements a cached call touches, so the
+# page's progress bar could not follow a computation inside it. Keyed by the arguments, newest last.
+_LANDSCAPES: collections.OrderedDict = collections.OrderedDict()
+_LANDSCAPES_KEPT = 16
+_LANDSCAPES_LOCK = threading.Lock()
+
+
+def real_network_landscape(
+    optimizers: tuple, steps: int, grid: int, plane_of: tuple, hparams: tuple, seed: int, progress=None
+):
     """(Landscape or None, error or None): the MLP trained from one shared start by each optimizer, and the
     training loss on a grid × grid plane through θ₀ and the final weights of plane_of's two optimizers.
 
     hparams: ((key, ((name, value), ...)), ...), each optimizer's frozen settings. Never raises on bad
     settings: a refused value, a plane that does not exist or a loss that is no longer finite comes back
-    as the message. meta["seconds"] is the compute time of this (uncached) call."""
+    as the message. meta["seconds"] is the compute time of the call that made it. progress(fraction, text)
+    is called as the work goes on (not at all when the answer is kept from an earlier call)."""
+    key = (tuple(optimizers), int(steps), int(grid), tuple(plane_of), hparams, int(seed))
+    with _LANDSCAPES_LOCK:
+        if key in _LANDSCAPES:
+            _LANDSCAPES.move_to_end(key)
+            return _LANDSCAPES[key]
+    answer = _real_network_landscape(*key, progress)
+    with _LANDSCAPES_LOCK:
+        _LANDSCAPES[key] = answer
+        while len(_LANDSCAPES) > _LANDSCAPES_KEPT:
+            _LANDSCAPES.popitem(last=False)
+    return answer
+
+
+def _real_network_landscape(optimizers, steps, grid, plane_of, hparams, seed, progress):
     from engine.landscape import landscape
 
     t0 = time.perf_counter()
     try:
         scape = landscape(
             list(optimizers),
-            steps=int(steps),
-            grid=int(grid),
-            plane_of=tuple(plane_of),
+            steps=steps,
+            grid=grid,
+            plane_of=plane_of,
             hparams={key: dict(values) for key, values in hparams},
-            seed=int(seed),
+            seed=seed,
+            progress=progress,
         )
     except ValueError as err:
         return None, str(err)

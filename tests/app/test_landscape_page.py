@@ -145,3 +145,14 @@ def test_a_large_off_plane_share_is_flagged_in_the_caption():
     assert "Adam ends mostly off the plane" in captions
     assert "its contour values are not the losses it met" in captions
     assert "SGD" not in captions.split("⚠")[1] and "Momentum" not in captions.split("⚠")[1]
+
+
+def test_a_kept_landscape_is_returned_without_computing_or_progress_again():
+    from ui.compute import real_network_landscape
+
+    args = (("sgd", "adam"), 20, 5, ("sgd", "adam"), (("sgd", (("lr", 0.5),)), ("adam", (("lr", 0.01),))), 3)
+    first_said, again_said = [], []
+    first, error = real_network_landscape(*args, progress=lambda f, t: first_said.append(f))
+    again, _ = real_network_landscape(*args, progress=lambda f, t: again_said.append(f))
+    assert error is None and first_said and first_said[-1] == 1.0
+    assert again is first and again_said == []

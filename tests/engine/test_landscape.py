@@ -140,3 +140,13 @@ def test_the_starting_learning_rates_train_the_network_well():
         loss, held_out = trained.train_loss[key], trained.held_out_loss[key]
         assert float(loss[0]) > 2.0 and float(loss[-1]) < 0.1, (key, float(loss[-1]))
         assert float(held_out[-1]) <= 1.02 * float(held_out.min()), (key, float(held_out[-1]), float(held_out.min()))
+
+
+def test_progress_goes_from_training_to_the_plane_and_ends_at_one():
+    said = []
+    L.landscape(("sgd", "adam"), steps=40, grid=5, progress=lambda f, text: said.append((f, text)))
+    fractions = [f for f, _ in said]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    texts = [t for _, t in said]
+    assert texts[0] == "training" and texts[-1] == "evaluating the plane"
+    assert texts.index("evaluating the plane") > 1  # training reported its own steps before the plane began

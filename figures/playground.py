@@ -368,7 +368,7 @@ def playground_figure(
     for s in frame_steps:
         fdata = []
         for run in head_points:
-            hx, hy = position_at(run.steps, run.xy, s)
+            hx, hy = rounded(position_at(run.steps, run.xy, s))  # as the drawn path is: a smaller payload
             fdata.append(dict(x=[hx], y=[hy]))
         fdata.extend(dict(x=[int(s), int(s)]) for _ in cursor_indices)
         frame_list.append(dict(name=str(s), data=fdata, traces=head_indices + cursor_indices))

@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 from engine import simulate
 from surfaces import get_surface
 
+from ui.plotly_figure import plain_arrays
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
@@ -34,7 +36,7 @@ def ok(query: dict | None = None, at: AppTest | None = None) -> AppTest:
 
 def first_path(at: AppTest) -> np.ndarray:
     (chart,) = [c for c in at.get("plotly_chart") if c.proto.id.endswith("pg.ui.chart")]
-    fig = json.loads(chart.proto.spec)
+    fig = plain_arrays(json.loads(chart.proto.spec))
     trace = next(t for t in fig["data"] if t.get("mode") == "lines" and "legendgroup" in t and t.get("xaxis") == "x")
     return np.array([trace["x"], trace["y"]], dtype=float)
 

@@ -27,6 +27,8 @@ from optimizers.schedules import make_schedule
 from surfaces import get_surface, surface_class
 from scene.config import MAX_NOISE, MAX_OPTIMIZERS, STEP_CHOICES, effective_hparams, from_query
 
+from ui.plotly_figure import plain_arrays
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 ALL = available_optimizers()
@@ -70,7 +72,7 @@ def main_spec(at: AppTest) -> str:
 
 
 def main_figure(at: AppTest) -> dict:
-    fig = json.loads(main_spec(at))
+    fig = plain_arrays(json.loads(main_spec(at)))
     json.dumps(fig, allow_nan=False)  # no NaN/inf reached the browser
     return fig
 

@@ -3,7 +3,7 @@ plane follows the two chosen optimizers, bad choices get a message instead of a 
 the text show the engine's own numbers.
 
 Apart from the defaults test, the page starts at its smallest sizes (100 steps, 21 × 21), put into
-st.session_state before its first run. Charts: json.loads(el.proto.spec).
+st.session_state before its first run. Charts: plain_arrays(json.loads(el.proto.spec)).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.landscape import TRAINS_WELL_LR, landscape
+
+from ui.plotly_figure import plain_arrays
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -45,7 +47,7 @@ def open_page(state: dict) -> AppTest:
 def figure(at: AppTest) -> dict:
     found = [c for c in at.get("plotly_chart") if c.proto.id.endswith("ls.chart")]
     assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
-    return json.loads(found[0].proto.spec)
+    return plain_arrays(json.loads(found[0].proto.spec))
 
 
 def legend(fig: dict) -> list[str]:

@@ -2,7 +2,7 @@
 
 Each test starts a fresh AppTest on app.py, runs it once (the Playground), then switches to the page.
 st.cache_data is process-wide, so repeated engine calls across tests are cheap. A chart's figure is
-json.loads(el.proto.spec); charts are found by the end of their element id (the widget key).
+plain_arrays(json.loads(el.proto.spec)); charts are found by the end of their element id (the widget key).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from engine.anatomy import anatomy
 from engine.diagnostics import first_step_below_np, saddle_escape_step
 from optimizers import OPTIMIZERS, get_optimizer
 from surfaces import get_surface
+
+from ui.plotly_figure import plain_arrays
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -57,7 +59,7 @@ def open_page(name: str) -> AppTest:
 def chart(at: AppTest, key: str) -> dict:
     found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key)]
     assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
-    return json.loads(found[0].proto.spec)
+    return plain_arrays(json.loads(found[0].proto.spec))
 
 
 def chart_keys(at: AppTest) -> list[str]:

@@ -1,7 +1,7 @@
 """The Playground page through Streamlit's AppTest: widgets -> figure, URL state, presets, bad links.
 
 Each test gets a fresh AppTest (st.cache_data is process-wide, so repeated engine calls are cheap).
-The main figure is the plotly chart keyed "pg.ui.chart"; its dict is json.loads(el.proto.spec).
+The main figure is the plotly chart keyed "pg.ui.chart"; its dict is plain_arrays(json.loads(el.proto.spec)).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, make_schedule
 from surfaces import available_surfaces, get_surface, surface_class
 from scene.config import effective_hparams, from_query, lesson_config, to_query
+
+from ui.plotly_figure import plain_arrays
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -62,7 +64,7 @@ def ok(at: AppTest) -> AppTest:
 def main_figure(at: AppTest) -> dict:
     charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith("pg.ui.chart")]
     assert len(charts) == 1, [c.proto.id for c in at.get("plotly_chart")]
-    return json.loads(charts[0].proto.spec)
+    return plain_arrays(json.loads(charts[0].proto.spec))
 
 
 def paths(fig: dict) -> dict[str, dict]:
@@ -264,7 +266,7 @@ def test_every_schedule_with_and_without_warmup(schedule):
     needs_loss = make_schedule(schedule).needs_loss
     assert len(previews) == (0 if needs_loss else 1)
     for c in previews:
-        go.Figure(json.loads(c.proto.spec))
+        go.Figure(plain_arrays(json.loads(c.proto.spec)))
     assert query(at).get("sched") == (None if schedule == "constant" else schedule)
     at.toggle(key="pg.warmup").set_value(True)
     ok(at)
@@ -279,7 +281,7 @@ def test_the_3d_view():
     ok(at)
     charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith("pg.ui.chart3d")]
     assert len(charts) == 1
-    fig = json.loads(charts[0].proto.spec)
+    fig = plain_arrays(json.loads(charts[0].proto.spec))
     go.Figure(fig)
     assert [t["name"] for t in fig["data"][1:]] == names(lesson_config("ravine").optimizers)
 

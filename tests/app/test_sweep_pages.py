@@ -3,7 +3,7 @@ app.py's navigation with switch_page), a control change changes its figure, the 
 page are the engine's, links open the Playground, and a size beyond the memory budget is refused before any work.
 
 Sizes are put into st.session_state before the page's first run (the widgets then start there), so
-each page renders in well under a second here. Charts: json.loads(el.proto.spec).
+each page renders in well under a second here. Charts: plain_arrays(json.loads(el.proto.spec)).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from engine import rollout
 from engine import sweeps as S
 from surfaces import get_surface
 from scene.config import from_query
+
+from ui.plotly_figure import plain_arrays
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -49,7 +51,7 @@ def open_page(name: str, state: dict) -> AppTest:
 def chart(at: AppTest, key: str) -> dict:
     found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key)]
     assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
-    return json.loads(found[0].proto.spec)
+    return plain_arrays(json.loads(found[0].proto.spec))
 
 
 def named(fig: dict, name: str) -> dict:

@@ -182,7 +182,9 @@ def test_fresh_server_first_load_navigation(fresh_server, new_page, shot):
 def test_fresh_server_deep_link(fresh_server, new_page, shot):
     with fresh_server("server_deep_link") as base:
         page = new_page()
-        plot = open_app(page, base + "/playground?surface=saddle")
+        plot = open_app(page, base + "/?surface=saddle")  # the Playground is the default page: its address is /
+        page.wait_for_timeout(1500)  # a "Page not found" dialog would come with the first run's page info
+        assert page.locator(PAGE_NOT_FOUND).count() == 0, page.locator("[role=dialog]").all_inner_texts()
         shot(page)
         assert page.locator("h1").first.inner_text().strip() == "Playground"
         assert surface_select_value(page) == surface_class("saddle").name

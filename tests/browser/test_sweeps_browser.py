@@ -66,8 +66,11 @@ def chart_sel(key: str) -> str:
 READ_CHART = """(sel) => {
   const gd = document.querySelector(sel);
   if (!gd || !gd.data || !gd._fullData || !gd._fullData.length) return null;
+  const num = v => (typeof v === 'number' && isNaN(v)) ? null : v;  // a typed array's gap is NaN
   const arr = a => a == null ? null :
-    Array.from(a, v => (v != null && typeof v === 'object' && v.length !== undefined) ? Array.from(v) : v);
+    Array.from(a, v => (v != null && typeof v === 'object' && v.length !== undefined) ? Array.from(v, num) : num(v));
+  // A typed array ({dtype, bdata}) stays encoded in gd.data; plotly's decoded copy is in gd._fullData.
+  const val = (t, f, k) => (t[k] != null && t[k].bdata !== undefined) ? f[k] : t[k];
   const drawn = {};
   for (const t of gd._fullData) {
     let d = 0;
@@ -80,7 +83,7 @@ READ_CHART = """(sel) => {
       return {type: f.type || t.type || 'scatter', name: t.name ?? null, mode: f.mode ?? t.mode ?? null,
               xaxis: f.xaxis || t.xaxis || 'x', showlegend: f.showlegend ?? t.showlegend ?? null,
               legendgroup: t.legendgroup ?? null, opacity: t.opacity ?? null,
-              x: arr(t.x), y: arr(t.y), z: arr(t.z), drawn: drawn[i] || 0};
+              x: arr(val(t, f, 'x')), y: arr(val(t, f, 'y')), z: arr(val(t, f, 'z')), drawn: drawn[i] || 0};
     }),
     heatmapImages: gd.querySelectorAll('.heatmaplayer image').length,
     images: gd.querySelectorAll('image').length,
@@ -119,10 +122,10 @@ def main_text_has(text: str) -> str:
 
 
 def chart_has(key: str, js_over_data: str) -> str:
-    """A JS predicate over `d` (gd.data of the keyed chart)."""
+    """A JS predicate over `d` (gd._fullData of the keyed chart: its typed arrays decoded)."""
     return (
         f"(() => {{ const gd = document.querySelector({chart_sel(key)!r}); "
-        f"const d = gd && gd._fullData && gd._fullData.length && gd.data; return !!d && ({js_over_data}); }})()"
+        f"const d = gd && gd._fullData && gd._fullData.length && gd._fullData; return !!d && ({js_over_data}); }})()"
     )
 
 

@@ -24,10 +24,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_server(log_name: str, port: int = 0, env: dict | None = None, options: list[str] = ()):
+def app_server(log_name: str, port: int = 0, env: dict | None = None, options: list[str] = (), root: Path = ROOT):
     """`streamlit run app.py` on 127.0.0.1 (a free port unless given), headless, with `env` added to
     this process's environment and `options` as extra --key=value flags. Yields (base URL, Popen,
-    log path) once /_stcore/health answers; stopped by its PID at the end."""
+    log path) once /_stcore/health answers; stopped by its PID at the end. root: the checkout whose
+    app.py runs (another commit's worktree, for a side-by-side benchmark)."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log_path = LOG_DIR / f"{log_name}.log"
@@ -49,7 +50,7 @@ def app_server(log_name: str, port: int = 0, env: dict | None = None, options: l
             "false",
             *[f"--{o}" for o in options],
         ],
-        cwd=ROOT,
+        cwd=root,
         stdout=log,
         stderr=subprocess.STDOUT,
         env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})),

@@ -512,3 +512,79 @@ def test_a_path_that_converges_to_exactly_zero_gives_no_nan():
     values = [v for t in fig["data"] for key in ("x", "y") for v in (t.get(key) or []) if isinstance(v, float)]
     assert not any(math.isnan(v) for v in values)
     json.dumps(fig, allow_nan=False)
+
+
+# --- contour lines: simplified within a quarter pixel -----------------------------------------------
+
+
+def _distance_to_polyline(points: np.ndarray, line: np.ndarray) -> np.ndarray:
+    a, b = line[:-1], line[1:]
+    d = b - a
+    t = np.clip(((points[:, None, :] - a) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-300), 0.0, 1.0)
+    nearest = a + t[..., None] * d
+    return np.linalg.norm(points[:, None, :] - nearest, axis=-1).min(axis=1)
+
+
+def test_simplified_line_stays_within_the_tolerance_of_every_original_point():
+    from figures.playground import simplified
+
+    theta = np.linspace(0.0, 2 * np.pi, 2000)
+    wobbly = np.column_stack([np.cos(theta) + 0.01 * np.sin(40 * theta), 0.5 * np.sin(theta)])
+    line = simplified(wobbly, (1e-3, 1e-3))
+    assert line[0].tolist() == wobbly[0].tolist() and line[-1].tolist() == wobbly[-1].tolist()
+    assert 20 < len(line) < 1000
+    assert _distance_to_polyline(wobbly, line).max() <= 1e-3 * 1.0000001
+    straight = np.column_stack([np.linspace(0, 1, 500), np.linspace(0, 2, 500)])
+    assert simplified(straight, (1e-9, 1e-9)).tolist() == [[0.0, 0.0], [1.0, 2.0]]
+
+
+def test_contour_lines_of_a_smooth_surface_are_few_points_and_the_same_picture():
+    import contourpy
+
+    from figures.playground import ISOLINE_TOLERANCE, isolines, surface_background
+
+    s = get_surface("ravine")
+    xs, ys, z = s.grid(160)
+    background = surface_background(xs, ys, z)
+    lx, ly = isolines(xs, ys, background)
+    assert sum(v is not None for v in lx) < 1500  # the marching squares give 6,571
+    drawn = [np.array(part) for part in _split_on_none(lx, ly)]
+    gen = contourpy.contour_generator(xs, ys, background, line_type=contourpy.LineType.Separate)
+    levels = np.linspace(0.0, 1.0, 22)[1:-1]
+    originals = [seg for level in levels for seg in gen.lines(level) if len(seg) > 1]
+    assert len(drawn) == len(originals)
+    span = np.array([xs[-1] - xs[0], ys[-1] - ys[0]])
+    for seg, line in zip(originals, drawn):
+        # within the tolerance plus the 4 significant digits the figure keeps
+        assert (_distance_to_polyline(seg / span, line / span) <= ISOLINE_TOLERANCE * 1.5 + 1e-4).all()
+
+
+def _split_on_none(xs, ys):
+    part = []
+    for x, y in zip(xs, ys):
+        if x is None:
+            yield part
+            part = []
+        else:
+            part.append((x, y))
+
+
+# --- the learning-rate panel: flat stretches sent as their two ends -----------------------------------
+
+
+@pytest.mark.parametrize("schedule", [None, ("step", dict(step_size=40, gamma=0.5)), ("cosine", {})])
+def test_lr_lines_drop_only_points_inside_flat_stretches(schedule):
+    s = get_surface("ravine")
+    sched = make_schedule(schedule[0], **schedule[1]) if schedule else None
+    run, _ = make_run(s, "sgd", steps=200, schedule=sched)
+    fig = build(s, [run])
+    eta = next(t for t in fig["data"] if t.get("xaxis") == "x4" and t["line"].get("dash") == "dot")
+    want = np.array(rounded(run.lr), dtype=float)
+    # the drawn line, read back at every step, is the learning rate at every step
+    np.testing.assert_array_equal(np.interp(run.steps[: len(run.lr)], eta["x"], eta["y"]), want)
+    flat = len(np.unique(want)) == 1
+    assert (len(eta["x"]) == 2) == flat
+    if schedule and schedule[0] == "step":
+        assert len(eta["x"]) == 2 * len(np.unique(want))  # each stretch by its two ends
+    if schedule and schedule[0] == "cosine":
+        assert len(eta["x"]) > 150

@@ -424,7 +424,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
         dict(
             type="scatter",
             mode="lines",
-            x=steps,
+            **step_axis(steps),
             y=rounded(loss),
             xaxis="x2",
             yaxis="y2",
@@ -437,7 +437,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
         dict(
             type="scatter",
             mode="lines",
-            x=steps,
+            **step_axis(steps),
             y=rounded(_floor(run.grad_norm[idx])),
             xaxis="x3",
             yaxis="y3",
@@ -458,7 +458,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
                     dict(
                         type="scatter",
                         mode="lines",
-                        x=ex,
+                        **step_axis(ex),
                         y=ey,
                         xaxis="x4",
                         yaxis="y4",
@@ -474,7 +474,7 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
             dict(
                 type="scatter",
                 mode="lines",
-                x=ex,
+                **step_axis(ex),
                 y=ey,
                 xaxis="x4",
                 yaxis="y4",
@@ -486,6 +486,21 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
             )
         )
     return traces
+
+
+def step_axis(steps: list) -> dict:
+    """A step panel's x: evenly spaced steps as plotly's x0 and dx (nothing to send per point), others
+    as the list. step_values() reads either back."""
+    if len(steps) > 2 and all(b - a == steps[1] - steps[0] for a, b in zip(steps, steps[1:])):
+        return {"x0": steps[0], "dx": steps[1] - steps[0]}
+    return {"x": steps}
+
+
+def step_values(trace: dict) -> list:
+    """The x values of a trace written by step_axis."""
+    if "x" in trace:
+        return trace["x"]
+    return [trace["x0"] + i * trace["dx"] for i in range(len(trace["y"]))]
 
 
 def _without_flat_stretches(x: list, y: list) -> tuple[list, list]:

@@ -495,3 +495,20 @@ def test_every_preset(preset):
     assert make_schedule(restored.schedule, **restored.schedule_params) == make_schedule(
         expected.schedule, **expected.schedule_params
     )
+
+
+def test_server_time_caption_counts_only_the_engine_work_of_this_run():
+    """The engine's share is part of the server time: a rerun served from the cache says 0 ms of engine."""
+    import re
+
+    def times(at):
+        caption = next(c.value for c in at.caption if c.value.startswith("Server time"))
+        server, engine = map(int, re.match(r"Server time (\d+) ms \(engine (\d+) ms of it;", caption).groups())
+        return server, engine
+
+    at = ok(new_app({"s.condition": "77"}))  # a surface no other test computes: this first run computes
+    server, engine = times(at)
+    assert 0 < engine <= server
+    ok(at)  # everything cached now
+    server, engine = times(at)
+    assert engine == 0, (server, engine)

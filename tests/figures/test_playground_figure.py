@@ -15,7 +15,7 @@ import pytest
 
 from engine import simulate
 from figures.palette import color_for
-from figures.playground import MAX_FRAMES, playground_figure, rounded, run_view
+from figures.playground import MAX_FRAMES, playground_figure, rounded, run_view, step_values
 from figures.small import schedule_preview, surface_3d
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import make_schedule
@@ -345,7 +345,7 @@ def test_loss_panel_is_loss_minus_f_star_on_a_log_axis(surface_key):
     traces = loss_traces(fig)
     assert len(traces) == len(runs)
     for run, t in zip(runs, traces):
-        assert t["x"] == run.steps.tolist()
+        assert step_values(t) == run.steps.tolist()
         expected = np.maximum(run.loss - f_star, 1e-16)
         assert t["y"] == pytest.approx(expected.tolist(), rel=1e-5)
         assert all(v > 0 for v in t["y"])
@@ -581,10 +581,21 @@ def test_lr_lines_drop_only_points_inside_flat_stretches(schedule):
     eta = next(t for t in fig["data"] if t.get("xaxis") == "x4" and t["line"].get("dash") == "dot")
     want = np.array(rounded(run.lr), dtype=float)
     # the drawn line, read back at every step, is the learning rate at every step
-    np.testing.assert_array_equal(np.interp(run.steps[: len(run.lr)], eta["x"], eta["y"]), want)
+    np.testing.assert_array_equal(np.interp(run.steps[: len(run.lr)], step_values(eta), eta["y"]), want)
     flat = len(np.unique(want)) == 1
-    assert (len(eta["x"]) == 2) == flat
+    assert (len(eta["y"]) == 2) == flat
     if schedule and schedule[0] == "step":
-        assert len(eta["x"]) == 2 * len(np.unique(want))  # each stretch by its two ends
+        assert len(eta["y"]) == 2 * len(np.unique(want))  # each stretch by its two ends
     if schedule and schedule[0] == "cosine":
-        assert len(eta["x"]) > 150
+        assert len(eta["y"]) > 150 and "x0" in eta  # nothing dropped: evenly spaced, sent as x0 and dx
+
+
+def test_step_axis_sends_evenly_spaced_steps_as_x0_and_dx():
+    from figures.playground import step_axis
+
+    assert step_axis([0, 1, 2, 3]) == {"x0": 0, "dx": 1}
+    assert step_axis([0, 5, 10]) == {"x0": 0, "dx": 5}
+    assert step_axis([0, 1, 3]) == {"x": [0, 1, 3]}
+    assert step_axis([0, 7]) == {"x": [0, 7]}  # two points: the list is as short
+    for steps in ([0, 1, 2, 3], [0, 5, 10], [0, 1, 3]):
+        assert step_values({**step_axis(steps), "y": [1.0] * len(steps)}) == steps

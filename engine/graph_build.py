@@ -20,7 +20,7 @@ from torch import Tensor
 from engine import graph_store
 from engine.fused import make_advance, map_batched, roll_out_fused
 from engine.graph_store import STORE, Graph, package_path
-from engine.torch_private import compile_package, fma, tree_flatten, tree_leaves, tree_unflatten
+from engine.torch_private import bind_fma, compile_package, fma, tree_flatten, tree_leaves, tree_unflatten
 
 
 # The batch a graph is traced at (its batch axis is dynamic: any B ≥ 2 runs it). Inductor decides
@@ -185,6 +185,7 @@ def build_package(job: BuildJob, path: str) -> None:
     batch = 2 * torch.export.Dim("half", min=1) if halves else torch.export.Dim("batch", min=2)
     axes = [{v.dim() - 1: batch} if batched else None for v, batched in rows + never]
     program = torch.export.export(Flat(), tensors, dynamic_shapes=(tuple(axes),), strict=True)
+    bind_fma()  # inductor's fma imported before the decompositions trace it
     program = program.run_decompositions(ATEN_ROUNDING)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = graph_store.partial_path(path)

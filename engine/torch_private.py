@@ -8,6 +8,7 @@ names it; the engine's eager path never needs any of them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from typing import Callable
@@ -60,7 +61,23 @@ tree_flatten = _bound("torch.utils._pytree.tree_flatten")
 tree_leaves = _bound("torch.utils._pytree.tree_leaves")
 tree_map = _bound("torch.utils._pytree.tree_map")
 tree_unflatten = _bound("torch.utils._pytree.tree_unflatten")
-fma = _bound("torch._inductor.inductor_prims.fma")  # a·b + c rounded once (std::fma in inductor's C++)
+
+
+@functools.cache
+def _inductor_fma():
+    return _bound("torch._inductor.inductor_prims.fma")
+
+
+def fma(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+    """a·b + c rounded once (inductor's prim: std::fma in its C++). Bound on first use, not at import:
+    importing inductor (and dynamo with it) costs a second that the eager engine and a server's cold
+    start should not pay. The graph builder calls bind_fma() before it traces."""
+    return _inductor_fma()(a, b, c)
+
+
+def bind_fma() -> None:
+    """Import inductor's fma now, outside any trace."""
+    _inductor_fma()
 
 
 def compile_package(program, path: str, vectorised: bool = True) -> None:

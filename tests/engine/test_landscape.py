@@ -53,6 +53,46 @@ def test_the_registry_rules_on_the_network_equal_torch_optim(key, hp, torch_opt)
         torch.testing.assert_close(flat, trained.weights[key][t + 1], rtol=1e-11, atol=1e-14)
 
 
+def _torch_twinned() -> list[str]:
+    from optimizers import get_optimizer
+
+    out = []
+    for key in L.elementwise_optimizers():
+        twin = get_optimizer(key).torch_twin
+        if twin is not None and twin.module == "torch.optim" and not twin.inexact and not twin.calls:
+            out.append(key)
+    return out
+
+
+@pytest.mark.parametrize("key", _torch_twinned())
+def test_every_elementwise_rule_torch_has_equals_its_twin_on_the_network(key, float64_default):
+    """Beyond SGD, momentum and Adam: each element-wise optimizer with a torch.optim twin (class and
+    keyword arguments as its spec declares them, default settings at a learning rate that trains) takes
+    the same 5 steps on the network in float64 as torch.optim does on the modules (default dtype float64:
+    torch keeps NAdam's μ product and ASGD's η and μ in it)."""
+    from optimizers import get_optimizer
+
+    spec = get_optimizer(key)
+    hp = spec.resolve({"lr": L.TRAINS_WELL_LR.get(key, spec.defaults().get("lr"))})
+    steps = 5
+    trained = L.train([key], steps=steps, hparams={key: hp}, hidden=HIDDEN, dtype=torch.float64)
+    net = torch_network(trained.theta0, HIDDEN)
+    opt = getattr(torch.optim, spec.torch_twin.cls)(list(net.parameters()), **spec.torch_twin.arguments(hp))
+    x, y, _, _ = L.digits_split(0)
+    for t in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+        flat = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+        torch.testing.assert_close(flat, trained.weights[key][t + 1], rtol=1e-10, atol=1e-13)
+
+
+def test_the_twinned_list_covers_the_adaptive_family():
+    assert {"sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "radam"} <= set(
+        _torch_twinned()
+    )
+
+
 def test_initial_weights_are_pytorchs_linear_initialisation_bounds():
     theta = L.initial_weights(HIDDEN, seed=3)
     w1, b1, w2, b2 = L.unflatten(theta, HIDDEN)

@@ -131,6 +131,7 @@ class Training:
     theta0: Tensor
     hidden: int
     hparams: dict[str, dict]
+    seed: int = 0  # of θ₀ and of the split into training and held-out examples
 
 
 def train(
@@ -181,7 +182,8 @@ def train(
         train_loss = {k: chunked_losses(w, xt, yt, hidden).cpu() for k, w in weights.items()}
         held = {k: chunked_losses(w, xh, yh, hidden).cpu() for k, w in weights.items()}
     weights = {k: w.cpu() for k, w in weights.items()}
-    return Training(weights, train_loss, held, theta0.cpu(), hidden, {k: hp for k, hp in zip(optimizers, resolved)})
+    hparams = {k: hp for k, hp in zip(optimizers, resolved)}
+    return Training(weights, train_loss, held, theta0.cpu(), hidden, hparams, seed)
 
 
 def chunked_losses(theta: Tensor, x: Tensor, y: Tensor, hidden: int) -> Tensor:
@@ -224,6 +226,19 @@ class PathOnPlane:
 
 
 @dataclass
+class RandomSlice:
+    """The loss around one optimizer's final weights along two filter-normalised random directions."""
+
+    center_of: str  # the optimizer whose final weights are the centre
+    a: Tensor  # (G,) steps along the first direction, in units of the direction (filter norms)
+    b: Tensor
+    loss: Tensor  # (G, G): loss[i, j] at centre + a[j] d₁ + b[i] d₂
+    center_loss: float  # the real training loss at the centre
+    path_share: float  # share of the optimizer's whole move θ_end − θ₀ that lies in the span of d₁, d₂
+    seed: int
+
+
+@dataclass
 class Landscape:
     a: Tensor  # (G,) grid coordinates along u₁
     b: Tensor  # (G,) along u₂
@@ -231,6 +246,7 @@ class Landscape:
     paths: dict[str, PathOnPlane]
     plane: tuple[str, str]
     meta: dict = field(default_factory=dict)
+    random: RandomSlice | None = None  # Li et al.'s filter-normalised slice, when asked for
 
 
 def landscape(
@@ -245,10 +261,13 @@ def landscape(
     progress=None,
     dtype=torch.float32,
     device: str | None = None,
+    random_plane: bool = False,
 ) -> Landscape:
     """Train, pick the plane of `plane_of` (default: the first two optimizers), and evaluate the
     training loss on a grid × grid lattice covering every projected path with `margin` to spare.
-    progress(fraction, text), if given, is called as the work goes on."""
+    random_plane: also Li et al.'s filter-normalised random slice around plane_of[0]'s final weights
+    (`Landscape.random`, directions drawn from `seed`). progress(fraction, text) is called as the work
+    goes on."""
     optimizers = list(dict.fromkeys(optimizers))
     if plane_of is None:
         if len(optimizers) < 2:
@@ -286,21 +305,82 @@ def landscape(
     b_all = torch.cat([p.b for p in paths.values()])
     a_axis = _axis(a_all, grid, margin)
     b_axis = _axis(b_all, grid, margin)
-    # Node k of the grid is (a[k % G], b[k // G]); its weights are made a chunk at a time (bounded memory).
-    a_nodes, b_nodes = a_axis.repeat(grid), b_axis.repeat_interleave(grid)
-    values = []
-    with torch.no_grad():
-        for i in range(0, grid * grid, GRID_CHUNK):
-            a, b = a_nodes[i : i + GRID_CHUNK, None], b_nodes[i : i + GRID_CHUNK, None]
-            points = (theta0 + a * u1 + b * u2).to(device, dtype)
-            values.append(losses(points, xt, yt, hidden).double().cpu())
-            say(0.5 + 0.5 * min(1.0, (i + GRID_CHUNK) / (grid * grid)), "evaluating the plane")
-    loss = torch.cat(values).view(grid, grid)
+    share = 0.25 if random_plane else 0.5  # of the progress bar the plane's grid takes
+    loss = grid_losses(
+        theta0, u1, u2, a_axis, b_axis, xt, yt, hidden, lambda f: say(0.5 + share * f, "evaluating the plane")
+    )
+    random = None
+    if random_plane:
+        say(0.75, "evaluating the random directions")
+        random = random_slice(plane_of[0], trained, grid, seed=seed, device=device, dtype=dtype)
+        say(1.0, "evaluating the random directions")
     meta = dict(
         dataset="digits", hidden=hidden, steps=steps, seed=seed, n_weights=theta0.numel(), hparams=trained.hparams
     )
     meta.update(n_train=len(yt), n_held_out=len(yh))
-    return Landscape(a_axis, b_axis, loss, paths, tuple(plane_of), meta)
+    return Landscape(a_axis, b_axis, loss, paths, tuple(plane_of), meta, random)
+
+
+def grid_losses(center, u1, u2, a_axis, b_axis, x, y, hidden: int, progress=None) -> Tensor:
+    """(G_b, G_a) training losses of center + a u₁ + b u₂ over the grid, loss[i, j] at (a[j], b[i]): one
+    batched forward pass per GRID_CHUNK nodes (their weights made a chunk at a time: bounded memory), on
+    x's device and in its dtype; the plane's geometry stays float64 until then. progress(fraction)."""
+    n = len(a_axis) * len(b_axis)
+    a_nodes, b_nodes = a_axis.repeat(len(b_axis)), b_axis.repeat_interleave(len(a_axis))
+    values = []
+    with torch.no_grad():
+        for i in range(0, n, GRID_CHUNK):
+            a, b = a_nodes[i : i + GRID_CHUNK, None], b_nodes[i : i + GRID_CHUNK, None]
+            points = (center + a * u1 + b * u2).to(x.device, x.dtype)
+            values.append(losses(points, x, y, hidden).double().cpu())
+            if progress is not None:
+                progress(min(1.0, (i + GRID_CHUNK) / n))
+    return torch.cat(values).view(len(b_axis), len(a_axis))
+
+
+def filter_normalized_direction(theta: Tensor, hidden: int, generator: torch.Generator) -> Tensor:
+    """A random direction scaled filter by filter, as Li et al. (2018, "Visualizing the Loss Landscape of
+    Neural Nets", section 4) do: Gaussian, then each filter (in a fully connected layer, the incoming
+    weights of one unit: a row of W) rescaled to the norm of the same filter of theta, so that the
+    picture does not depend on how each layer happens to be scaled. Biases are not moved (the direction
+    is 0 there), as in the authors' code by default."""
+    d = torch.randn(theta.shape, generator=generator, dtype=torch.float64).to(theta.dtype)
+    dw1, db1, dw2, db2 = unflatten(d, hidden)
+    w1, _, w2, _ = unflatten(theta, hidden)
+    dw1 = dw1 * (w1.norm(dim=-1, keepdim=True) / dw1.norm(dim=-1, keepdim=True))
+    dw2 = dw2 * (w2.norm(dim=-1, keepdim=True) / dw2.norm(dim=-1, keepdim=True))
+    return torch.cat([dw1.reshape(-1), torch.zeros_like(db1), dw2.reshape(-1), torch.zeros_like(db2)])
+
+
+def random_slice(
+    center_of: str,
+    trained: Training,
+    grid: int = 41,
+    span: float = 1.0,
+    seed: int = 0,
+    device=None,
+    dtype=torch.float32,
+) -> RandomSlice:
+    """Li et al.'s picture around `center_of`'s final weights: a grid × grid lattice over [−span, span]² of
+    two filter-normalised random directions (drawn from `seed`). Paths are not drawn on it: two random directions in
+    thousands of dimensions hold almost none of a path's movement (path_share says how much)."""
+    device = default_device() if device is None else str(device)
+    center = trained.weights[center_of][-1].double()
+    g = torch.Generator().manual_seed(int(seed))
+    d1 = filter_normalized_direction(center, trained.hidden, g)
+    d2 = filter_normalized_direction(center, trained.hidden, g)
+    xt, yt, _, _ = digits_split(trained.seed)
+    x = xt.to(device, dtype)
+    # symmetric by construction: with an odd grid the middle node is exactly the centre (linspace gives 3e-17)
+    half = (int(grid) - 1) / 2
+    axis = (torch.arange(int(grid), dtype=torch.float64) - half) * (span / half)
+    loss = grid_losses(center, d1, d2, axis, axis, x, yt.to(device), trained.hidden)
+    u1, u2 = plane(torch.zeros_like(center), d1, d2)  # an orthonormal basis of the directions' span
+    move = center - trained.theta0.double()
+    inside = torch.stack([move @ u1, move @ u2]).norm()
+    share = float(inside / move.norm()) if float(move.norm()) > 0 else 0.0
+    center_loss = float(losses(center[None].to(x.dtype).to(device), x, yt.to(device), trained.hidden)[0])
+    return RandomSlice(center_of, axis, axis.clone(), loss, center_loss, share, int(seed))
 
 
 def _axis(values: Tensor, grid: int, margin: float) -> Tensor:

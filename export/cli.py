@@ -128,7 +128,8 @@ through that start and the final weights of two of them (--plane), every path pr
 LANDSCAPE_EPILOG = """\
 formats:
   json  landscape.json: axes {a, b}; loss (rows: loss[i][j] at (a[j], b[i])); plane [A, B];
-        paths {key: steps, a, b, loss, held_out_loss, off_plane, off_share, held_out_accuracy, ...}; meta
+        paths {key: steps, a, b, loss, held_out_loss, off_plane, off_share, held_out_accuracy, ...}; meta;
+        with --random-plane also random_plane {center, center_loss, axes {alpha, beta}, loss, path_share}
   html  landscape.html: the app's interactive figure, plotly.js inside the file (opens offline)
   png   landscape.png: the same figure as an image (--width x --height, default 1400 x 640); needs
         kaleido and a Chromium; skipped with a message when they cannot render
@@ -294,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     land.add_argument("-o", "--out", metavar="DIR", default=".", help="the folder for landscape.* (default: here)")
     land.add_argument("--width", type=_positive("--width", 160, 4096), default=1400, help="png width (1400)")
     land.add_argument("--height", type=_positive("--height", 80, 4096), default=640, help="png height (640)")
+    land.add_argument(
+        "--random-plane",
+        action="store_true",
+        help="also the loss around θ_A along two filter-normalised random directions (Li et al. 2018)",
+    )
     land.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
     sub.add_parser(
@@ -574,6 +580,20 @@ def landscape_document(scape, names: dict, colors: dict) -> dict:
         "loss": [_floats(row) for row in scape.loss],
         "paths": paths,
         "meta": json_ready(dict(scape.meta)),
+        **({"random_plane": _random_plane_document(scape.random)} if scape.random is not None else {}),
+    }
+
+
+def _random_plane_document(rs) -> dict:
+    return {
+        "what": "training loss at center + alpha*d1 + beta*d2, d1 and d2 filter-normalised random directions "
+        "(Li et al. 2018), biases not moved; loss[i][j] is at (alpha[j], beta[i])",
+        "center": rs.center_of,
+        "center_loss": rs.center_loss,
+        "axes": {"alpha": _floats(rs.a), "beta": _floats(rs.b)},
+        "loss": [_floats(row) for row in rs.loss],
+        "path_share": rs.path_share,
+        "seed": rs.seed,
     }
 
 
@@ -605,7 +625,9 @@ def cmd_landscape(args) -> int:
             _err(f"  {text}: {100 * fraction:.0f}%")
 
     t0 = time.perf_counter()
-    scape = landscape(keys, args.steps, args.grid, plane, hparams, seed=args.seed, progress=progress)
+    scape = landscape(
+        keys, args.steps, args.grid, plane, hparams, seed=args.seed, progress=progress, random_plane=args.random_plane
+    )
     if not args.quiet:
         _err(f"gradscape: computed in {time.perf_counter() - t0:.1f} s")
     names = {k: get_optimizer(k).name for k in keys}

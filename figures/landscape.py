@@ -258,3 +258,70 @@ def landscape_figure(scape, names: dict, colors: dict, presenter: bool = False) 
         uirevision="keep",
     )
     return dict(data=traces, layout=layout)
+
+
+def random_slice_figure(random, name: str, presenter: bool = False) -> dict:
+    """Li et al.'s picture (engine.landscape.RandomSlice): the training loss around `name`'s final weights
+    along two filter-normalised random directions, the centre marked. No paths: the directions hold
+    almost none of a path's movement (random.path_share)."""
+    font = 17 if presenter else 13
+    a, b = _np(random.a), _np(random.b)
+    loss = _np(random.loss)
+    logz = _log10(loss)
+    finite = logz[np.isfinite(logz)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
+    tickvals, ticktext = _nice_ticks(lo, hi)
+    if len(tickvals) < 2 and math.isfinite(lo):  # a slice spanning less than one 1-2-5 step: label its ends
+        tickvals, ticktext = [lo, hi], [f"{10**lo:.3g}", f"{10**hi:.3g}"]
+    axis = dict(showgrid=False, zeroline=False, linecolor="#444", mirror=True, ticks="outside", constrain="domain")
+    traces = [
+        dict(
+            type="contour",
+            name="training loss, random directions",
+            x=rounded(a),
+            y=rounded(b),
+            z=rounded(logz, 5),
+            customdata=rounded(loss, 4),
+            colorscale=_SHADE,
+            ncontours=28,
+            contours=dict(coloring="heatmap", showlines=True),
+            line=dict(color="rgba(60,80,100,0.35)", width=0.8),
+            colorbar=dict(
+                title=dict(text="training loss", side="right", font=dict(size=font)),
+                tickvals=tickvals,
+                ticktext=ticktext,
+                thickness=14,
+                tickfont=dict(size=font - 1),
+            ),
+            hovertemplate="α %{x:.3g}, β %{y:.3g}<br>training loss %{customdata:.4g}<extra>random slice</extra>",
+            showlegend=False,
+        ),
+        dict(
+            type="scatter",
+            mode="markers",
+            x=[0.0],
+            y=[0.0],
+            name=f"{name}'s final weights",
+            marker=dict(symbol="star", size=16 if presenter else 13, color="#222", line=dict(color="#fff", width=1)),
+            hovertemplate=f"{name}'s final weights: training loss {random.center_loss:.4g}<extra></extra>",
+            showlegend=True,
+        ),
+    ]
+    layout = dict(
+        height=560 if presenter else 480,
+        margin=dict(l=70, r=20, t=50, b=60),
+        font=dict(size=font),
+        paper_bgcolor="#ffffff",
+        plot_bgcolor="#ffffff",
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=font)),
+        hovermode="closest",
+        xaxis=dict(axis, range=[float(a[0]), float(a[-1])], title=dict(text="α: first random direction")),
+        yaxis=dict(
+            axis,
+            range=[float(b[0]), float(b[-1])],
+            title=dict(text="β: second random direction"),
+            scaleanchor="x",
+        ),
+        uirevision="keep",
+    )
+    return dict(data=traces, layout=layout)

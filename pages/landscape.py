@@ -9,7 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from engine.landscape import TRAINS_WELL_LR, elementwise_optimizers
-from figures.landscape import LARGE_OFF_SHARE, landscape_figure
+from figures.landscape import LARGE_OFF_SHARE, landscape_figure, random_slice_figure
 from figures.palette import color_for
 from optimizers import get_optimizer
 from ui.compute import freeze, real_network_landscape
@@ -67,6 +67,12 @@ seed = int(
         help="Sets the shared initialisation θ₀ and the split into training and held-out examples.",
     )
 )
+random_plane = sb.toggle(
+    "Also: random directions (Li et al. 2018)",
+    key=f"{K}.random",
+    help="The loss around θ_A along two filter-normalised random directions, the picture of the loss-landscape "
+    "papers; drawn below the plane.",
+)
 presenter = sb.toggle("Presenter mode (large text)", key=f"{K}.presenter")
 
 # ---- main area -------------------------------------------------------------------------------------
@@ -90,7 +96,7 @@ def _progress(fraction: float, text: str) -> None:
 
 
 scape, error = real_network_landscape(
-    tuple(keys), int(steps), int(grid), (plane_a, plane_b), hparams, seed, progress=_progress
+    tuple(keys), int(steps), int(grid), (plane_a, plane_b), hparams, seed, progress=_progress, random_plane=random_plane
 )
 bar.empty()
 if error:
@@ -153,3 +159,20 @@ if large:
         "are not the losses it met (its real training loss is the curve on the right)."
     )
 st.caption(notes + f" Computed in {meta['seconds']:.1f} s.")
+
+if scape.random is not None:
+    rs = scape.random
+    st.subheader("The same network along random directions")
+    st.markdown(
+        f"The loss-landscape papers' picture (Li et al., 2018): around {names[rs.center_of]}'s final weights, two "
+        "random directions, each scaled filter by filter (every unit's incoming weights) to the size of the "
+        "weights it moves, biases left alone; α and β run from −1 to 1 in those units. The centre's training "
+        f"loss is {rs.center_loss:.4f}. No path is drawn: these two directions hold {100 * rs.path_share:.1f}% "
+        f"of {names[rs.center_of]}'s move from θ₀ to its final weights (the rest is at right angles to them), "
+        "which is why the plane above goes through the weights the optimizers actually visited."
+    )
+    st.plotly_chart(
+        PrebuiltFigure(random_slice_figure(rs, names[rs.center_of], presenter=presenter)),
+        key=f"{K}.random_chart",
+        config={"displaylogo": False, "scrollZoom": False},
+    )

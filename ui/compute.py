@@ -279,7 +279,14 @@ _LANDSCAPES_LOCK = threading.Lock()
 
 
 def real_network_landscape(
-    optimizers: tuple, steps: int, grid: int, plane_of: tuple, hparams: tuple, seed: int, progress=None
+    optimizers: tuple,
+    steps: int,
+    grid: int,
+    plane_of: tuple,
+    hparams: tuple,
+    seed: int,
+    progress=None,
+    random_plane: bool = False,
 ):
     """(Landscape or None, error or None): the MLP trained from one shared start by each optimizer, and the
     training loss on a grid × grid plane through θ₀ and the final weights of plane_of's two optimizers.
@@ -287,8 +294,9 @@ def real_network_landscape(
     hparams: ((key, ((name, value), ...)), ...), each optimizer's frozen settings. Never raises on bad
     settings: a refused value, a plane that does not exist or a loss that is no longer finite comes back
     as the message. meta["seconds"] is the compute time of the call that made it. progress(fraction, text)
-    is called as the work goes on (not at all when the answer is kept from an earlier call)."""
-    key = (tuple(optimizers), int(steps), int(grid), tuple(plane_of), hparams, int(seed))
+    is called as the work goes on (not at all when the answer is kept from an earlier call). random_plane:
+    also Li et al.'s filter-normalised random slice (Landscape.random)."""
+    key = (tuple(optimizers), int(steps), int(grid), tuple(plane_of), hparams, int(seed), bool(random_plane))
     with _LANDSCAPES_LOCK:
         if key in _LANDSCAPES:
             _LANDSCAPES.move_to_end(key)
@@ -301,7 +309,7 @@ def real_network_landscape(
     return answer
 
 
-def _real_network_landscape(optimizers, steps, grid, plane_of, hparams, seed, progress):
+def _real_network_landscape(optimizers, steps, grid, plane_of, hparams, seed, random_plane, progress):
     from engine.landscape import landscape
 
     t0 = time.perf_counter()
@@ -314,6 +322,7 @@ def _real_network_landscape(optimizers, steps, grid, plane_of, hparams, seed, pr
             hparams={key: dict(values) for key, values in hparams},
             seed=seed,
             progress=progress,
+            random_plane=random_plane,
         )
     except ValueError as err:
         return None, str(err)
@@ -324,7 +333,7 @@ def _real_network_landscape(optimizers, steps, grid, plane_of, hparams, seed, pr
     ]
     if blown:
         return None, f"{', '.join(blown)}: the loss stopped being a finite number; lower the learning rate"
-    if not torch.isfinite(scape.loss).all():
+    if not torch.isfinite(scape.loss).all() or (scape.random is not None and not torch.isfinite(scape.random.loss).all()):
         return None, "the loss over the plane is not finite everywhere; lower the learning rates"
     scape.meta = dict(scape.meta, seconds=time.perf_counter() - t0)
     return scape, None

@@ -158,3 +158,22 @@ def test_a_kept_landscape_is_returned_without_computing_or_progress_again():
     again, _ = real_network_landscape(*args, progress=lambda f, t: again_said.append(f))
     assert error is None and first_said and first_said[-1] == 1.0
     assert again is first and again_said == []
+
+
+def test_random_directions_add_li_et_als_picture_with_the_engines_numbers():
+    at = open_page({**SMALL, "ls.random": True})
+    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith("ls.random_chart")]
+    assert len(found) == 1
+    fig = plain_arrays(json.loads(found[0].proto.spec))
+    contour = next(t for t in fig["data"] if t["type"] == "contour")
+    assert len(contour["x"]) == 21 and len(contour["z"]) == 21
+    star = next(t for t in fig["data"] if t.get("mode") == "markers")
+    assert (star["x"], star["y"]) == ([0.0], [0.0]) and star["name"] == "SGD's final weights"
+    keys = ("sgd", "momentum", "adam")
+    scape = landscape(keys, steps=100, grid=21, hparams={k: {"lr": TRAINS_WELL_LR[k]} for k in keys}, random_plane=True)
+    text = " ".join(m.value for m in at.markdown)
+    assert f"loss is {scape.random.center_loss:.4f}" in text
+    assert f"hold {100 * scape.random.path_share:.1f}% of SGD's move" in text
+    # without the toggle there is no second chart
+    plain = open_page(SMALL)
+    assert not [c for c in plain.get("plotly_chart") if c.proto.id.endswith("ls.random_chart")]

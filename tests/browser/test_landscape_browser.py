@@ -162,3 +162,25 @@ def test_choosing_another_plane_redraws_it(server, page, page_errors, shot):
     assert contour["n"] == 21
     assert_clean(page, page_errors)
     shot(page, "adam_plane")
+
+
+def test_random_directions_draw_a_second_contour(server, page, page_errors, shot):
+    page.goto(f"{server}/landscape")
+    page.wait_for_selector("[data-testid=stMain] h1", timeout=TIMEOUT_MS)
+    wait_idle(page, chart_legend_has("SGD · θ_A: defines the plane"))
+    slide_home(page, "Steps", "100")
+    slide_home(page, "Grid points a side", "21")
+    page.locator("[data-testid=stSidebar] [data-testid=stCheckbox]", has_text="random directions").locator(
+        "label"
+    ).click()
+    second = ".st-key-ls-random_chart .js-plotly-plot"
+    wait_idle(page, f"!!document.querySelector({second!r})")
+    chart = page.evaluate(READ_CHART, second)
+    assert chart is not None and [t["type"] for t in chart["traces"]] == ["contour", "scatter"]
+    assert chart["contourLines"] > 0
+    assert chart["legend"] == ["SGD's final weights"]
+    main = page.locator("[data-testid=stMain]").inner_text()
+    assert re.search(r"these two directions hold \d+\.\d% of SGD's move", main), main[-800:]
+    page.locator(second).scroll_into_view_if_needed()
+    assert_clean(page, page_errors)
+    shot(page, "random_directions")

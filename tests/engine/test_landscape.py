@@ -190,3 +190,48 @@ def test_progress_goes_from_training_to_the_plane_and_ends_at_one():
     texts = [t for _, t in said]
     assert texts[0] == "training" and texts[-1] == "evaluating the plane"
     assert texts.index("evaluating the plane") > 1  # training reported its own steps before the plane began
+
+
+# --- Li et al.'s filter-normalised random directions ---------------------------------------------------
+
+
+def test_a_filter_normalised_direction_has_each_filters_norm_and_leaves_biases_alone():
+    theta = L.initial_weights(HIDDEN, seed=2)
+    d = L.filter_normalized_direction(theta, HIDDEN, torch.Generator().manual_seed(5))
+    dw1, db1, dw2, db2 = L.unflatten(d, HIDDEN)
+    w1, _, w2, _ = L.unflatten(theta, HIDDEN)
+    torch.testing.assert_close(dw1.norm(dim=-1), w1.norm(dim=-1), rtol=1e-12, atol=0)
+    torch.testing.assert_close(dw2.norm(dim=-1), w2.norm(dim=-1), rtol=1e-12, atol=0)
+    assert not db1.any() and not db2.any()
+    again = L.filter_normalized_direction(theta, HIDDEN, torch.Generator().manual_seed(5))
+    other = L.filter_normalized_direction(theta, HIDDEN, torch.Generator().manual_seed(6))
+    assert torch.equal(d, again) and not torch.equal(d, other)
+
+
+def test_the_random_slice_is_the_real_loss_around_the_final_weights():
+    trained = L.train(["sgd", "adam"], steps=30, hparams={"sgd": {"lr": 0.5}}, hidden=HIDDEN, seed=1)
+    rs = L.random_slice("adam", trained, grid=9, span=0.5, seed=3, dtype=torch.float64)
+    center = trained.weights["adam"][-1].double()
+    x, y, _, _ = L.digits_split(1)
+    # the centre node (odd grid) is the final weights themselves: their real loss, also as recorded in training
+    assert float(rs.loss[4, 4]) == rs.center_loss
+    assert rs.center_loss == pytest.approx(float(trained.train_loss["adam"][-1]), rel=1e-6)
+    g = torch.Generator().manual_seed(3)
+    d1 = L.filter_normalized_direction(center, HIDDEN, g)
+    d2 = L.filter_normalized_direction(center, HIDDEN, g)
+    i, j = 1, 7  # loss[i, j] is at (a[j], b[i])
+    point = center + rs.a[j] * d1 + rs.b[i] * d2
+    assert float(rs.loss[i, j]) == pytest.approx(float(L.losses(point[None], x, y, HIDDEN)[0]), rel=1e-12)
+    # the share of Adam's move from θ₀ that lies in the span of the two directions
+    move = center - trained.theta0
+    basis = torch.linalg.qr(torch.stack([d1, d2], dim=1)).Q
+    assert rs.path_share == pytest.approx(float((basis.T @ move).norm() / move.norm()), rel=1e-9)
+    assert 0.0 <= rs.path_share < 0.5
+
+
+def test_landscape_adds_the_random_slice_around_theta_a_when_asked():
+    scape = L.landscape(("sgd", "adam"), steps=20, grid=5, plane_of=("adam", "sgd"), hidden=HIDDEN)
+    assert scape.random is None
+    scape = L.landscape(("sgd", "adam"), steps=20, grid=5, plane_of=("adam", "sgd"), hidden=HIDDEN, random_plane=True)
+    assert scape.random.center_of == "adam" and scape.random.loss.shape == (5, 5)
+    assert scape.random.center_loss == pytest.approx(float(scape.paths["adam"].loss[-1]), rel=1e-6)

@@ -153,3 +153,16 @@ def test_help_lists_the_command(capsys):
     text = capsys.readouterr().out
     for word in ("--optimizers", "--plane", "--lr", "landscape.json", "off_plane"):
         assert word in text
+
+
+def test_random_plane_adds_li_et_als_slice_to_the_json(tmp_path, cli_process):
+    proc = cli_process(*ARGS, "--random-plane", "--format", "json", "--out", str(tmp_path), "-q")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "landscape.json").read_text())
+    rp = doc["random_plane"]
+    assert rp["center"] == "sgd"  # θ_A: the first optimizer unless --plane says otherwise
+    assert len(rp["axes"]["alpha"]) == GRID and len(rp["loss"]) == GRID and len(rp["loss"][0]) == GRID
+    assert rp["axes"]["alpha"][0] == -1.0 and rp["axes"]["alpha"][-1] == 1.0
+    assert rp["loss"][GRID // 2][GRID // 2] == pytest.approx(rp["center_loss"], rel=1e-6)
+    assert rp["center_loss"] == pytest.approx(doc["paths"]["sgd"]["loss"][-1], rel=1e-6)
+    assert 0.0 <= rp["path_share"] < 1.0

@@ -178,3 +178,20 @@ def test_a_non_finite_grid_value_becomes_a_gap_not_a_nan():
     )
     fig = valid(landscape_figure(scape, names(("sgd", "adam")), colors(("sgd", "adam"))))
     assert by_name(fig, "training loss on the plane")["z"][2][2] is None
+
+
+def test_the_random_slice_figure_is_its_grid_with_the_centre_marked():
+    from engine import landscape as L
+    from figures.landscape import random_slice_figure
+
+    trained = L.train(["sgd", "adam"], steps=10, hidden=8)
+    rs = L.random_slice("adam", trained, grid=7, span=0.5, seed=1)
+    fig = random_slice_figure(rs, "Adam")
+    go.Figure(fig)  # valid plotly
+    contour = next(t for t in fig["data"] if t["type"] == "contour")
+    np.testing.assert_allclose(np.array(contour["customdata"], dtype=float), rs.loss.numpy(), rtol=1e-3)
+    assert contour["x"] == pytest.approx([-0.5, -1 / 3, -1 / 6, 0.0, 1 / 6, 1 / 3, 0.5], rel=1e-5, abs=0)
+    assert contour["x"][3] == 0.0  # the middle node is the centre itself
+    star = fig["data"][1]
+    assert (star["x"], star["y"], star["name"]) == ([0.0], [0.0], "Adam's final weights")
+    assert [t["type"] for t in fig["data"]] == ["contour", "scatter"]  # no paths on random directions

@@ -163,7 +163,8 @@ st.caption(notes + f" Computed in {meta['seconds']:.1f} s.")
 if scape.random is not None:
     rs = scape.random
     st.subheader("The same network along random directions")
-    st.markdown(
+    picture, words = st.columns([3, 2], vertical_alignment="center")
+    words.markdown(
         f"The loss-landscape papers' picture (Li et al., 2018): around {names[rs.center_of]}'s final weights, two "
         "random directions, each scaled filter by filter (every unit's incoming weights) to the size of the "
         "weights it moves, biases left alone; α and β run from −1 to 1 in those units. The centre's training "
@@ -171,7 +172,7 @@ if scape.random is not None:
         f"of {names[rs.center_of]}'s move from θ₀ to its final weights (the rest is at right angles to them), "
         "which is why the plane above goes through the weights the optimizers actually visited."
     )
-    st.plotly_chart(
+    picture.plotly_chart(
         PrebuiltFigure(random_slice_figure(rs, names[rs.center_of], presenter=presenter)),
         key=f"{K}.random_chart",
         config={"displaylogo": False, "scrollZoom": False},

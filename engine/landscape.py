@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from engine.rollout import default_device
+from engine.step import weights_step
 from optimizers import available_optimizers, get_optimizer
 
 INPUTS, CLASSES = 64, 10
@@ -168,15 +169,17 @@ def train(
     lrs = [hp.get("lr", 1.0) for hp in resolved]
     history = [[p] for p in params]
     every = max(1, steps // 20)
+
+    def gradient_of(at: Tensor) -> Tensor:  # every network's gradient in one batched backward pass
+        at = at.detach().requires_grad_(True)
+        return torch.autograd.grad(losses(at, xt, yt, hidden).sum(), at)[0]
+
     for t in range(1, steps + 1):
         if progress is not None and t % every == 0:
             progress(t / steps)
-        probes = [rule.probe(p, s) if rule.probe is not None else p for rule, p, s in zip(rules, params, states)]
-        at = torch.stack(probes).requires_grad_(True)
-        grads = torch.autograd.grad(losses(at, xt, yt, hidden).sum(), at)[0]
-        for i, rule in enumerate(rules):
-            params[i], states[i] = rule.update(grads[i], states[i], params[i], lrs[i], rule.per_step(lrs[i], t))
-            history[i].append(params[i])
+        params, states = weights_step(rules, params, states, lrs, t, gradient_of)
+        for h, p in zip(history, params):
+            h.append(p)
     weights = {k: torch.stack(h) for k, h in zip(optimizers, history)}
     with torch.no_grad():
         train_loss = {k: chunked_losses(w, xt, yt, hidden).cpu() for k, w in weights.items()}

@@ -1,8 +1,9 @@
 """One update of one optimizer on one surface: the step that every path of the engine takes.
 
 The eager roll-out (engine/rollout.py), the compiled chunk (engine/fused.py) and the step-by-step
-view (engine/anatomy.py) all call `step`: where the gradient is taken (a rule's probe, Nesterov's
-look-ahead), the gradient and its noise, the Hessian for Newton-type rules, the closure for rules
+view (engine/anatomy.py) all call `step`; the network trainer (engine/landscape.py) calls
+`weights_step`, the same step on weight vectors with one gradient call for several rules.
+`step` owns where the gradient is taken (a rule's probe, Nesterov's look-ahead), the gradient and its noise, the Hessian for Newton-type rules, the closure for rules
 that evaluate the surface elsewhere within one step (L-BFGS's line search), and the rule's update
 with the per-step values the caller computed once with `rule.per_step(lr, t)`.
 
@@ -100,3 +101,15 @@ def gradient_only(surface, rule, params, state, noise=None, examples=None) -> Te
         at = rule.probe(params, state) if rule.probe is not None else params
     g = torch.stack(torch.broadcast_tensors(*gradient(surface, at[0], at[1], examples)))
     return g if noise is None else g + noise
+
+
+def weights_step(rules, params: list, states: list, lrs: list, t: int, gradient_of) -> tuple[list, list]:
+    """Step t of several element-wise rules at once, each on its own weight vector (P,): every rule's
+    probe point, ONE call of gradient_of on them stacked ((K, P) -> (K, P) gradients: a network's
+    batched backward pass), then every rule's update with its per-step values. Returns (params, states)."""
+    at = torch.stack([rule.probe(p, s) if rule.probe is not None else p for rule, p, s in zip(rules, params, states)])
+    grads = gradient_of(at)
+    new = [
+        rule.update(g, s, p, lr, rule.per_step(lr, t)) for rule, g, s, p, lr in zip(rules, grads, states, params, lrs)
+    ]
+    return [p for p, _ in new], [s for _, s in new]

@@ -3,9 +3,10 @@
 The eager roll-out (engine/rollout.py), the compiled chunk (engine/fused.py) and the step-by-step
 view (engine/anatomy.py) all call `step`; the network trainer (engine/landscape.py) calls
 `weights_step`, the same step on weight vectors with one gradient call for several rules.
-`step` owns where the gradient is taken (a rule's probe, Nesterov's look-ahead), the gradient and its noise, the Hessian for Newton-type rules, the closure for rules
-that evaluate the surface elsewhere within one step (L-BFGS's line search), and the rule's update
-with the per-step values the caller computed once with `rule.per_step(lr, t)`.
+`step` owns where the gradient is taken (a rule's probe, Nesterov's look-ahead), the gradient and
+its noise, the Hessian for Newton-type rules, the closure for rules that evaluate the surface
+elsewhere within one step (L-BFGS's line search), and the rule's update with the per-step values the
+caller computed once with `rule.per_step(lr, t)`.
 
 Gradient noise, where there is any, is added to the one gradient the step takes at its probe point
 (the gradient handed to update and recorded). A closure's evaluations are noise-free: a rule with a

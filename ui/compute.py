@@ -333,7 +333,8 @@ def _real_network_landscape(optimizers, steps, grid, plane_of, hparams, seed, ra
     ]
     if blown:
         return None, f"{', '.join(blown)}: the loss stopped being a finite number; lower the learning rate"
-    if not torch.isfinite(scape.loss).all() or (scape.random is not None and not torch.isfinite(scape.random.loss).all()):
+    grids = [scape.loss] + ([scape.random.loss] if scape.random is not None else [])
+    if not all(torch.isfinite(g).all() for g in grids):
         return None, "the loss over the plane is not finite everywhere; lower the learning rates"
     scape.meta = dict(scape.meta, seconds=time.perf_counter() - t0)
     return scape, None

@@ -67,6 +67,37 @@ def legend_name(name: str, key: str, path, plane: tuple) -> str:
     return f"{name} · {100 * path.off_share:.0f}% off the plane"
 
 
+def loss_contour(a: np.ndarray, b: np.ndarray, loss: np.ndarray, font: int, **colorbar_place) -> dict:
+    """A grid of losses (loss[i, j] at (a[j], b[i])) as a contour of log₁₀ loss, light where it is low, with a
+    colour bar labelled in loss values and the loss itself as customdata for the hover."""
+    logz = _log10(loss)
+    finite = logz[np.isfinite(logz)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
+    tickvals, ticktext = _nice_ticks(lo, hi)
+    if len(tickvals) < 2 and math.isfinite(lo):  # a grid spanning less than one 1-2-5 step: label its ends
+        tickvals, ticktext = [lo, hi], [f"{10**lo:.3g}", f"{10**hi:.3g}"]
+    return dict(
+        type="contour",
+        x=rounded(a),
+        y=rounded(b),
+        z=rounded(logz, 5),
+        customdata=rounded(loss, 4),
+        colorscale=_SHADE,
+        ncontours=28,
+        contours=dict(coloring="heatmap", showlines=True),
+        line=dict(color="rgba(60,80,100,0.35)", width=0.8),
+        colorbar=dict(
+            title=dict(text="training loss", side="right", font=dict(size=font)),
+            tickvals=tickvals,
+            ticktext=ticktext,
+            thickness=14,
+            tickfont=dict(size=font - 1),
+            **colorbar_place,
+        ),
+        showlegend=False,
+    )
+
+
 def landscape_figure(scape, names: dict, colors: dict, presenter: bool = False) -> dict:
     """The figure for an engine.landscape.Landscape: the plane (left) and the loss curves (right).
 
@@ -74,37 +105,13 @@ def landscape_figure(scape, names: dict, colors: dict, presenter: bool = False) 
     font = 17 if presenter else 13
     line_w = 3.5 if presenter else 2.5
     a, b = _np(scape.a), _np(scape.b)
-    loss = _np(scape.loss)
-    logz = _log10(loss)
-    finite = logz[np.isfinite(logz)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
-    tickvals, ticktext = _nice_ticks(lo, hi)
     plane = tuple(scape.plane)
     name_a, name_b = names.get(plane[0], plane[0]), names.get(plane[1], plane[1])
     traces: list[dict] = [
         dict(
-            type="contour",
+            loss_contour(a, b, _np(scape.loss), font, x=0.565, xanchor="left", len=0.9),
             name="training loss on the plane",
-            x=rounded(a),
-            y=rounded(b),
-            z=rounded(logz, 5),
-            customdata=rounded(loss, 4),
-            colorscale=_SHADE,
-            ncontours=28,
-            contours=dict(coloring="heatmap", showlines=True),
-            line=dict(color="rgba(60,80,100,0.35)", width=0.8),
-            colorbar=dict(
-                title=dict(text="training loss", side="right", font=dict(size=font)),
-                tickvals=tickvals,
-                ticktext=ticktext,
-                x=0.565,
-                xanchor="left",
-                len=0.9,
-                thickness=14,
-                tickfont=dict(size=font - 1),
-            ),
             hovertemplate="a %{x:.3g}, b %{y:.3g}<br>training loss %{customdata:.4g}<extra>plane</extra>",
-            showlegend=False,
             xaxis="x",
             yaxis="y",
         )
@@ -266,35 +273,12 @@ def random_slice_figure(random, name: str, presenter: bool = False) -> dict:
     almost none of a path's movement (random.path_share)."""
     font = 17 if presenter else 13
     a, b = _np(random.a), _np(random.b)
-    loss = _np(random.loss)
-    logz = _log10(loss)
-    finite = logz[np.isfinite(logz)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (math.nan, math.nan)
-    tickvals, ticktext = _nice_ticks(lo, hi)
-    if len(tickvals) < 2 and math.isfinite(lo):  # a slice spanning less than one 1-2-5 step: label its ends
-        tickvals, ticktext = [lo, hi], [f"{10**lo:.3g}", f"{10**hi:.3g}"]
     axis = dict(showgrid=False, zeroline=False, linecolor="#444", mirror=True, ticks="outside", constrain="domain")
     traces = [
         dict(
-            type="contour",
+            loss_contour(a, b, _np(random.loss), font),
             name="training loss, random directions",
-            x=rounded(a),
-            y=rounded(b),
-            z=rounded(logz, 5),
-            customdata=rounded(loss, 4),
-            colorscale=_SHADE,
-            ncontours=28,
-            contours=dict(coloring="heatmap", showlines=True),
-            line=dict(color="rgba(60,80,100,0.35)", width=0.8),
-            colorbar=dict(
-                title=dict(text="training loss", side="right", font=dict(size=font)),
-                tickvals=tickvals,
-                ticktext=ticktext,
-                thickness=14,
-                tickfont=dict(size=font - 1),
-            ),
             hovertemplate="α %{x:.3g}, β %{y:.3g}<br>training loss %{customdata:.4g}<extra>random slice</extra>",
-            showlegend=False,
         ),
         dict(
             type="scatter",

@@ -8,18 +8,13 @@ the page shows.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Mapping
 from urllib.parse import unquote_plus, urlsplit
 
 from scene.config import SPEEDS, Config, effective_hparams, from_query
+from scene.presets import PRESETS_PATH, find_preset, preset_names, presets, presets_path, slug  # noqa: F401
 
-PRESETS_PATH = Path(__file__).resolve().parents[1] / "assets" / "presets.json"
 GRID_POINTS = 160  # the surface grid behind the shading and the contour lines (as on the page)
 DEVICE = "cpu"  # single runs are latency-bound: the page computes them on the CPU too
 
@@ -56,49 +51,7 @@ class SceneData:
         return [r.key for r in self.runs]
 
 
-# ---- presets ----------------------------------------------------------------------------------
-
-
-def presets_path() -> Path:
-    """assets/presets.json of the source tree (GRADSCAPE_PRESETS overrides it). A non-editable
-    install does not ship assets/: then there are no presets, and queries and surface keys still work."""
-    return Path(os.environ.get("GRADSCAPE_PRESETS") or PRESETS_PATH)
-
-
-@lru_cache(maxsize=4)
-def _read_presets(path: Path) -> tuple:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return tuple(json.load(fh))
-    except FileNotFoundError:
-        return ()
-
-
-def _load_presets() -> tuple:
-    return _read_presets(presets_path())
-
-
-def presets() -> list[dict]:
-    """The preset scenes: dicts with name, query (URL parameters) and description."""
-    return [dict(p) for p in _load_presets()]
-
-
-def preset_names() -> list[str]:
-    return [p["name"] for p in _load_presets()]
-
-
-def slug(text: str) -> str:
-    """'Saddle: who escapes first' -> 'saddle-who-escapes-first' (file names, and a way to type a name)."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "scene"
-
-
-def find_preset(name: str) -> dict | None:
-    """The preset whose name matches case-insensitively (or whose slug matches); None if none does."""
-    wanted = " ".join(str(name).split()).casefold()
-    for p in _load_presets():
-        if p["name"].casefold() == wanted or slug(p["name"]) == slug(wanted):
-            return dict(p)
-    return None
+# ---- presets (read in scene/presets.py; named here too, for the CLI and the tests) -------------
 
 
 def scene_from_preset(name: str) -> Config:

@@ -14,6 +14,7 @@ from typing import Mapping
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, schedule_class
 from surfaces import available_surfaces, get_surface, surface_class
+from scene.lectures import Lecture, LectureError, get_lecture, sequence
 
 FORMULA = "formula"
 
@@ -21,6 +22,9 @@ MAX_OPTIMIZERS = max(20, len(available_optimizers()))  # every optimizer at once
 STEP_CHOICES = (50, 100, 200, 250, 300, 500, 1000, 2000, 5000, 10000, 20000)
 MAX_NOISE = 10.0
 SPEEDS = {"0.5×": 120, "1×": 60, "2×": 30, "4×": 15}  # milliseconds per animation frame
+QUIZ_MODES = ("", "1", "anon")
+# URL parameters that place a view in a lecture or set how it is shown, not what it computes.
+VIEW_PARAMS = ("lecture", "seq", "scene", "quiz", "presenter", "speed")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,13 @@ class Config:
     start: tuple | None = None  # None: the surface's own start
     presenter: bool = False
     speed: str = "1×"
+    # Where the scene sits in a lecture (scene/lectures.py): a shipped lecture's key, or a sequence of
+    # preset slugs; scene is 1-based (0: not in a lecture). quiz: "" (off), "1" (paths hidden until
+    # revealed) or "anon" (also the optimizers' names, as letters).
+    lecture: str = ""
+    sequence: tuple = ()
+    scene: int = 0
+    quiz: str = ""
 
 
 def lesson_config(surface_key: str) -> Config:
@@ -102,6 +113,40 @@ def to_query(cfg: Config) -> dict[str, str]:
         q["batch"] = str(cfg.batch_size)
     if cfg.start is not None:
         q["start"] = f"{_fmt(cfg.start[0])},{_fmt(cfg.start[1])}"
+    q.update(lecture_params(cfg))
+    if cfg.quiz:
+        q["quiz"] = cfg.quiz
+    return q
+
+
+def lecture_params(cfg: Config) -> dict[str, str]:
+    """The URL parameters that place cfg in its lecture (none when it is not in one)."""
+    if cfg.lecture:
+        return {"lecture": cfg.lecture, "scene": str(cfg.scene)}
+    if cfg.sequence:
+        return {"seq": ",".join(cfg.sequence), "scene": str(cfg.scene)}
+    return {}
+
+
+def lecture_of(cfg: Config) -> Lecture | None:
+    """The lecture cfg is a scene of (None when it is in none, or its lecture has gone)."""
+    try:
+        if cfg.lecture:
+            return get_lecture(cfg.lecture)
+        if cfg.sequence:
+            return sequence(cfg.sequence)
+    except LectureError:
+        return None
+    return None
+
+
+def scene_query(cfg: Config, number: int) -> dict[str, str]:
+    """The URL of scene `number` (1-based) of cfg's lecture, with cfg's display settings kept."""
+    q = dict(lecture_params(replace(cfg, scene=number)))
+    shown = {name: getattr(cfg, name) for name in ("presenter", "speed")}
+    q.update({name: _fmt(v) for name, v in shown.items() if v != getattr(Config(), name)})
+    if cfg.quiz:
+        q["quiz"] = cfg.quiz
     return q
 
 
@@ -109,6 +154,7 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
     """Parse URL parameters; returns the config and one warning per value that was ignored."""
     warnings: list[str] = []
     q = {str(k): str(v) for k, v in query.items()}
+    place, q = _lecture_place(q, warnings)
 
     surface = q.pop("surface", "ravine")
     if surface not in available_surfaces():
@@ -245,6 +291,15 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
             updates["speed"] = raw
         else:
             warnings.append(f"speed={raw!r} must be one of {', '.join(SPEEDS)}: using 1×")
+    if "quiz" in q:
+        raw = q.pop("quiz")
+        if raw in ("1", "true", "on"):
+            updates["quiz"] = "1"
+        elif raw in ("anon", "0", "false", "off", ""):
+            updates["quiz"] = "anon" if raw == "anon" else ""
+        else:
+            warnings.append(f"quiz={raw!r} must be 1, anon or 0: the paths are shown")
+    updates.update(place)
     for k in sorted(q):
         warnings.append(f"unknown URL parameter {k!r}: ignored")
 
@@ -258,6 +313,35 @@ def from_query(query: Mapping[str, str]) -> tuple[Config, list[str]]:
         **updates,
     )
     return cfg, warnings
+
+
+def _lecture_place(q: dict, warnings: list) -> tuple[dict, dict]:
+    """(the Config fields that place the view in a lecture, the query left to parse). A link that
+    names a lecture scene and no settings of its own opens that scene's settings."""
+    raw_lecture, raw_seq, raw_scene = q.pop("lecture", None), q.pop("seq", None), q.pop("scene", None)
+    lecture, place = None, {}
+    try:
+        if raw_lecture is not None:
+            lecture = get_lecture(raw_lecture)
+            place["lecture"] = lecture.key
+        elif raw_seq is not None:
+            slugs = tuple(s for s in raw_seq.split(",") if s)
+            lecture = sequence(slugs)
+            place["sequence"] = slugs
+    except LectureError as err:
+        warnings.append(f"{err}: not in a lecture")
+    if lecture is None:
+        if raw_scene is not None and raw_lecture is None and raw_seq is None:
+            warnings.append("scene= needs lecture= or seq=: ignored")
+        return {}, q
+    number = _number(raw_scene) if raw_scene is not None else 1
+    if number is None or number != int(number) or not 1 <= number <= len(lecture):
+        warnings.append(f"scene={raw_scene!r} must be a whole number from 1 to {len(lecture)}: showing scene 1")
+        number = 1
+    place["scene"] = int(number)
+    if not any(k not in VIEW_PARAMS for k in q):  # only the place: open the scene's own settings
+        q = {**lecture.scenes[int(number) - 1].query, **q}
+    return place, q
 
 
 def _formula_params(q: dict, warnings: list) -> dict:

@@ -6,9 +6,7 @@ from them on every run and written to the URL, so a copied link restores the sam
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import streamlit as st
 
@@ -16,17 +14,14 @@ from optimizers import get_optimizer
 from optimizers.schedules import schedule_class
 from surfaces import surface_class
 from scene.config import Config, effective_hparams, from_query, lesson_config, to_query
+from scene.presets import presets as scene_presets
 
-PRESETS_FILE = Path(__file__).resolve().parent.parent / "assets" / "presets.json"
 P = "pg."
 
 
 def presets() -> list[dict]:
     """[{name, query, description}] from assets/presets.json; each preset is a URL query."""
-    try:
-        return json.loads(PRESETS_FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
+    return scene_presets()
 
 
 def seed_widgets(cfg: Config) -> None:

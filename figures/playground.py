@@ -588,3 +588,48 @@ def _layout(surface, font, n_steps, frame_steps, frame_ms, log_loss, f_star, pre
         updatemenus=[play],
         uirevision="keep",  # keep zoom and legend toggles across reruns
     )
+
+
+# ---- predict, then reveal ---------------------------------------------------------------------
+SURFACE_TRACES = 5  # the anchor, contour lines, click grid, minima and start: what a quiz shows
+QUIZ_HEIGHT = 720
+
+
+def quiz_letters(n: int) -> list[str]:
+    """ "Optimizer A", "Optimizer B", ...: the legend of an anonymous quiz."""
+    return [f"Optimizer {chr(ord('A') + i)}" if i < 26 else f"Optimizer {i + 1}" for i in range(n)]
+
+
+def quiz_figure(figure: dict, runs: list[RunView], anonymous: bool = False) -> dict:
+    """The Playground figure before the reveal: the surface, the start and the optimizers' names
+    (letters when anonymous), with no path, no step panel and no animation. A pure view of the
+    built figure: the same surface layers, axes and start."""
+    layout = {k: v for k, v in figure["layout"].items() if not k.startswith(("xaxis", "yaxis"))}
+    for key in ("sliders", "updatemenus", "annotations"):
+        layout.pop(key, None)
+    layout.update(
+        xaxis=dict(figure["layout"]["xaxis"]),
+        yaxis=dict(figure["layout"]["yaxis"], domain=[0, 1]),
+        height=QUIZ_HEIGHT + (120 if figure["layout"].get("height", 0) > 1000 else 0),
+        meta=dict(figure["layout"].get("meta") or {}, quiz=True),
+    )
+    names = quiz_letters(len(runs)) if anonymous else [run.label for run in runs]
+    data = [dict(trace) for trace in figure["data"][:SURFACE_TRACES]]
+    start = data.pop()  # drawn last, over the name markers that sit on it
+    for i, (run, name) in enumerate(zip(runs, names)):
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                x=list(start["x"]),
+                y=list(start["y"]),
+                name=name,
+                xaxis="x",
+                yaxis="y",
+                # an anonymous legend must not give the names away through the palette either
+                marker=dict(size=11, color="#555555" if anonymous else color_for(run.key, i)),
+                hoverinfo="skip",
+            )
+        )
+    data.append(start)
+    return dict(data=data, layout=layout, frames=[])

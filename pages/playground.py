@@ -6,12 +6,13 @@ import time
 
 import streamlit as st
 
-from figures.playground import playground_figure
+from figures.playground import playground_figure, quiz_figure
 from figures.small import schedule_preview, surface_3d
 from optimizers import available_optimizers, get_optimizer
 from optimizers.schedules import available_schedules, make_schedule, schedule_class
 from surfaces import available_surfaces, surface_class
-from ui import session
+from ui import lecture_mode, session
+from ui.keys import lecture_keys
 from ui.shell import page_setup
 from ui.downloads import scene_exports
 from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid, warm_up_playground
@@ -22,6 +23,7 @@ from ui.widgets import param_widget
 
 page_setup()
 P = session.P
+embedded = bool(st.context.is_embedded)  # ?embed=true: the projector view (no sidebar, no toolbar)
 
 url_warnings = session.sync_from_url()
 if url_warnings:
@@ -128,28 +130,40 @@ c1.number_input("start x", float(x0), float(x1), step=0.1, key=P + "start.x", fo
 c2.number_input("start y", float(y0), float(y1), step=0.1, key=P + "start.y", format="%.3f")
 sb.caption("Or click on the surface to start there.")
 sb.toggle("Presenter mode (large text)", key=P + "ui.presenter")
-sb.select_slider("Animation speed", list(SPEEDS), key=P + "ui.speed")
+if not embedded:  # the projector view has it in the bar under the figure
+    sb.select_slider("Animation speed", list(SPEEDS), key=P + "ui.speed")
+sb.toggle(
+    "Predict, then reveal",
+    key=P + "ui.quiz",
+    help="Shows the surface, the start and the optimizers, and hides the paths and the step panels until you "
+    "press Reveal (or the key R): ask the room first.",
+)
+if st.session_state.get(P + "ui.quiz"):
+    sb.toggle("Anonymous optimizers", key=P + "ui.quiz_anon", help="Letters in the legend until the reveal.")
 sb.toggle("3D view", key=P + "ui.show3d")
 
 cfg = session.read_config()
 session.write_url(cfg)
+lecture_mode.projector_link_button(cfg, sb)
 
 # ---- main area ----------------------------------------------------------------------------
-if cfg.presenter:
-    st.markdown(
-        "<style>[data-testid=stMarkdownContainer] p, [data-testid=stMarkdownContainer] li, "
-        "[data-testid=stWidgetLabel] p, [data-testid=stCaptionContainer] {font-size: 1.2rem;} "
-        "h1 {font-size: 3rem;}</style>",
-        unsafe_allow_html=True,
-    )  # a constant stylesheet, no user text
+lecture = lecture_mode.current_lecture(cfg)
+hidden = lecture_mode.paths_hidden(cfg)
+if cfg.presenter or embedded:
+    st.markdown(lecture_mode.PRESENTER_CSS, unsafe_allow_html=True)
 surface = session.current_surface(surface_key, cfg.surface_params)
-st.title("Playground")
-st.caption(f"**{surface.name}** — {plain(surface.description) if surface_key == 'formula' else surface.description}")
-if getattr(surface, "note", None):  # a data surface: what the chosen data set shows, from its own numbers
-    st.caption(surface.note)
-if getattr(surface, "see_page", None):  # the lecture page that teaches the same thing
-    path, label = surface.see_page
-    st.link_button(label, f"./{path}", icon=":material/school:")
+if not embedded:
+    st.title("Playground")
+    if lecture is not None:
+        lecture_mode.scene_header(cfg, lecture)
+    st.caption(
+        f"**{surface.name}** — {plain(surface.description) if surface_key == 'formula' else surface.description}"
+    )
+    if getattr(surface, "note", None):  # a data surface: what the chosen data set shows, from its own numbers
+        st.caption(surface.note)
+    if getattr(surface, "see_page", None):  # the lecture page that teaches the same thing
+        path, label = surface.see_page
+        st.link_button(label, f"./{path}", icon=":material/school:")
 for w in st.session_state.pop(P + "ui.url_warnings", []) or []:
     st.warning(plain(w), icon="⚠️")  # warnings quote URL text: shown as typed, never as Markdown
 
@@ -194,9 +208,14 @@ figure = playground_figure(
     runs,
     layers=surface_drawing(surface_key, freeze(cfg.surface_params)),
     start=start,
-    presenter=cfg.presenter,
+    presenter=cfg.presenter or embedded,
     frame_ms=SPEEDS[cfg.speed],
 )
+autoplay = lecture_mode.take_autoplay()
+if hidden:
+    figure = quiz_figure(figure, runs, anonymous=cfg.quiz == "anon")
+elif autoplay:
+    figure["layout"]["meta"] = {"autoplay": autoplay}  # the keys script plays it from the start
 
 st.plotly_chart(
     PrebuiltFigure(figure),
@@ -207,10 +226,28 @@ st.plotly_chart(
 )
 server_ms = (time.perf_counter() - t0) * 1000
 
+# The bar under the figure: the scene in the projector view, Reveal, the keys.
+measured_slot = None
+bar = st.columns([5, 2, 1, 1] if embedded else [7, 1, 1], vertical_alignment="center")
+if embedded and lecture is not None:
+    lecture_mode.scene_header(cfg, lecture, bar[0])
+if embedded:
+    bar[1].select_slider("Animation speed", list(SPEEDS), key=P + "ui.speed", label_visibility="collapsed")
+if hidden:
+    lecture_mode.reveal_button(bar[-2])
+    bar[0].caption("Which path will reach the minimum first? Reveal (key R) draws the paths and plays them.")
+with bar[-1]:
+    actions = {"reveal": lecture_mode.reveal} if hidden else {}
+    if lecture is not None:
+        actions.update(next=lecture_mode.next_scene, previous=lecture_mode.previous_scene)
+    lecture_keys(P + "ui.keys", actions, autoplay=autoplay)
+if lecture is not None and not hidden:
+    measured_slot = lecture_mode.scene_text(cfg, lecture)
+
 
 scene_exports(cfg, key=P + "ui.export", name=f"gradscape-{surface_key}")
 
-diverged = [r.label for r in runs if r.diverged_at >= 0]
+diverged = [r.label for r in runs if r.diverged_at >= 0 and not hidden]
 lines = [
     "Top: the surface, each path, and a dot per optimizer at the animated step. The shading is by rank, not by "
     "loss: darker blue is higher loss, and each shade, like each band between two contour lines, covers about "
@@ -235,10 +272,13 @@ with sb.expander("Schedule preview", expanded=False):
             config={"displayModeBar": False},
         )
 
-if st.session_state.get(P + "ui.show3d"):
+if st.session_state.get(P + "ui.show3d") and not hidden:
     st.plotly_chart(PrebuiltFigure(surface_3d(surface, runs, grid, presenter=cfg.presenter)), key=P + "ui.chart3d")
 
 st.caption(f"Server time {server_ms:.0f} ms (engine {compute_s * 1000:.0f} ms of it; cached runs cost nothing).")
-st.caption(engine_note(runs))
+if not hidden:
+    st.caption(engine_note(runs))
 if note := schedule_note(cfg.schedule, cfg.optimizers):
     st.caption(note)
+if lecture is not None and not hidden:
+    lecture_mode.fill_measured(measured_slot, cfg, lecture)

@@ -60,6 +60,9 @@ def seed_widgets(cfg: Config) -> None:
     s[P + "start.x"], s[P + "start.y"] = float(start[0]), float(start[1])
     s[P + "ui.presenter"] = cfg.presenter
     s[P + "ui.speed"] = cfg.speed
+    s[P + "ui.lecture"], s[P + "ui.sequence"], s[P + "ui.scene"] = cfg.lecture, tuple(cfg.sequence), cfg.scene
+    s[P + "ui.quiz"] = bool(cfg.quiz)
+    s[P + "ui.quiz_anon"] = cfg.quiz == "anon"
 
 
 def read_config() -> Config:
@@ -108,6 +111,10 @@ def read_config() -> Config:
         start=start,
         presenter=bool(s.get(P + "ui.presenter", False)),
         speed=s.get(P + "ui.speed", "1×"),
+        lecture=s.get(P + "ui.lecture", ""),
+        sequence=tuple(s.get(P + "ui.sequence", ())),
+        scene=int(s.get(P + "ui.scene", 0)),
+        quiz=("anon" if s.get(P + "ui.quiz_anon") else "1") if s.get(P + "ui.quiz") else "",
     )
 
 
@@ -192,8 +199,7 @@ def sync_from_url() -> list[str]:
     first = P + "surface" not in st.session_state
     if first or (query and query != st.session_state.get(P + "ui.url_written")):
         cfg, warnings = from_query(query)
-        keep_presenter = st.session_state.get(P + "ui.presenter", False)
-        seed_widgets(replace(cfg, presenter=cfg.presenter or keep_presenter) if not first else cfg)
+        seed_widgets(_keep_display(cfg) if not first else cfg)
         return warnings
     return []
 
@@ -207,14 +213,19 @@ def write_url(cfg: Config) -> None:
 
 def on_surface_change() -> None:
     """A new surface opens its lesson scene; display settings stay."""
-    keep = {k: st.session_state[k] for k in (P + "ui.presenter", P + "ui.speed") if k in st.session_state}
-    cfg = lesson_config(st.session_state[P + "surface"])
-    cfg = replace(cfg, presenter=keep.get(P + "ui.presenter", False), speed=keep.get(P + "ui.speed", "1×"))
-    seed_widgets(cfg)
+    s = st.session_state
+    cfg = lesson_config(s[P + "surface"])
+    seed_widgets(replace(_keep_display(cfg), speed=s.get(P + "ui.speed", "1×")))
 
 
 def load_preset(query: dict) -> list[str]:
     cfg, warnings = from_query(query)
-    presenter = st.session_state.get(P + "ui.presenter", False)
-    seed_widgets(replace(cfg, presenter=presenter or cfg.presenter))
+    seed_widgets(_keep_display(cfg))
     return warnings
+
+
+def _keep_display(cfg: Config) -> Config:
+    """cfg with the session's presenter and quiz modes kept on when the new scene does not set them."""
+    s = st.session_state
+    quiz = cfg.quiz or (("anon" if s.get(P + "ui.quiz_anon") else "1") if s.get(P + "ui.quiz") else "")
+    return replace(cfg, presenter=cfg.presenter or bool(s.get(P + "ui.presenter", False)), quiz=quiz)

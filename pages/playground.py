@@ -261,16 +261,18 @@ if diverged:
     lines.append(f"Diverged: {', '.join(diverged)} — the path stops where it left the view.")
 st.caption(" ".join(lines))
 
-with sb.expander("Schedule preview", expanded=False):
-    schedule = make_schedule(sched_key, **cfg.schedule_params)
-    if schedule.needs_loss:
-        st.caption("Reduce-on-plateau depends on each run's loss: see the learning-rate panel.")
-    else:
-        st.plotly_chart(
-            PrebuiltFigure(schedule_preview(schedule.values(cfg.steps).numpy())),
-            key=P + "ui.sched_preview",
-            config={"displayModeBar": False},
-        )
+# Not in the projector view: a chart in the folded sidebar has no width, and plotly.js complains.
+if not embedded:
+    with sb.expander("Schedule preview", expanded=False):
+        schedule = make_schedule(sched_key, **cfg.schedule_params)
+        if schedule.needs_loss:
+            st.caption("Reduce-on-plateau depends on each run's loss: see the learning-rate panel.")
+        else:
+            st.plotly_chart(
+                PrebuiltFigure(schedule_preview(schedule.values(cfg.steps).numpy())),
+                key=P + "ui.sched_preview",
+                config={"displayModeBar": False},
+            )
 
 if st.session_state.get(P + "ui.show3d") and not hidden:
     st.plotly_chart(PrebuiltFigure(surface_3d(surface, runs, grid, presenter=cfg.presenter)), key=P + "ui.chart3d")

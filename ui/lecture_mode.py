@@ -83,7 +83,7 @@ def scene_header(cfg: Config, lecture: Lecture, where=None) -> None:
     """Scene k of n, the lecture's title, Previous/Next, the scene's name and description."""
     where = where or st
     scene = lecture.scenes[cfg.scene - 1]
-    left, prev, nxt = where.columns([6, 1, 1], vertical_alignment="center")
+    left, prev, nxt = where.columns([4, 1, 1], vertical_alignment="center")
     left.markdown(f"**{scene.name}**  \n{lecture.title} · scene {cfg.scene} of {len(lecture)}")
     prev.button(
         "Previous",

@@ -58,7 +58,8 @@ def run_app() -> None:
         page_title="gradscape",
         page_icon=str(ROOT / "assets" / "icon.svg"),
         layout="wide",
-        initial_sidebar_state="expanded",
+        # ?embed=true (the projector view) keeps Streamlit's sidebar: start it folded away there
+        initial_sidebar_state="collapsed" if st.context.is_embedded else "expanded",
     )
     st.navigation(_pages()).run()
 

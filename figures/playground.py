@@ -633,3 +633,21 @@ def quiz_figure(figure: dict, runs: list[RunView], anonymous: bool = False) -> d
         )
     data.append(start)
     return dict(data=data, layout=layout, frames=[])
+
+
+def at_start(run: RunView, label: str | None = None) -> RunView:
+    """The run cut to its first point (and renamed): a figure drawn from it shows where the run
+    starts and nothing of where it goes (a lecture page's quiz)."""
+    from dataclasses import replace
+
+    return replace(
+        run,
+        label=run.label if label is None else label,
+        xy=run.xy[:1],
+        loss=run.loss[:1],
+        grad_norm=run.grad_norm[:1],
+        lr=run.lr[:0],
+        effective_lr=run.effective_lr[:0],
+        diverged_at=-1,
+        steps=run.steps[:1],
+    )

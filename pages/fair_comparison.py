@@ -14,6 +14,7 @@ from ui.compute import freeze, lr_sweep, run_optimizer, surface_drawing
 from scene.config import Config, to_query
 from ui.lecture import surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
+from ui.keys import lecture_keys
 from ui.shell import page_setup, playground_link
 from ui.widgets import fmt_value
 
@@ -118,6 +119,7 @@ st.dataframe(
 st.subheader(f"The tuned runs, {steps} steps each")
 figure = playground_figure(surface, runs, layers=surface_drawing(surface_key, freeze(surface_params)), start=start)
 st.plotly_chart(PrebuiltFigure(figure), key=f"{K}.chart", config={"displaylogo": False, "scrollZoom": False})
+lecture_keys(f"{K}.keys")  # Space, arrows, Home/End drive the animation
 cfg = Config(
     surface=surface_key,
     surface_params=surface_params,

@@ -6,13 +6,14 @@ import streamlit as st
 
 from engine.diagnostics import first_step_below_np
 from figures.multiples import small_multiples
-from figures.playground import playground_figure
+from figures.playground import at_start, playground_figure, quiz_figure, quiz_letters
 from optimizers import available_optimizers, get_optimizer
 from surfaces import get_surface
 from ui.compute import surface_drawing
 from scene.config import Config
 from ui.downloads import scene_exports
 from ui.lecture import hparam_widgets, run_all, show_errors
+from ui.lecture_mode import page_quiz, page_quiz_bar
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
 
@@ -45,6 +46,7 @@ steps = sb.select_slider("Steps", [100, 200, 300, 500, 1000, 2000], value=300, k
 view = sb.radio("View", ["Overlay", "Side by side"], horizontal=True, key=f"{K}.view")
 surface_cls = get_surface("ravine")
 hp = hparam_widgets(K, keys, surface_cls.lesson_hparams, container=sb)
+hidden, anonymous, autoplay = page_quiz(K, repr((condition, angle, keys, hp, steps)))
 
 params = {"condition": condition, "angle": angle}
 surface = get_surface("ravine", **params)
@@ -55,14 +57,22 @@ start = surface.from_ravine_coords(*START_UV)
 runs, errors = run_all("ravine", params, keys, hp, steps, start=start)
 show_errors(errors)
 layers = surface_drawing("ravine", tuple(sorted(params.items())))
+names = quiz_letters(len(runs)) if anonymous else [r.label for r in runs]
 if not keys:
     st.info("Choose optimizers in the sidebar.")
-elif view == "Overlay":
-    st.plotly_chart(PrebuiltFigure(playground_figure(surface, runs, layers=layers)), key=f"{K}.overlay")
 else:
-    st.plotly_chart(PrebuiltFigure(small_multiples(surface, runs, layers, cols=min(3, len(runs)))), key=f"{K}.sbs")
+    if view == "Overlay":
+        figure = playground_figure(surface, runs, layers=layers)
+        figure = quiz_figure(figure, runs, anonymous) if hidden else figure
+    else:
+        shown = [at_start(r, n) for r, n in zip(runs, names)] if hidden else runs
+        figure = small_multiples(surface, shown, layers, cols=min(3, len(runs)))
+    if autoplay and not hidden:
+        figure["layout"]["meta"] = {"autoplay": autoplay}
+    st.plotly_chart(PrebuiltFigure(figure), key=f"{K}.overlay" if view == "Overlay" else f"{K}.sbs")
+    page_quiz_bar(K, hidden, autoplay, "Which run reaches the minimum first?")
 
-if keys:
+if keys and not hidden:
     scene_exports(
         Config(surface="ravine", surface_params=params, optimizers=tuple(keys), hparams=hp, steps=steps, start=start),
         key=f"{K}.export",

@@ -6,6 +6,7 @@ import streamlit as st
 
 from engine.diagnostics import NEVER_NEAR, saddle_escape_step
 from figures.multiples import small_multiples
+from figures.playground import at_start, quiz_letters
 from figures.small import surface_3d
 from optimizers import available_optimizers, get_optimizer
 from surfaces import get_surface
@@ -13,6 +14,7 @@ from ui.compute import surface_drawing, surface_grid
 from scene.config import Config
 from ui.downloads import scene_exports
 from ui.lecture import hparam_widgets, run_all, show_errors
+from ui.lecture_mode import page_quiz, page_quiz_bar
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
 
@@ -55,6 +57,7 @@ noise = sb.slider("Noise σ", 0.0, 1.0, 0.05, 0.01, key=f"{K}.noise", disabled=n
 seed = sb.number_input("Noise seed", 0, 2**31 - 1, 0, key=f"{K}.seed") if noisy else 0
 show_3d = sb.toggle("3D view", key=f"{K}.3d")
 hp = hparam_widgets(K, keys, surface.lesson_hparams, container=sb)
+hidden, anonymous, autoplay = page_quiz(K, repr((keys, hp, offset, start_x, steps, radius, noise, seed)))
 
 start = (start_x, offset)
 runs, errors = run_all("saddle", {}, keys, hp, steps, start=start, noise=noise, seed=seed)
@@ -69,7 +72,16 @@ else:
 
     titles = [f"{r.label}: {outcome(e)}" for r, e in zip(runs, escapes)]
     layers = surface_drawing("saddle", ())
-    st.plotly_chart(PrebuiltFigure(small_multiples(surface, runs, layers, titles=titles)), key=f"{K}.chart")
+    if hidden:  # predict, then reveal: each panel shows its start and its name (or a letter) only
+        names = quiz_letters(len(runs)) if anonymous else [r.label for r in runs]
+        figure = small_multiples(surface, [at_start(r, n) for r, n in zip(runs, names)], layers, titles=names)
+    else:
+        figure = small_multiples(surface, runs, layers, titles=titles)
+        if autoplay:
+            figure["layout"]["meta"] = {"autoplay": autoplay}
+    st.plotly_chart(PrebuiltFigure(figure), key=f"{K}.chart")
+    page_quiz_bar(K, hidden, autoplay, "Which run leaves the saddle first?")
+if keys and not hidden:
     table = sorted(
         (
             {

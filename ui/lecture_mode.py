@@ -5,6 +5,7 @@ ui/keys.py over figures/keys.js.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import urllib.parse
 
@@ -74,6 +75,45 @@ def take_autoplay() -> str:
     """The token of a reveal that has just happened ("" otherwise): the figure carries it in
     layout.meta.autoplay and the keys script plays it from the start once it is drawn."""
     return st.session_state.pop(P + "ui.autoplay", "")
+
+
+# ---- the same on a lecture page (saddle, ravine): its own toggles, seeded once from ?quiz= ----------
+
+
+def page_quiz(prefix: str, question: str) -> tuple[bool, bool, str]:
+    """A lecture page's predict-then-reveal: the sidebar toggles, and (paths hidden, anonymous,
+    the autoplay token of a reveal that has just happened). question: the page's settings that
+    the runs depend on (a change asks anew)."""
+    s = st.session_state
+    if prefix + ".quiz" not in s:  # the page's first run in this session: ?quiz=1 or ?quiz=anon
+        raw = st.query_params.get("quiz", "")
+        s[prefix + ".quiz"], s[prefix + ".quiz_anon"] = raw in ("1", "true", "on", "anon"), raw == "anon"
+    st.sidebar.toggle("Predict, then reveal", key=prefix + ".quiz", help="Hide the paths and the table until Reveal.")
+    if s[prefix + ".quiz"]:
+        st.sidebar.toggle("Anonymous optimizers", key=prefix + ".quiz_anon", help="Letters until the reveal.")
+    s[prefix + ".question"] = question
+    hidden = bool(s[prefix + ".quiz"]) and s.get(prefix + ".revealed") != question
+    return hidden, bool(s.get(prefix + ".quiz_anon")), s.pop(prefix + ".autoplay", "")
+
+
+def page_reveal(prefix: str) -> None:
+    """A callback: reveal a lecture page's paths and play them."""
+    s = st.session_state
+    s[prefix + ".revealed"] = s.get(prefix + ".question")
+    s[prefix + ".autoplay"] = f"reveal-{next(_tokens)}"
+
+
+def page_quiz_bar(prefix: str, hidden: bool, autoplay: str, question: str) -> None:
+    """Reveal (while hidden) and the keys, under a lecture page's figure; question: what to ask the room."""
+    from ui.keys import lecture_keys
+
+    left, mid, right = st.columns([7, 1, 1], vertical_alignment="center")
+    if hidden:
+        left.caption(f"{question} Reveal (key R) draws the paths and plays them.")
+        mid.button("Reveal", icon=":material/visibility:", key=prefix + ".reveal", on_click=page_reveal, args=(prefix,))
+    with right:
+        actions = {"reveal": functools.partial(page_reveal, prefix)} if hidden else {}
+        lecture_keys(prefix + ".keys", actions, autoplay=autoplay)
 
 
 # ---- what the page shows ------------------------------------------------------------------------

@@ -88,6 +88,8 @@ def number(v, digits: int = 3) -> str:
     v = float(v)
     if v == 0:
         return "0"
+    if not math.isfinite(v):  # a ratio over a step that underflowed to a subnormal, say
+        return "not a number" if math.isnan(v) else ("∞" if v > 0 else "−∞")
     if 1e-3 < abs(v) < 1e5:
         text = f"{v:.{digits}g}"
         if "e" in text:  # 3 significant digits of a number ≥ 1000

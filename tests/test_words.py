@@ -570,3 +570,14 @@ def test_gallery_shows_each_scenes_measured_numbers():
         cfg, _ = from_query(p["query"])
         assert measured_text(p["measured"], cfg) in captions, name
     assert any("SGD 240, momentum 23" in c for c in captions)
+
+
+def test_a_non_finite_measurement_is_written_not_raised():
+    """AdaDelta on the plateau: its shortest step underflows to a subnormal and the longest ÷ shortest
+    step ratio is inf; number() raised ValueError, and every fact of that run was lost with it."""
+    assert (number(math.inf), number(-math.inf), number(math.nan)) == ("∞", "−∞", "not a number")
+    from engine.lessons import scene_facts
+    from scene.config import from_query
+
+    facts = scene_facts(from_query({"surface": "plateau", "opt": "adadelta", "steps": "1000"})[0])
+    assert facts["adadelta_below"] and facts["adadelta_stepratio"]

@@ -13,6 +13,7 @@ from optimizers.schedules import available_schedules, make_schedule, schedule_cl
 from surfaces import available_surfaces, surface_class
 from ui import lecture_mode, session
 from ui.keys import lecture_keys
+from ui.scrub import scrub_section
 from ui.shell import page_setup
 from ui.downloads import scene_exports
 from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid, warm_up_playground
@@ -245,6 +246,8 @@ if lecture is not None and not hidden:
     measured_slot = lecture_mode.scene_text(cfg, lecture)
 
 
+if not hidden:
+    scrub_section(cfg, surface, P, P + "hp.{key}.{name}", presenter=cfg.presenter or embedded)
 scene_exports(cfg, key=P + "ui.export", name=f"gradscape-{surface_key}")
 
 diverged = [r.label for r in runs if r.diverged_at >= 0 and not hidden]

@@ -14,6 +14,7 @@ from scene.config import Config
 from ui.downloads import scene_exports
 from ui.lecture import hparam_widgets, run_all, show_errors
 from ui.lecture_mode import page_quiz, page_quiz_bar
+from ui.scrub import scrub_section
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
 
@@ -72,12 +73,10 @@ else:
     st.plotly_chart(PrebuiltFigure(figure), key=f"{K}.overlay" if view == "Overlay" else f"{K}.sbs")
     page_quiz_bar(K, hidden, autoplay, "Which run reaches the minimum first?")
 
+cfg = Config(surface="ravine", surface_params=params, optimizers=tuple(keys), hparams=hp, steps=steps, start=start)
 if keys and not hidden:
-    scene_exports(
-        Config(surface="ravine", surface_params=params, optimizers=tuple(keys), hparams=hp, steps=steps, start=start),
-        key=f"{K}.export",
-        name="gradscape-ravine",
-    )
+    scrub_section(cfg, surface, f"{K}.", f"{K}.{{key}}.{{name}}")
+    scene_exports(cfg, key=f"{K}.export", name="gradscape-ravine")
     aligned, _ = run_all("ravine", {"condition": condition, "angle": 0.0}, keys, hp, steps, start=START_UV)
     rows = []
     for r, a in zip(runs, aligned):

@@ -338,3 +338,42 @@ def _real_network_landscape(optimizers, steps, grid, plane_of, hparams, seed, ra
         return None, "the loss over the plane is not finite everywhere; lower the learning rates"
     scape.meta = dict(scape.meta, seconds=time.perf_counter() - t0)
     return scape, None
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def scrub_paths(
+    surface_key: str,
+    surface_params: tuple,
+    optimizer_key: str,
+    hparams: tuple,
+    name: str,
+    values: tuple,
+    schedule_key: str,
+    schedule_params: tuple,
+    steps: int,
+    start: tuple | None,
+    noise: float,
+    seed: int,
+):
+    """(engine.sweeps.Scrub or None, error or None): one optimizer's paths at every value, one batched call."""
+    from engine.sweeps import scrub
+
+    try:
+        return (
+            scrub(
+                surface_object(surface_key, surface_params),
+                optimizer_key,
+                name,
+                values,
+                steps,
+                start,
+                dict(hparams),
+                schedule=make_schedule(schedule_key, **dict(schedule_params)),
+                noise=noise,
+                seed=seed,
+                device=PAGE_DEVICE,
+            ),
+            None,
+        )
+    except ValueError as err:
+        return None, f"{get_optimizer(optimizer_key).name}: {err}"

@@ -63,12 +63,16 @@ def _gone(scrubs: list, names: list[str], v: int) -> dict:
     )
 
 
-def scrub_figure(surface, scrubs: list, names: list[str], layers: dict, current: float, presenter=False) -> dict:
+def scrub_figure(
+    surface, scrubs: list, names: list[str], layers: dict, current: float, presenter=False, label: str | None = None
+) -> dict:
     """scrubs: engine.sweeps.Scrub per optimizer, all over the same values; names: their legend names;
-    layers: the surface drawing (figures.playground.surface_layers); current: the value shown first."""
+    layers: the surface drawing (figures.playground.surface_layers); current: the value shown first;
+    label: the hyperparameter as the reader knows it ("learning rate η"; default its name)."""
     (x0, x1), (y0, y1) = surface.bounds
     values = scrubs[0].values
     name = scrubs[0].name
+    label = label or name
     first = nearest_index(values, current)
     font = 20 if presenter else 13
     data = [
@@ -108,9 +112,9 @@ def scrub_figure(surface, scrubs: list, names: list[str], layers: dict, current:
             )
         )
     moving = []
-    for i, (s, label) in enumerate(zip(scrubs, names)):
+    for i, (s, run_name) in enumerate(zip(scrubs, names)):
         color = color_for(s.optimizer, i)
-        fixed = " (no " + name + ")" if s.constant else ""
+        fixed = f" (no {label})" if s.constant else ""
         x, y = _cut(s.xy[first], surface.bounds)
         moving.append(len(data))
         data.append(
@@ -119,7 +123,7 @@ def scrub_figure(surface, scrubs: list, names: list[str], layers: dict, current:
                 mode="lines",
                 x=x,
                 y=y,
-                name=label + fixed,
+                name=run_name + fixed,
                 legendgroup=f"run{i}",
                 line=dict(color=color, width=3.5 if presenter else 2.2, dash="dot" if s.constant else "solid"),
                 hoverinfo="skip",
@@ -132,7 +136,7 @@ def scrub_figure(surface, scrubs: list, names: list[str], layers: dict, current:
                 mode="markers",
                 x=x[-1:],
                 y=y[-1:],
-                name=label,
+                name=run_name,
                 legendgroup=f"run{i}",
                 showlegend=False,
                 marker=dict(size=13 if presenter else 10, color=color, line=dict(color="#fff", width=1.5)),
@@ -154,7 +158,7 @@ def scrub_figure(surface, scrubs: list, names: list[str], layers: dict, current:
         y=0.0,
         yanchor="top",
         pad=dict(t=30, b=4),
-        currentvalue=dict(prefix=f"{name} = ", font=dict(size=font + 2, color="#222"), xanchor="left"),
+        currentvalue=dict(prefix=f"{label} = ", font=dict(size=font + 2, color="#222"), xanchor="left"),
         font=dict(size=font - 2),
         steps=[
             dict(method="animate", label=value_label(float(val)), args=[[str(v)], still])

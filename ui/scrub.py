@@ -147,6 +147,7 @@ def scrub_section(cfg: Config, surface, prefix: str, hp_key: str, presenter: boo
         surface_drawing(cfg.surface, freeze(cfg.surface_params)),
         current,
         presenter=presenter,
+        label=widget_label(p),
     )
     token = f"{name}:{hash((values, keys, cfg.steps)) & 0xFFFFFFFF:x}"
     figure["layout"]["meta"]["scrub"]["token"] = token
@@ -154,13 +155,14 @@ def scrub_section(cfg: Config, surface, prefix: str, hp_key: str, presenter: boo
     st.plotly_chart(PrebuiltFigure(figure), key=prefix + "ui.scrub.chart", config={"displayModeBar": False})
     note, button = st.columns([4, 1], vertical_alignment="center")
     missing = [get_optimizer(s.optimizer).name for s in scrubs if s.constant]
+    label = widget_label(p)
     every = scrubs[0].record_every
     drawn = "every step drawn" if every == 1 else f"every {every} steps drawn"
     note.caption(
         f"Drag the slider under the figure: each of its {len(values)} positions is a run computed in advance "
         f"(one batched call per optimizer, {drawn}), so the paths follow at once and nothing goes to the "
         f"server. The end dot is step {cfg.steps}."
-        + (f" Dotted: {', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no {name}." if missing else "")
+        + (f" Dotted: {', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no {label}." if missing else "")
     )
     with button:
         _apply_button(
@@ -170,7 +172,7 @@ def scrub_section(cfg: Config, surface, prefix: str, hp_key: str, presenter: boo
         )
     applied = st.session_state.pop(prefix + "ui.scrub.applied", None)
     if applied:
-        st.caption(f"Applied {widget_label(p)} = {fmt_value(applied[1])} to the sidebar and the link.")
+        st.caption(f"Applied {label} = {fmt_value(applied[1])} to the sidebar and the link.")
 
 
 def _param(keys, name: str):

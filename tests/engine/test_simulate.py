@@ -801,3 +801,18 @@ def test_trajectory_type_and_meta():
     traj = run("ravine", "adam", steps=5, noise=0.1, seed=4)
     assert isinstance(traj, Trajectory)
     assert traj.noise == 0.1 and traj.seed == 4 and traj.device == CPU
+
+
+def test_gaussian_noise_in_blocks_is_the_same_bits_as_step_by_step(monkeypatch):
+    """gaussian() computes its (steps, 2, B) draws in cache-sized blocks of steps; each draw is a hash
+    of (seed, step, coordinate) alone, so any blocking gives the same bits as one step at a time."""
+    from engine import noise
+
+    seeds = torch.tensor([0, 1, -5, 2**62, 12345], dtype=torch.int64)
+    whole = noise.gaussian(seeds, 3, 40, torch.float64)
+    one_by_one = torch.cat([noise.gaussian(seeds, 3 + t, 1, torch.float64) for t in range(40)])
+    monkeypatch.setattr(noise, "_BLOCK", 7)  # blocks of 1 step here (2 × 5 values > 7), then of several
+    assert torch.equal(whole, one_by_one) and torch.equal(whole, noise.gaussian(seeds, 3, 40, torch.float64))
+    monkeypatch.setattr(noise, "_BLOCK", 60)
+    assert torch.equal(whole, noise.gaussian(seeds, 3, 40, torch.float64))
+    assert whole.std().item() == pytest.approx(1.0, abs=0.15) and whole.mean().abs().item() < 0.15

@@ -6,6 +6,7 @@
     gradscape scenes
     gradscape snippet "Plateau: AdaGrad stalls" --optimizer rmsprop > rmsprop_run.py
     gradscape landscape --optimizers sgd,momentum,adam --steps 300 --grid 41 --format json,html --out out/
+    gradscape pack adaptive-learning-rates --out lecture/
 
 Errors in the arguments print one line and exit with code 2 (as argparse does), never a traceback.
 Also runs as `python -m export.cli`.
@@ -39,6 +40,7 @@ examples:
   gradscape snippet "Ravine: SGD vs momentum" --optimizer momentum > run.py
   gradscape warm --surface ravine        # compile the Playground's fused graphs before a lecture
   gradscape landscape --optimizers sgd,momentum,adam -f json,html --out out/   # a real network's landscape
+  gradscape pack adaptive-learning-rates --out lecture/   # a lecture as static HTML pages (offline)
 
 `gradscape render --help` lists every option.
 """
@@ -75,6 +77,29 @@ examples:
 Problems in a copied link (an unknown optimizer, a value out of range) are reported on stderr and
 the default is used, as in the app; --strict turns them into errors. Links are read as browsers
 write them: '+' is a space, so type a plus sign in a formula as %2B (s.expr=x**2%2By**2).
+"""
+
+
+PACK_HELP = """\
+Write a lecture as a folder of static HTML: index.html (the lecture's title, and per scene its title,
+text, measured numbers and a thumbnail) and one interactive page per scene (Play/Pause, the scrubber,
+the lecture keys: Space, arrows, PgUp/PgDn for the previous/next scene), all sharing one local copy
+of plotly.js. Nothing is fetched from another host: the folder opens offline from the file system, and any
+static web host or course platform (upload it as a zip) serves it without a server.
+
+Each argument is a shipped lecture's key, a lecture file (.json, the format of assets/lectures/ or
+the Scenes page's "Download as a lecture file"), a preset scene (name or slug; see `gradscape
+scenes`), a surface key, or a copied Playground link (one with lecture= or seq= stands for the whole
+lecture). One lecture keeps its title; several arguments make a sequence in their order (--title).
+"""
+
+PACK_EPILOG = """\
+examples:
+  gradscape pack adaptive-learning-rates --out lecture/
+  gradscape pack my-lecture.json --out week3.zip            # the same pack as a zip
+  gradscape pack ravine-sgd-vs-momentum "Plateau: AdaGrad stalls" saddle-who-escapes-first \\
+      --title "Week 3: momentum" --out week3/
+  gradscape pack "http://localhost:8501/?seq=ravine-sgd-vs-momentum,plateau-adagrad-stalls&scene=1" --out seq/
 """
 
 
@@ -301,6 +326,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="also the loss around θ_A along two filter-normalised random directions (Li et al. 2018)",
     )
     land.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    pack = sub.add_parser(
+        "pack",
+        help="a lecture as a folder of static HTML pages (index, one page per scene; works offline)",
+        description=PACK_HELP,
+        epilog=PACK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pack.add_argument(
+        "items",
+        nargs="+",
+        metavar="LECTURE_OR_SCENE",
+        help="a lecture key, a lecture .json file, preset scenes, or copied links",
+    )
+    pack.add_argument(
+        "-o", "--out", metavar="DIR", required=True, help="the folder to write (created if missing), or FILE.zip"
+    )
+    pack.add_argument("--title", help="the title of a sequence (default: the lecture's own, or 'My sequence')")
+    pack.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
     sub.add_parser(
         "prune",
@@ -663,6 +707,52 @@ def _landscape_html(fig: dict) -> str:
     return figure_html(fig, "gradscape: a real network's loss landscape")
 
 
+def cmd_pack(args) -> int:
+    from scene.lectures import LectureError
+
+    from export import pack
+
+    out = Path(args.out)
+    to_zip = out.suffix.lower() == ".zip"
+    if to_zip and out.is_dir():
+        raise UsageError(f"--out {args.out!r} is a folder; a zip needs a file name")
+    if not to_zip and out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out!r} is a file; give a folder (or a name ending in .zip)")
+    try:
+        lecture, warnings = pack.resolve_lecture(args.items, args.title)
+    except LectureError as err:
+        raise UsageError(str(err)) from None
+    for w in warnings:
+        _err(f"gradscape: warning: {w}")
+    if not args.quiet:
+        _err(f"gradscape: packing {lecture.title!r}: {len(lecture)} scene(s)")
+    t0 = time.perf_counter()
+    last = {"t": t0}
+
+    def progress(done: int, total: int, name: str) -> None:
+        if not args.quiet:
+            now = time.perf_counter()
+            _err(f"  scene {done}/{total}: {name} ({now - last['t']:.1f} s)")
+            last["t"] = now
+
+    try:
+        files = pack.build_pack(lecture, progress=progress, warn=lambda w: _err(f"gradscape: warning: {w}"))
+    except LectureError as err:
+        raise UsageError(str(err)) from None
+    if to_zip:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(pack.zip_files(files, pack.zip_folder(lecture)))
+        written, shown = out.stat().st_size, out
+    else:
+        pack.write_files(files, out)
+        written, shown = pack.pack_size(files), out / "index.html"
+    if not args.quiet:
+        what = "zip" if to_zip else f"{len(files)} files"
+        _err(f"gradscape: wrote {shown} ({what}, {_size(written)} in all, {time.perf_counter() - t0:.1f} s)")
+    print(shown)
+    return 0
+
+
 def cmd_prune(args) -> int:
     from engine import graph_store
 
@@ -689,6 +779,7 @@ def main(argv: list[str] | None = None) -> int:
             "warm": cmd_warm,
             "prune": cmd_prune,
             "landscape": cmd_landscape,
+            "pack": cmd_pack,
         }[args.command](args)
     except UsageError as err:
         _err(f"gradscape: error: {err}")

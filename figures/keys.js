@@ -76,23 +76,31 @@
     return { frame: { duration: 60, redraw: true }, fromcurrent: true, transition: { duration: 0 }, mode: "immediate" };
   }
 
+  // Plotly.animate rejects its promise, with no reason, when a newer animation interrupts it (Space
+  // to pause while playing): expected, so it settles here instead of logging an uncaught rejection.
+  function animate(gd, frames, opts) {
+    return window.Plotly.animate(gd, frames, opts).catch((reason) => {
+      if (reason !== undefined) throw reason;
+    });
+  }
+
   function show(gd, i) {
     const names = frameNames(gd);
     const j = Math.max(0, Math.min(names.length - 1, i));
     gd.__gradscapeFrame = j;
-    return window.Plotly.animate(gd, [names[j]], STILL);
+    return animate(gd, [names[j]], STILL);
   }
 
   function play(gd, fromStart) {
     const names = frameNames(gd);
     const at = frameIndex(gd);
     const restart = fromStart || at >= names.length - 1;
-    const go = () => window.Plotly.animate(gd, null, Object.assign({}, playArgs(gd), { fromcurrent: true }));
+    const go = () => animate(gd, null, Object.assign({}, playArgs(gd), { fromcurrent: true }));
     return restart ? show(gd, 0).then(go) : go();
   }
 
   function pause(gd) {
-    return window.Plotly.animate(gd, [null], STILL);
+    return animate(gd, [null], STILL);
   }
 
   function act(name, gd) {

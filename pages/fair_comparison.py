@@ -15,6 +15,7 @@ from scene.config import Config, to_query
 from ui.lecture import surface_params_widgets
 from ui.plotly_figure import PrebuiltFigure
 from ui.keys import lecture_keys
+from ui.race import race_page
 from ui.shell import page_setup, playground_link
 from ui.widgets import fmt_value
 
@@ -26,6 +27,7 @@ STEPS = [50, 100, 200, 300, 500, 1000, 2000]
 TOLS = [1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10]
 GRID_POINTS = [11, 21, 41, 81]
 OBJECTIVE_LABELS = {"final_loss": "lowest final loss", "steps_to_tol": "fewest steps to tolerance"}
+MODES = {"race": "many starts: a fair race", "one": "one start"}
 
 sb = st.sidebar
 surface_key = sb.selectbox(
@@ -41,6 +43,17 @@ keys = sb.multiselect(
     "Optimizers", available_optimizers(), default=DEFAULT, key=f"{K}.opt", format_func=lambda k: get_optimizer(k).name
 )
 steps = sb.select_slider("Step budget (the same for all)", STEPS, value=500, key=f"{K}.steps")
+mode = sb.radio(
+    "Compare on",
+    list(MODES),
+    key=f"{K}.mode",
+    format_func=MODES.get,
+    help="A race judges each optimizer on many starts (and noise seeds), tuned on other starts; one start is "
+    "the classic single-path comparison.",
+)
+if mode == "race":
+    race_page(surface_key, surface_params, surface, keys, steps)
+    st.stop()
 objective = sb.radio("Tune each learning rate for", OBJECTIVES, key=f"{K}.objective", format_func=OBJECTIVE_LABELS.get)
 tol = sb.select_slider("Tolerance on loss − f*", TOLS, value=DEFAULT_TOL, key=f"{K}.tol", format_func=fmt_value)
 n_lrs = sb.select_slider("Learning rates tried per optimizer", GRID_POINTS, value=41, key=f"{K}.n")

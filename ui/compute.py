@@ -273,9 +273,28 @@ def noise_cloud(
 
 # Kept here rather than in st.cache_data: st.cache_data replays the elements a cached call touches, so the
 # page's progress bar could not follow a computation inside it. Keyed by the arguments, newest last.
-_LANDSCAPES: collections.OrderedDict = collections.OrderedDict()
-_LANDSCAPES_KEPT = 16
-_LANDSCAPES_LOCK = threading.Lock()
+class _Kept:
+    """The last few answers of a slow call that reports its progress as it goes: st.cache_data would
+    make the progress callback part of the key, and replay none of its calls for a kept answer."""
+
+    def __init__(self, size: int):
+        self.size, self.answers, self.lock = size, collections.OrderedDict(), threading.Lock()
+
+    def get(self, key, compute):
+        with self.lock:
+            if key in self.answers:
+                self.answers.move_to_end(key)
+                return self.answers[key]
+        answer = compute()
+        with self.lock:
+            self.answers[key] = answer
+            while len(self.answers) > self.size:
+                self.answers.popitem(last=False)
+        return answer
+
+
+_LANDSCAPES = _Kept(16)
+_RACES = _Kept(16)
 
 
 def real_network_landscape(
@@ -297,16 +316,24 @@ def real_network_landscape(
     is called as the work goes on (not at all when the answer is kept from an earlier call). random_plane:
     also Li et al.'s filter-normalised random slice (Landscape.random)."""
     key = (tuple(optimizers), int(steps), int(grid), tuple(plane_of), hparams, int(seed), bool(random_plane))
-    with _LANDSCAPES_LOCK:
-        if key in _LANDSCAPES:
-            _LANDSCAPES.move_to_end(key)
-            return _LANDSCAPES[key]
-    answer = _real_network_landscape(*key, progress)
-    with _LANDSCAPES_LOCK:
-        _LANDSCAPES[key] = answer
-        while len(_LANDSCAPES) > _LANDSCAPES_KEPT:
-            _LANDSCAPES.popitem(last=False)
-    return answer
+    return _LANDSCAPES.get(key, lambda: _real_network_landscape(*key, progress))
+
+
+def fair_race(surface_key: str, surface_params: tuple, optimizers: tuple, protocol, progress=None):
+    """(Race or None, error or None): engine.race.race under `protocol` (a frozen dataclass, hashable),
+    kept for the next rerun; progress(fraction, text) as it goes. Never raises on bad settings."""
+    from engine.race import race
+
+    def compute():
+        try:
+            surface = surface_object(surface_key, surface_params)
+            n = len(optimizers) * protocol.lr_points * protocol.starts * protocol.n_seeds
+            _check_work(surface, n, protocol.steps)
+            return race(surface, list(optimizers), protocol, progress=progress, device=_sweep_device()), None
+        except ValueError as err:
+            return None, str(err)
+
+    return _RACES.get((surface_key, surface_params, tuple(optimizers), protocol), compute)
 
 
 def _real_network_landscape(optimizers, steps, grid, plane_of, hparams, seed, random_plane, progress):

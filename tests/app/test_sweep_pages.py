@@ -136,7 +136,7 @@ def test_hyperparameter_map_of_two_non_lr_parameters():
 
 # --- fair comparison ---------------------------------------------------------------------------------------
 
-FC = {"fc.steps": 100, "fc.n": 11, "fc.opt": ["sgd", "adam"]}
+FC = {"fc.steps": 100, "fc.n": 11, "fc.opt": ["sgd", "adam"], "fc.mode": "one"}  # the single-start comparison
 
 
 def test_fair_comparison_shows_the_engines_tuned_lrs_and_overlays_the_runs():

@@ -301,7 +301,9 @@ def test_fair_comparison_tunes_each_lr_and_plots_the_tuned_paths(page, sweep_ser
     from surfaces import get_surface
     from scene.config import effective_hparams, from_query
 
-    open_sweep_page(page, sweep_server, "fair_comparison", "fc.chart")
+    open_sweep_page(page, sweep_server, "fair_comparison", "fc.race.chart")  # the race comes first
+    page.locator("[data-testid=stSidebar]").get_by_text("one start", exact=True).click()
+    wait_idle(page, chart_has("fc.chart", "d.length > 0"))
     slide_to_lowest(page, "Step budget (the same for all)", "50")
     wait_idle(page, main_text_has("same budget of 50 steps"))
     slide_to_lowest(page, "Learning rates tried per optimizer", "11")

@@ -1,0 +1,140 @@
+"""The Fair comparison page's race (engine/race.py): its protocol widgets, the run with a progress bar,
+the distributions, each optimizer's median run in the Playground, and the report card."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from engine.race import LR_POINTS, MIN_SEEDS, MIN_STARTS, OBJECTIVES, START_KINDS, Protocol
+from export.race import report_csv, report_png
+from figures.race import protocol_text, race_figure
+from scene.config import Config, to_query
+from ui.compute import fair_race, freeze
+from ui.plotly_figure import PrebuiltFigure
+from ui.shell import playground_link
+from ui.widgets import fmt_value
+
+K = "fc.race"
+TOLS = [1e-1, 1e-2, 1e-3, 1e-4, 1e-6]
+STARTS = [MIN_STARTS, 100, 144, 256]
+SEEDS = [MIN_SEEDS, 16, 32]
+LR_GRID = [LR_POINTS, 24, 32]
+OBJECTIVE_LABELS = {
+    "median_steps": "fewest steps to tolerance (median)",
+    "success_rate": "most runs reaching tolerance",
+    "median_final_loss": "lowest final loss (median)",
+}
+KIND_LABELS = {"sample": "a seeded random sample", "grid": "a grid"}
+
+
+def protocol_widgets(steps: int) -> Protocol:
+    sb = st.sidebar
+    objective = sb.radio(
+        "Tune each learning rate for", list(OBJECTIVES), key=f"{K}.objective", format_func=OBJECTIVE_LABELS.get
+    )
+    tol = sb.select_slider("Tolerance on loss − f*", TOLS, value=1e-3, key=f"{K}.tol", format_func=fmt_value)
+    c1, c2 = sb.columns(2)
+    starts = c1.selectbox("Starts", STARTS, key=f"{K}.starts")
+    kind = c2.selectbox("Spread as", START_KINDS, key=f"{K}.kind", format_func=KIND_LABELS.get)
+    start_seed = sb.number_input("Seed of the starts", 0, 10_000, 0, key=f"{K}.start_seed") if kind == "sample" else 0
+    noise = sb.slider("Gradient noise σ", 0.0, 1.0, 0.0, 0.01, key=f"{K}.noise")
+    seeds = sb.selectbox("Noise seeds per start", SEEDS, key=f"{K}.seeds") if noise > 0 else MIN_SEEDS
+    lr_points = sb.selectbox("Learning rates tried per optimizer", LR_GRID, key=f"{K}.lrs")
+    return Protocol(
+        steps=steps,
+        starts=int(starts),
+        start_kind=kind,
+        start_seed=int(start_seed),
+        noise=float(noise),
+        seeds=int(seeds),
+        lr_points=int(lr_points),
+        objective=objective,
+        tol=float(tol),
+    )
+
+
+def race_page(surface_key: str, surface_params: dict, surface, keys: list, steps: int) -> None:
+    protocol = protocol_widgets(steps)
+    st.title("Fair comparison: a race over many starts")
+    if not keys:
+        st.info("Choose optimizers in the sidebar.")
+        return
+    bar = st.progress(0.0, text="Tuning…")
+    race, error = fair_race(
+        surface_key, freeze(surface_params), tuple(keys), protocol, progress=lambda f, t: bar.progress(f, text=t)
+    )
+    bar.empty()
+    if error:
+        st.error(error)
+        return
+    st.markdown(f"On **{surface.name}**. " + protocol_text(race))
+    for e in race.errors.values():
+        st.error(e)
+    rows = []
+    for e in race.entries.values():
+        reached = e.reached_steps()
+        diverged = int(e.evaluation.diverged.sum())
+        rows.append(
+            {
+                "optimizer": e.name,
+                "tuned lr": e.tuned_lr,
+                "success rate": f"{100 * e.success_rate:.0f}%",
+                "median steps (runs that got there)": int(np.median(reached)) if len(reached) else None,
+                "median final loss − f*": e.median_final_gap,
+                "diverged": f"{diverged} of {e.evaluation.gap.size}",
+            }
+        )
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "tuned lr": st.column_config.NumberColumn(format="%.4g"),
+            "median final loss − f*": st.column_config.NumberColumn(format="%.3g"),
+        },
+    )
+    figure = race_figure(race)
+    st.plotly_chart(PrebuiltFigure(figure), key=f"{K}.chart", config={"displaylogo": False})
+    st.caption(
+        f"Computed in {race.seconds:.1f} s: two batched calls per optimizer, "
+        f"{protocol.lr_points * len(race.tuning_starts) * protocol.n_seeds:,} tuning runs and "
+        f"{len(race.evaluation_starts) * protocol.n_seeds:,} evaluation runs each. Steps to tolerance are read "
+        f"every {max(e.evaluation.record_every for e in race.entries.values()) if race.entries else 1} step(s)."
+    )
+    st.subheader("Each optimizer's median run")
+    st.caption("The evaluation run with the median final loss: its start, its noise seed and the tuned lr.")
+    cols = st.columns(min(4, max(len(race.entries), 1)))
+    for i, e in enumerate(race.entries.values()):
+        s, j = e.median_run()
+        x, y = race.evaluation_starts[s]
+        cfg = Config(
+            surface=surface_key,
+            surface_params=surface_params,
+            optimizers=(e.key,),
+            hparams={e.key: {"lr": e.tuned_lr}},
+            steps=protocol.steps,
+            noise=protocol.noise,
+            seed=int(race.evaluation_seeds[j]),
+            start=(round(float(x), 4), round(float(y), 4)),
+        )
+        with cols[i % len(cols)]:
+            playground_link(f"{e.name}", to_query(cfg), icon=":material/play_arrow:")
+    name = f"gradscape-race-{surface_key}"
+    c1, c2, _ = st.columns([1, 1, 3])
+    c1.download_button(
+        "Report card (CSV)",
+        data=lambda: report_csv(race),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"{K}.csv",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "Report card (PNG)",
+        data=lambda: report_png(race, f"Fair race on {surface.name}"),
+        file_name=f"{name}.png",
+        mime="image/png",
+        key=f"{K}.png",
+        on_click="ignore",
+    )

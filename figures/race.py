@@ -93,18 +93,18 @@ def race_figure(race, presenter: bool = False) -> dict:
     )
     layout = dict(
         height=520 if presenter else 460,
-        margin=dict(l=60, r=20, t=50, b=90),
+        margin=dict(l=60, r=20, t=70, b=90),
         font=dict(size=font),
         paper_bgcolor="#fff",
         plot_bgcolor="#fff",
         xaxis=dict(cats, domain=[0, 0.3], anchor="y"),
         yaxis=dict(axis, range=[0, 110], anchor="x"),
         xaxis2=dict(cats, domain=[0.35, 0.65], anchor="y2"),
-        yaxis2=dict(axis, anchor="x2", range=[0, race.protocol.steps]),
+        yaxis2=dict(axis, anchor="x2", range=[0, race.protocol.steps * 1.02]),
         xaxis3=dict(cats, domain=[0.7, 1], anchor="y3"),
         yaxis3=dict(axis, anchor="x3", type="log"),
         annotations=[
-            dict(text=f"<b>{t}</b>", x=x, y=1.02, xref="paper", yref="paper", showarrow=False, xanchor="left")
+            dict(text=f"<b>{t}</b>", x=x, y=1.04, xref="paper", yref="paper", showarrow=False, xanchor="left")
             for t, x in titles
         ],
         showlegend=False,

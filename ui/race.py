@@ -96,11 +96,16 @@ def race_page(surface_key: str, surface_params: dict, surface, keys: list, steps
     )
     figure = race_figure(race)
     st.plotly_chart(PrebuiltFigure(figure), key=f"{K}.chart", config={"displaylogo": False})
+    every = max((e.evaluation.record_every for e in race.entries.values()), default=1)
     st.caption(
         f"Computed in {race.seconds:.1f} s: two batched calls per optimizer, "
         f"{protocol.lr_points * len(race.tuning_starts) * protocol.n_seeds:,} tuning runs and "
         f"{len(race.evaluation_starts) * protocol.n_seeds:,} evaluation runs each. Steps to tolerance are read "
-        f"every {max(e.evaluation.record_every for e in race.entries.values()) if race.entries else 1} step(s)."
+        + (
+            "at every step."
+            if every == 1
+            else f"every {every} steps (a run counted at step s got there after s − {every})."
+        )
     )
     st.subheader("Each optimizer's median run")
     st.caption("The evaluation run with the median final loss: its start, its noise seed and the tuned lr.")

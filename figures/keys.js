@@ -116,13 +116,23 @@
     return stop.then(() => show(gd, to()));
   }
 
-  function typing(target) {
-    const el = target && target.closest ? target : document.activeElement;
-    if (!el) return false;
-    const tag = (el.tagName || "").toLowerCase();
+  // Focus in a text field: no key is ours. Focus on another control (a slider, a button, a radio):
+  // the keys it uses itself (Space, arrows, Home, End) stay its own; PageUp/PageDown, R and ? act.
+  const TEXT = 'textarea, select, [contenteditable=""], [contenteditable="true"], [role=textbox], [role=combobox]';
+  const CONTROL =
+    "input, button, a[href], [role=slider], [role=spinbutton], [role=radio], [role=checkbox], " +
+    "[role=switch], [role=tab], [role=option], [role=listbox], [role=menuitem], [role=button]";
+  const OWN = new Set([" ", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"]);
+
+  function typing(el) {
+    if (!el || !el.closest) return false;
+    if (el.closest(TEXT)) return true;
     const type = (el.type || "").toLowerCase();
-    if (tag === "textarea" || tag === "select" || el.isContentEditable) return true;
-    return tag === "input" && !["checkbox", "radio", "button", "range", "submit"].includes(type);
+    return el.tagName === "INPUT" && !["checkbox", "radio", "button", "range", "submit", "reset"].includes(type);
+  }
+
+  function ownedByControl(el, key) {
+    return Boolean(el && el.closest && OWN.has(key) && el.closest(CONTROL) && !el.closest(".js-plotly-plot"));
   }
 
   function toggleHelp() {
@@ -145,7 +155,8 @@
   }
 
   function onKeyDown(e) {
-    if (e.ctrlKey || e.altKey || e.metaKey || typing(e.target)) return;
+    const focus = e.target && e.target !== document.body ? e.target : document.activeElement;
+    if (e.ctrlKey || e.altKey || e.metaKey || typing(focus) || ownedByControl(focus, e.key)) return;
     if (e.key === "Escape") {
       const panel = document.getElementById("gradscape-keys-help");
       if (panel) panel.remove();

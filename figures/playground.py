@@ -220,8 +220,10 @@ def playground_figure(
     presenter: bool = False,
     frame_ms: int = 60,
     log_loss: bool | None = None,
+    height: int | None = None,
 ) -> dict:
-    """The whole Playground figure as a plotly dict (pass `layers` or the `grid` to draw them from)."""
+    """The whole Playground figure as a plotly dict (pass `layers` or the `grid` to draw them from);
+    height: in pixels (default 960, 1080 in presenter mode)."""
     layers = layers if layers is not None else surface_layers(surface, grid)
     (x0, x1), (y0, y1) = surface.bounds
     font = 20 if presenter else 13
@@ -406,6 +408,8 @@ def playground_figure(
 
     layout = _layout(surface, font, n_steps, frame_steps, frame_ms, log_loss, f_star, presenter)
     layout["images"] = [image]
+    if height is not None:
+        layout["height"] = int(height)
     _cursor_spans(data, cursor_indices, layout)
     return dict(data=data, layout=layout, frames=frame_list)
 

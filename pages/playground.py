@@ -19,6 +19,7 @@ from ui.downloads import scene_exports
 from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid, warm_up_playground
 from scene.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
 from ui.plotly_figure import PrebuiltFigure
+from ui.lecture_mode import PROJECTOR_HEIGHT
 from ui.text import engine_note, plain, schedule_note
 from ui.widgets import param_widget
 
@@ -152,11 +153,13 @@ lecture = lecture_mode.current_lecture(cfg)
 hidden = lecture_mode.paths_hidden(cfg)
 if cfg.presenter or embedded:
     st.markdown(lecture_mode.PRESENTER_CSS, unsafe_allow_html=True)
+if embedded:
+    st.markdown(lecture_mode.PROJECTOR_CSS, unsafe_allow_html=True)
 surface = session.current_surface(surface_key, cfg.surface_params)
 if not embedded:
     st.title("Playground")
     if lecture is not None:
-        lecture_mode.scene_header(cfg, lecture)
+        lecture_mode.scene_header(cfg, lecture, hidden=hidden)
     st.caption(
         f"**{surface.name}** — {plain(surface.description) if surface_key == 'formula' else surface.description}"
     )
@@ -211,6 +214,7 @@ figure = playground_figure(
     start=start,
     presenter=cfg.presenter or embedded,
     frame_ms=SPEEDS[cfg.speed],
+    height=PROJECTOR_HEIGHT if embedded else None,
 )
 autoplay = lecture_mode.take_autoplay()
 if hidden:
@@ -231,7 +235,7 @@ server_ms = (time.perf_counter() - t0) * 1000
 measured_slot = None
 bar = st.columns([5, 2, 1, 1] if embedded else [7, 1, 1], vertical_alignment="center")
 if embedded and lecture is not None:
-    lecture_mode.scene_header(cfg, lecture, bar[0])
+    lecture_mode.scene_header(cfg, lecture, bar[0], hidden=hidden)
 if embedded:
     bar[1].select_slider("Animation speed", list(SPEEDS), key=P + "ui.speed", label_visibility="collapsed")
 if hidden:

@@ -119,12 +119,14 @@ def page_quiz_bar(prefix: str, hidden: bool, autoplay: str, question: str) -> No
 # ---- what the page shows ------------------------------------------------------------------------
 
 
-def scene_header(cfg: Config, lecture: Lecture, where=None) -> None:
-    """Scene k of n, the lecture's title, Previous/Next, the scene's name and description."""
+def scene_header(cfg: Config, lecture: Lecture, where=None, hidden: bool = False) -> None:
+    """Scene k of n, the lecture's title, Previous/Next and the scene's name (not while an anonymous
+    quiz hides the paths: a name like "SGD vs momentum" would give the answer away)."""
     where = where or st
     scene = lecture.scenes[cfg.scene - 1]
     left, prev, nxt = where.columns([4, 1, 1], vertical_alignment="center")
-    left.markdown(f"**{scene.name}**  \n{lecture.title} · scene {cfg.scene} of {len(lecture)}")
+    name = "Which is which?" if hidden and cfg.quiz == "anon" else scene.name
+    left.markdown(f"**{name}**  \n{lecture.title} · scene {cfg.scene} of {len(lecture)}")
     prev.button(
         "Previous",
         icon=":material/skip_previous:",
@@ -185,6 +187,9 @@ def projector_link_button(cfg: Config, where=None) -> None:
         st.code(projector_link(cfg), language=None, wrap_lines=True)
 
 
+# The projector view on a 1080p screen: the figure and the bar under it fit without scrolling.
+PROJECTOR_HEIGHT = 880
+PROJECTOR_CSS = "<style>[data-testid=stMainBlockContainer] {padding-top: 0.5rem;}</style>"  # constant, no user text
 PRESENTER_CSS = (
     "<style>[data-testid=stMarkdownContainer] p, [data-testid=stMarkdownContainer] li, "
     "[data-testid=stWidgetLabel] p, [data-testid=stCaptionContainer] {font-size: 1.2rem;} "

@@ -104,8 +104,10 @@ def test_an_anonymous_quiz_letters_the_legend_until_the_reveal():
     assert legend == ["Optimizer A", "Optimizer B", "Optimizer C"]
     assert not any(n in repr(fig) for n in ("SGD", "Momentum", "Adam"))
     assert query(at)["quiz"] == "anon"
+    assert LECTURE.scenes[1].name not in _texts(at)  # "SGD vs momentum" would name the letters
     _button(at, "pg.ui.reveal").click()
     assert sorted(paths(main_figure(ok(at)))) == ["Adam", "Momentum", "SGD"]
+    assert LECTURE.scenes[1].name in _texts(at)
 
 
 def test_the_quiz_toggle_writes_quiz_to_the_url_and_survives_the_next_scene():
@@ -131,6 +133,7 @@ def test_the_projector_view_puts_the_scene_and_speed_under_the_figure_in_large_t
     speed.set_value("2×")
     fig = main_figure(ok(at))
     assert fig["layout"]["font"]["size"] == 20  # the presenter's size
+    assert fig["layout"]["height"] <= 900  # with the bar under it, it fits a 1080p projector
     play = fig["layout"]["updatemenus"][0]["buttons"][0]
     assert play["args"][1]["frame"]["duration"] == 30
     assert f"scene 3 of {len(LECTURE)}" in _texts(at)

@@ -228,3 +228,41 @@ def page(request, new_page, page_errors):
         screenshot(p, request.node.name)
     except Exception as err:  # a screenshot is a by-product; never hide the test's own result
         print(f"screenshot failed for {request.node.name}: {err}")
+
+
+# ---- shared by the modules that start a server of their own ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quiet_server(request):
+    """Base URL of a Streamlit server of the requesting test module's own, started with
+    GRADSCAPE_BACKGROUND_COMPILE=0 (no background graph builds competing with the browser for the CPU);
+    its log is test-artifacts/browser/server_<module>.log."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").removesuffix("_browser")
+    with contextlib.ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as mp:  # the variable is read when the process starts
+            mp.setenv("GRADSCAPE_BACKGROUND_COMPILE", "0")
+            base = stack.enter_context(streamlit_server(f"server_{name}"))
+        yield base
+
+
+def _wait_idle(page, predicate_js: str = "true", timeout: int = CHART_TIMEOUT_MS) -> None:
+    """Until Streamlit's script run is over, nothing on the page is stale, and `predicate_js` (a JS
+    expression) holds. The predicate must only be true of the new run's output, so that the page from
+    before cannot pass for it."""
+    page.wait_for_function(
+        f"""() => {{
+        const app = document.querySelector('[data-test-script-state]');
+        if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+        if (document.querySelector('[data-stale=true]')) return false;
+        return !!({predicate_js});
+    }}""",
+        timeout=timeout,
+        polling=100,
+    )
+
+
+@pytest.fixture
+def wait_idle():
+    """wait_idle(page, predicate_js="true", timeout=...): see _wait_idle."""
+    return _wait_idle

@@ -868,8 +868,9 @@ SCRUB_POINTS = 151  # recorded points per path (the browser switches between the
 class Scrub:
     """Paths of one optimizer at each value of one hyperparameter, from one simulate call.
 
-    xy[v] is the path at values[v], recorded every `record_every` steps (the last step always);
-    a run whose optimizer lacks the hyperparameter is the same path at every value (`constant`)."""
+    xy[v] is the path at values[v], kept every `record_every` steps (the last step always; every
+    step is computed and diverged_at is exact); a run whose optimizer lacks the hyperparameter is
+    the same path at every value (`constant`)."""
 
     optimizer: str
     name: str
@@ -909,8 +910,11 @@ def scrub(
     names = {p.name for p in spec.params_with_inner(spec.inner_key(base))}
     constant = name not in names
     batch = 1 if constant else len(values)
+    # Every step is recorded and the path thinned here: a compiled graph runs whole chunks of steps
+    # only when every step is recorded or the recording interval is a multiple of its chunk (25):
+    # recording every 7th step ran the fused engine's uncompiled fallback, slower than eager.
     every = max(1, -(-steps // max(points - 1, 1)))
-    check_size(batch, steps, every, dtype, device, None, f"{spec.name}, {batch} values of {name}")
+    check_size(batch, steps, 1, dtype, device, None, f"{spec.name}, {batch} values of {name}")
     hparams = base if constant else {**base, name: torch.tensor(values)}
     begin = tuple(float(v) for v in (surface.start if start is None else start))
     t0 = time.perf_counter()
@@ -926,10 +930,11 @@ def scrub(
             seed=seed,
             device=device,
             dtype=dtype,
-            record_every=every,
+            record_every=1,
             engine=engine,
         )
-    xy, loss = traj.xy.double().numpy(), traj.loss.double().numpy()
+    keep = np.unique(np.append(np.arange(0, steps + 1, every), steps))
+    xy, loss = traj.xy[:, keep].double().numpy(), traj.loss[:, keep].double().numpy()
     diverged = traj.diverged_at.numpy().astype(np.int64)
     if constant:
         xy, loss, diverged = (np.repeat(a, len(values), axis=0) for a in (xy, loss, diverged))
@@ -937,7 +942,7 @@ def scrub(
         optimizer=spec.key,
         name=name,
         values=values,
-        steps=traj.steps.numpy().astype(np.int64),
+        steps=keep.astype(np.int64),
         xy=xy,
         loss=loss,
         diverged_at=diverged,

@@ -46,9 +46,7 @@ def _cut(xy: np.ndarray, bounds) -> tuple[list, list]:
 
 def _gone(scrubs: list, names: list[str], v: int) -> dict:
     """The note of which runs diverged at value v (a diverged path is cut where it leaves)."""
-    # recorded every k steps, a divergence is seen at the first recorded step at or after it
-    when = ["step" if s.record_every == 1 else "by step" for s in scrubs]
-    gone = [f"{label} ({w} {s.diverged_at[v]})" for s, label, w in zip(scrubs, names, when) if s.diverged_at[v] >= 0]
+    gone = [f"{label} (step {s.diverged_at[v]})" for s, label in zip(scrubs, names) if s.diverged_at[v] >= 0]
     return dict(
         text=("diverged: " + ", ".join(gone)) if gone else "",
         x=0.01,

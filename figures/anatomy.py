@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from figures.palette import color_for
-from figures.playground import rounded
+from figures.playground import contour_trace, rounded
 
 # What each state field is called on the page (fields not listed are not drawn as bars).
 STATE_LABELS = {
@@ -82,15 +82,7 @@ def step_figure(
     xs = [p.position[0] for p in details[:t]] + [d.new_position[0]]
     ys = [p.position[1] for p in details[:t]] + [d.new_position[1]]
     data = [
-        dict(
-            type="scatter",
-            mode="lines",
-            x=layers["lines_x"],
-            y=layers["lines_y"],
-            hoverinfo="skip",
-            line=dict(color="rgba(40,60,90,0.35)", width=0.8),
-            showlegend=False,
-        ),
+        contour_trace(layers),
         dict(
             type="scatter",
             mode="lines+markers",

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from figures.palette import color_for
-from figures.playground import rounded
+from figures.playground import contour_trace, rounded
 
 # Colours for basins: Okabe & Ito's colour-blind-safe set without black (paths, markers) and
 # yellow (faint on white). Runs that end near no attractor, or diverge, are grey.
@@ -708,16 +708,7 @@ def cloud_figure(
             showlegend=False,
             name="surface",
         ),
-        dict(
-            type="scatter",
-            mode="lines",
-            x=layers["lines_x"],
-            y=layers["lines_y"],
-            hoverinfo="skip",
-            showlegend=False,
-            name="contours",
-            line=dict(color="rgba(40,60,90,0.35)", width=0.8),
-        ),
+        contour_trace(layers),
     ]
     for i, cloud in enumerate(clouds):
         name = names.get(cloud.optimizer, cloud.optimizer)

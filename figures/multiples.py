@@ -10,7 +10,7 @@ import math
 
 from figures.animation import MAX_FRAMES, controls, frame_steps, position_at
 from figures.palette import color_for
-from figures.playground import RunView, rounded, visible_path, legend_label
+from figures.playground import RunView, contour_trace, legend_label, rounded, visible_path
 
 
 def small_multiples(
@@ -85,18 +85,7 @@ def small_multiples(
                 layer="below",
             )
         )
-        data.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                x=layers["lines_x"],
-                y=layers["lines_y"],
-                hoverinfo="skip",
-                line=dict(color="rgba(40,60,90,0.35)", width=0.7),
-                xaxis=f"x{ax}",
-                yaxis=f"y{ax}",
-            )
-        )
+        data.append(contour_trace(layers, width=0.7, xaxis=f"x{ax}", yaxis=f"y{ax}"))
         if surface.minima:
             data.append(
                 dict(

@@ -209,6 +209,22 @@ def surface_layers(surface, grid: tuple) -> dict:
     return {"png": shaded_png(background), "lines_x": lx, "lines_y": ly}
 
 
+def contour_trace(layers: dict, width: float = 0.8, **axes) -> dict:
+    """The surface's contour lines (surface_layers) as one untouched scatter trace: it survives the
+    frames of an animation, where a contour trace would vanish. axes: xaxis=/yaxis= of a subplot."""
+    return dict(
+        type="scatter",
+        mode="lines",
+        x=layers["lines_x"],
+        y=layers["lines_y"],
+        hoverinfo="skip",
+        showlegend=False,
+        name="contours",
+        line=dict(color="rgba(40,60,90,0.35)", width=width),
+        **axes,
+    )
+
+
 def playground_figure(
     surface,
     runs: list[RunView],
@@ -263,20 +279,7 @@ def playground_figure(
             name="surface",
         )
     )
-    data.append(
-        dict(
-            type="scatter",
-            mode="lines",
-            x=layers["lines_x"],
-            y=layers["lines_y"],
-            hoverinfo="skip",
-            showlegend=False,
-            name="contours",
-            line=dict(color="rgba(40,60,90,0.35)", width=0.8),
-            xaxis="x",
-            yaxis="y",
-        )
-    )
+    data.append(contour_trace(layers, xaxis="x", yaxis="y"))
     # 2: an invisible grid of points: a click on the surface selects one and sets the start.
     gx = np.linspace(x0, x1, GRID_CLICK_POINTS)
     gy = np.linspace(y0, y1, GRID_CLICK_POINTS)

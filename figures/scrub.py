@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures.palette import color_for
-from figures.playground import rounded
+from figures.playground import contour_trace, rounded
 
 FAR = 10.0  # a point farther than FAR view widths outside the view is cut (a diverging path's tail)
 
@@ -74,16 +74,7 @@ def scrub_figure(
     first = nearest_index(values, current)
     font = 20 if presenter else 13
     data = [
-        dict(
-            type="scatter",
-            mode="lines",
-            x=layers["lines_x"],
-            y=layers["lines_y"],
-            hoverinfo="skip",
-            showlegend=False,
-            name="contours",
-            line=dict(color="rgba(40,60,90,0.35)", width=0.8),
-        ),
+        contour_trace(layers),
         dict(
             type="scatter",
             mode="markers",

@@ -68,7 +68,11 @@ def chart_keys(at: AppTest) -> list[str]:
 
 def panel_paths(fig: dict) -> dict[str, list]:
     """Small multiples: run label -> path points (the named line traces)."""
-    return {t["name"]: list(zip(t["x"], t["y"])) for t in fig["data"] if t.get("mode") == "lines" and t.get("name")}
+    return {
+        t["name"]: list(zip(t["x"], t["y"]))
+        for t in fig["data"]
+        if t.get("mode") == "lines" and t.get("name") not in (None, "contours")
+    }
 
 
 def overlay_paths(fig: dict) -> dict[str, list]:

@@ -100,7 +100,7 @@ def test_small_multiples_paths_and_titles():
     valid(fig)
     texts = [a["text"] for a in fig["layout"]["annotations"]]
     assert texts == [f"<b>{t}</b>" for t in titles]
-    paths = [t for t in fig["data"] if t.get("mode") == "lines" and t.get("name")]
+    paths = [t for t in fig["data"] if t.get("mode") == "lines" and t.get("name") not in (None, "contours")]
     assert [p["name"] for p in paths] == [r.label for r in runs]
     for p, run in zip(paths, runs):
         assert len(p["x"]) == len(run.xy)

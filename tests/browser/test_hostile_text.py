@@ -186,7 +186,10 @@ def test_typed_python_in_the_formula_box_is_refused_without_side_effect(page, ba
     open_with(page, base, {"surface": "formula"})
     before = chart_signature(page)
     url_before = page.url
-    assert formula_box(page).input_value() == DEFAULT_EXPR
+    from playwright.sync_api import expect
+
+    # the text area can be drawn a moment before its value is filled in (seen once under load)
+    expect(formula_box(page)).to_have_value(DEFAULT_EXPR, timeout=15_000)
     scripts_before = inline_scripts(page)
 
     type_formula(page, text)

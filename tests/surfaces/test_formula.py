@@ -200,7 +200,10 @@ def test_hostile_input_is_refused_or_handled_safely(expr, expected, tmp_path, mo
         assert surface.hessian(xy).shape == (2, 2, 2)
     assert elapsed < TIME_LIMIT, f"{elapsed:.2f} s"
     assert list(tmp_path.iterdir()) == []  # no file created (e.g. 'pwned')
-    assert set(sys.modules) - modules_before == set()  # nothing imported (os-like or otherwise)
+    # Nothing imported (os-like or otherwise), torch's own lazily loaded submodules aside: which of those
+    # are already loaded depends on the tests a worker process ran before this one.
+    imported = {m for m in set(sys.modules) - modules_before if m.split(".")[0] != "torch"}
+    assert imported == set()
 
 
 def test_the_corpus_is_large_and_ids_are_unique():

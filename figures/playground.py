@@ -225,6 +225,13 @@ def contour_trace(layers: dict, width: float = 0.8, **axes) -> dict:
     )
 
 
+def start_trace(start, **extra) -> dict:
+    """The start of every run: a thin cross (extra: axes, hover)."""
+    trace = dict(type="scatter", mode="markers", x=[float(start[0])], y=[float(start[1])], name="start")
+    trace.update(showlegend=False, marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="#333333")))
+    return {**trace, **extra}
+
+
 def playground_figure(
     surface,
     runs: list[RunView],
@@ -316,20 +323,7 @@ def playground_figure(
         )
     )
     start = start if start is not None else (runs[0].xy[0] if runs else surface.start)
-    data.append(
-        dict(
-            type="scatter",
-            mode="markers",
-            x=[float(start[0])],
-            y=[float(start[1])],
-            name="start",
-            showlegend=False,
-            xaxis="x",
-            yaxis="y",
-            marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="#333333")),
-            hovertemplate="start (%{x:.3f}, %{y:.3f})<extra></extra>",
-        )
-    )
+    data.append(start_trace(start, xaxis="x", yaxis="y", hovertemplate="start (%{x:.3f}, %{y:.3f})<extra></extra>"))
 
     head_indices, head_points = [], []
     n_steps = max((int(r.steps[-1]) for r in runs), default=0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures.palette import color_for
-from figures.playground import contour_trace, rounded
+from figures.playground import contour_trace, rounded, start_trace
 
 FAR = 10.0  # a point farther than FAR view widths outside the view is cut (a diverging path's tail)
 
@@ -88,18 +88,7 @@ def scrub_figure(
     ]
     if scrubs:
         start = scrubs[0].xy[0, 0]
-        data.append(
-            dict(
-                type="scatter",
-                mode="markers",
-                x=[float(start[0])],
-                y=[float(start[1])],
-                name="start",
-                showlegend=False,
-                marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="#333")),
-                hoverinfo="skip",
-            )
-        )
+        data.append(start_trace(start, hoverinfo="skip"))
     moving = []
     for i, (s, run_name) in enumerate(zip(scrubs, names)):
         color = color_for(s.optimizer, i)

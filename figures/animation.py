@@ -27,6 +27,12 @@ def position_at(steps: np.ndarray, xy: np.ndarray, step: int) -> tuple[float, fl
     return float(xy[j, 0]), float(xy[j, 1])
 
 
+def positions_at(steps: np.ndarray, steps_wanted) -> np.ndarray:
+    """Row indices of the run's point at each wanted step (as position_at, for many steps at once)."""
+    j = np.searchsorted(steps, np.asarray(steps_wanted), side="right") - 1
+    return np.clip(j, 0, len(steps) - 1)
+
+
 def controls(steps: list[int], frame_ms: int, font: int, y: float, x_slider: float = 0.16) -> tuple[dict, dict]:
     """(slider, buttons): a step scrubber and Play/Pause, all client-side (no rerun)."""
     still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))

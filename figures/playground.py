@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from figures.animation import MAX_FRAMES, controls, frame_steps as _frame_steps, position_at
+from figures.animation import MAX_FRAMES, controls, frame_steps as _frame_steps, positions_at
 from figures.palette import color_for
 
 MAX_LINE_POINTS = 2000  # per trace in the step panels; the paths keep up to 5000
@@ -394,12 +394,11 @@ def playground_figure(
         )
 
     frame_steps = _frame_steps(n_steps, frames)
+    # Each head at every frame's step (its last recorded point at or before it), rounded as the path is.
+    heads = [rounded(run.xy[positions_at(run.steps, frame_steps)]) for run in head_points]
     frame_list = []
-    for s in frame_steps:
-        fdata = []
-        for run in head_points:
-            hx, hy = rounded(position_at(run.steps, run.xy, s))  # as the drawn path is: a smaller payload
-            fdata.append(dict(x=[hx], y=[hy]))
+    for k, s in enumerate(frame_steps):
+        fdata = [dict(x=[head[k][0]], y=[head[k][1]]) for head in heads]
         fdata.extend(dict(x=[int(s), int(s)]) for _ in cursor_indices)
         frame_list.append(dict(name=str(s), data=fdata, traces=head_indices + cursor_indices))
 
@@ -492,7 +491,8 @@ def _step_traces(run: RunView, color, group, line_w, f_star, log_loss, limit: in
 def step_axis(steps: list) -> dict:
     """A step panel's x: evenly spaced steps as plotly's x0 and dx (nothing to send per point), others
     as the list. step_values() reads either back."""
-    if len(steps) > 2 and all(b - a == steps[1] - steps[0] for a, b in zip(steps, steps[1:])):
+    gaps = np.diff(steps)
+    if len(steps) > 2 and (gaps == gaps[0]).all():
         return {"x0": steps[0], "dx": steps[1] - steps[0]}
     return {"x": steps}
 
@@ -507,7 +507,11 @@ def step_values(trace: dict) -> list:
 def _without_flat_stretches(x: list, y: list) -> tuple[list, list]:
     """The same line without the inner points of a stretch of equal values (a constant or stepped
     learning rate: 1,000 equal values become 2 points), which the browser would draw identically."""
-    keep = [i for i in range(len(y)) if i in (0, len(y) - 1) or not (y[i - 1] == y[i] == y[i + 1])]
+    if len(y) < 3:
+        return list(x), list(y)
+    v = np.array([np.nan if e is None else e for e in y], dtype=np.float64)  # None (a gap) equals nothing
+    inner = (v[:-2] == v[1:-1]) & (v[1:-1] == v[2:])
+    keep = np.flatnonzero(np.concatenate([[True], ~inner, [True]])).tolist()
     return [x[i] for i in keep], [y[i] for i in keep]
 
 

@@ -18,6 +18,7 @@ from ui.shell import page_setup
 from ui.downloads import scene_exports
 from ui.compute import freeze, run_optimizer, surface_drawing, surface_grid, warm_up_playground
 from scene.config import MAX_NOISE, MAX_OPTIMIZERS, SPEEDS, STEP_CHOICES, effective_hparams, lesson_config
+from ui.live_figure import live_figure
 from ui.plotly_figure import PrebuiltFigure
 from ui.lecture_mode import PROJECTOR_HEIGHT
 from ui.text import engine_note, plain, schedule_note
@@ -222,11 +223,11 @@ if hidden:
 elif autoplay:
     figure["layout"]["meta"] = {"autoplay": autoplay}  # the keys script plays it from the start
 
-st.plotly_chart(
-    PrebuiltFigure(figure),
-    key=P + "ui.chart",
-    on_select=session.on_chart_click,
-    selection_mode="points",
+live_figure(
+    figure,
+    P + "ui.chart",
+    click_trace=session.CLICK_GRID_TRACE,
+    on_click=session.on_chart_click,
     config={"displaylogo": False, "scrollZoom": False},
 )
 server_ms = (time.perf_counter() - t0) * 1000

@@ -17,7 +17,8 @@ _JS = (
     keys_script()
     + """
 export default function (component) {
-  const { data, setTriggerValue, parentElement } = component;
+  const { setTriggerValue, parentElement } = component;
+  const data = Array.isArray(component.data) ? component.data[0] : null;
   const actions = (data && data.actions) || [];
   window.gradscapeKeys.install({
     onKey: actions.length ? (name) => { if (actions.includes(name)) setTriggerValue("key", name); } : null,
@@ -51,7 +52,8 @@ def lecture_keys(key: str, actions: dict[str, Callable[[], None]] | None = None,
         if name in actions:
             actions[name]()
 
-    _component(data={"actions": sorted(actions), "autoplay": autoplay}, key=key, on_key_change=on_key)
+    # data as a list: Streamlit checks each value of a dict for a dataframe, importing pandas (0.4 s) to do so
+    _component(data=[{"actions": sorted(actions), "autoplay": autoplay}], key=key, on_key_change=on_key)
 
 
 def key_help() -> None:

@@ -53,7 +53,8 @@ def typed_array(values) -> dict | None:
     return out
 
 
-def _trace_typed(trace: dict) -> dict:
+def trace_typed(trace: dict) -> dict:
+    """A copy of one trace with its long numeric x, y, z and customdata as typed arrays."""
     out = dict(trace)
     for key in ARRAY_KEYS:
         typed = typed_array(trace.get(key))
@@ -65,9 +66,9 @@ def _trace_typed(trace: dict) -> dict:
 def with_typed_arrays(spec: dict) -> dict:
     """A copy of the figure with its traces' (and frames' traces') long numeric arrays typed."""
     out = dict(spec)
-    out["data"] = [_trace_typed(t) for t in spec.get("data", [])]
+    out["data"] = [trace_typed(t) for t in spec.get("data", [])]
     if spec.get("frames"):
-        out["frames"] = [dict(f, data=[_trace_typed(t) for t in f.get("data", [])]) for f in spec["frames"]]
+        out["frames"] = [dict(f, data=[trace_typed(t) for t in f.get("data", [])]) for f in spec["frames"]]
     return out
 
 

@@ -15,6 +15,7 @@ from optimizers.schedules import schedule_class
 from surfaces import surface_class
 from scene.config import Config, effective_hparams, from_query, lesson_config, to_query
 from scene.presets import presets as scene_presets
+from ui.live_figure import clicked_point
 
 P = "pg."
 
@@ -165,20 +166,21 @@ def apply_formula() -> None:
     st.session_state[P + "start.x"], st.session_state[P + "start.y"] = surface.start
 
 
-CLICK_GRID_TRACE = 2  # figures/playground.py: the invisible grid that turns clicks into points
+CLICK_GRID_TRACE = 2  # figures/playground.py: the invisible grid; the live figure turns clicks into points
 
 
 def on_chart_click() -> None:
-    """A click on the surface selects a point of the invisible grid: start there. A callback, because
-    the start inputs already exist when the chart's event reaches the script; and a module function,
-    not one defined in the page: Streamlit keeps every stale chart widget's callback, and a page-level
-    function would keep that run's whole namespace (figures included) alive with it."""
-    event = st.session_state.get(P + "ui.chart") or {}
-    points = (event.get("selection") or {}).get("points", [])
-    clicked = [p for p in points if p.get("curve_number") == CLICK_GRID_TRACE]
-    if clicked:
-        st.session_state[P + "start.x"] = round(float(clicked[0]["x"]), 3)
-        st.session_state[P + "start.y"] = round(float(clicked[0]["y"]), 3)
+    """A click on the surface: start there. A callback, because the start inputs already exist when the
+    figure's click reaches the script; and a module function, not one defined in the page: a page-level
+    function would keep that run's whole namespace (figures included) alive with the widget."""
+    point = clicked_point(P + "ui.chart")
+    if point is None:
+        return
+    cfg = read_config()
+    (x0, x1), (y0, y1) = current_surface(cfg.surface, cfg.surface_params).bounds
+    # inside the view, as the start inputs' own limits are (a panned view can show more)
+    st.session_state[P + "start.x"] = round(min(max(point[0], x0), x1), 3)
+    st.session_state[P + "start.y"] = round(min(max(point[1], y0), y1), 3)
 
 
 def _hparam_specs(key: str):

@@ -51,9 +51,6 @@ def _pages() -> dict:
 
 def run_app() -> None:
     """app.py's whole body."""
-    from engine import builder
-
-    builder.prepare_in_background()  # once per server: the first load of a fused graph is then ~3 ms
     st.set_page_config(
         page_title="gradscape",
         page_icon=str(ROOT / "assets" / "icon.svg"),
@@ -61,7 +58,39 @@ def run_app() -> None:
         # ?embed=true (the projector view) keeps Streamlit's sidebar: start it folded away there
         initial_sidebar_state="collapsed" if st.context.is_embedded else "expanded",
     )
+    plotly_loader()  # before torch is imported: the browser loads plotly.js meanwhile
+    from engine import builder
+
+    builder.prepare_in_background()  # once per server: the first load of a fused graph is then ~3 ms
     st.navigation(_pages()).run()
+
+
+LOADER_KEY = "gs-plotly-loader"
+_LOADER = {
+    "data": [{"type": "scatter", "x": [0], "y": [0], "hoverinfo": "skip"}],
+    # no axes, no margins: tick labels would push margins past 10 px and plotly.js would throw
+    "layout": {
+        "height": 10,
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "showlegend": False,
+    },
+}
+# Out of sight; 400 px wide, as a 1-px box leaves plotly.js no room for the plot ("axis scaling").
+_LOADER_CSS = (
+    f"<style>.st-key-{LOADER_KEY}{{position:absolute;left:0;top:0;width:400px;height:10px;overflow:hidden;"
+    "opacity:0;pointer-events:none;z-index:-1}</style>"
+)
+
+
+def plotly_loader() -> None:
+    """Streamlit loads plotly.js (window.Plotly, which ui/live_figure.js draws with) only with its first
+    chart: a 10-pixel chart out of sight, on every page before anything heavy runs, has the browser load
+    and parse it (~1.3 s on a fresh page here) while the server imports torch and computes."""
+    st.html(_LOADER_CSS)
+    with st.container(key=LOADER_KEY):
+        st.plotly_chart(_LOADER, key=LOADER_KEY + "-chart", config={"displayModeBar": False})
 
 
 def page_setup() -> None:

@@ -3,7 +3,6 @@ toggle and slider, and the URL that restores them. AppTest, like tests/app/test_
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from engine import simulate
 from surfaces import get_surface
 
-from ui.plotly_figure import plain_arrays
+from ui.live_figure import sent_figure
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -35,8 +34,7 @@ def ok(query: dict | None = None, at: AppTest | None = None) -> AppTest:
 
 
 def first_path(at: AppTest) -> np.ndarray:
-    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id.endswith("pg.ui.chart")]
-    fig = plain_arrays(json.loads(chart.proto.spec))
+    fig = sent_figure(at, "pg.ui.chart")
     trace = next(t for t in fig["data"] if t.get("mode") == "lines" and "legendgroup" in t and t.get("xaxis") == "x")
     return np.array([trace["x"], trace["y"]], dtype=float)
 

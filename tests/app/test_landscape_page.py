@@ -17,10 +17,16 @@ from streamlit.testing.v1 import AppTest
 from engine.landscape import TRAINS_WELL_LR, landscape
 
 from ui.plotly_figure import plain_arrays
+from ui.shell import LOADER_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 SMALL = {"ls.steps": 100, "ls.grid": 21}
+
+
+def page_charts(at: AppTest) -> list:
+    """The page's plotly charts, without the app shell's plotly.js loader (ui/shell.py)."""
+    return [c for c in at.get("plotly_chart") if not c.proto.id.endswith(LOADER_KEY + "-chart")]
 
 
 @pytest.fixture(autouse=True)
@@ -45,8 +51,8 @@ def open_page(state: dict) -> AppTest:
 
 
 def figure(at: AppTest) -> dict:
-    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith("ls.chart")]
-    assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
+    found = [c for c in page_charts(at) if c.proto.id.endswith("ls.chart")]
+    assert len(found) == 1, [c.proto.id for c in page_charts(at)]
     return plain_arrays(json.loads(found[0].proto.spec))
 
 
@@ -118,7 +124,7 @@ def test_one_optimizer_gets_a_message_not_a_trace():
     at.multiselect(key="ls.opt").set_value(["adam"])
     at.run()
     clean(at)
-    assert not at.get("plotly_chart")
+    assert not page_charts(at)
     assert any("at least two" in i.value for i in at.info), [i.value for i in at.info]
 
 
@@ -127,7 +133,7 @@ def test_the_same_optimizer_twice_gets_a_warning():
     at.selectbox(key="ls.plane_b").set_value("sgd")
     at.run()
     clean(at)
-    assert not at.get("plotly_chart")
+    assert not page_charts(at)
     assert any("two different optimizers" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
@@ -162,7 +168,7 @@ def test_a_kept_landscape_is_returned_without_computing_or_progress_again():
 
 def test_random_directions_add_li_et_als_picture_with_the_engines_numbers():
     at = open_page({**SMALL, "ls.random": True})
-    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith("ls.random_chart")]
+    found = [c for c in page_charts(at) if c.proto.id.endswith("ls.random_chart")]
     assert len(found) == 1
     fig = plain_arrays(json.loads(found[0].proto.spec))
     contour = next(t for t in fig["data"] if t["type"] == "contour")
@@ -176,4 +182,4 @@ def test_random_directions_add_li_et_als_picture_with_the_engines_numbers():
     assert f"hold {100 * scape.random.path_share:.1f}% of SGD's move" in text
     # without the toggle there is no second chart
     plain = open_page(SMALL)
-    assert not [c for c in plain.get("plotly_chart") if c.proto.id.endswith("ls.random_chart")]
+    assert not [c for c in page_charts(plain) if c.proto.id.endswith("ls.random_chart")]

@@ -22,12 +22,19 @@ from engine.diagnostics import first_step_below_np, saddle_escape_step
 from optimizers import OPTIMIZERS, get_optimizer
 from surfaces import get_surface
 
+from ui.live_figure import sent_figure
 from ui.plotly_figure import plain_arrays
+from ui.shell import LOADER_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PRESETS = json.loads((ROOT / "assets" / "presets.json").read_text(encoding="utf-8"))
 LECTURE_PAGES = ("saddle", "ravine", "step_by_step", "bias_correction", "schedules", "theory", "gallery")
+
+
+def page_charts(at: AppTest) -> list:
+    """The page's plotly charts, without the app shell's plotly.js loader (ui/shell.py)."""
+    return [c for c in at.get("plotly_chart") if not c.proto.id.endswith(LOADER_KEY + "-chart")]
 
 
 @pytest.fixture(autouse=True)
@@ -57,13 +64,13 @@ def open_page(name: str) -> AppTest:
 
 
 def chart(at: AppTest, key: str) -> dict:
-    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key)]
-    assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
+    found = [c for c in page_charts(at) if c.proto.id.endswith(key)]
+    assert len(found) == 1, [c.proto.id for c in page_charts(at)]
     return plain_arrays(json.loads(found[0].proto.spec))
 
 
 def chart_keys(at: AppTest) -> list[str]:
-    return [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")]
+    return [c.proto.id.rsplit("-", 1)[-1] for c in page_charts(at)]
 
 
 def panel_paths(fig: dict) -> dict[str, list]:
@@ -196,7 +203,7 @@ def test_saddle_no_optimizer_says_so():
     at = open_page("saddle")
     at.sidebar.multiselect(key="sd.opt").set_value([])
     run(at)
-    assert not at.get("plotly_chart")
+    assert not page_charts(at)
     assert at.info and "Choose optimizers" in at.info[0].value
 
 
@@ -572,7 +579,7 @@ def test_every_preset_opens_clean_in_the_playground(preset):
     surface = get_surface(q["surface"])
     keys = q["opt"].split(",") if "opt" in q else list(surface.lesson_optimizers)
     assert at.session_state["pg.optimizers"] == keys
-    assert list(overlay_paths(chart(at, "pg.ui.chart"))) == names(keys)
+    assert list(overlay_paths(sent_figure(at, "pg.ui.chart"))) == names(keys)
     for name, raw in q.items():
         if "." in name and name.split(".", 1)[0] in keys:
             key, hp_name = name.split(".", 1)

@@ -1,7 +1,7 @@
 """The Playground page through Streamlit's AppTest: widgets -> figure, URL state, presets, bad links.
 
 Each test gets a fresh AppTest (st.cache_data is process-wide, so repeated engine calls are cheap).
-The main figure is the plotly chart keyed "pg.ui.chart"; its dict is plain_arrays(json.loads(el.proto.spec)).
+The main figure is the live figure keyed "pg.ui.chart"; ui.live_figure.sent_figure reads what a run sent.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from optimizers.schedules import available_schedules, make_schedule
 from surfaces import available_surfaces, get_surface, surface_class
 from scene.config import effective_hparams, from_query, lesson_config, to_query
 
+from ui.live_figure import sent_figure
 from ui.plotly_figure import plain_arrays
+from ui.shell import LOADER_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -36,6 +38,11 @@ EMPTY_OPT_BUG = (
     "ui/config.py from_query line ~112-116: opt=bogus (no valid key) selects no optimizer at all, so the page "
     "shows an empty chart instead of the surface's default optimizers"
 )
+
+
+def page_charts(at: AppTest) -> list:
+    """The page's plotly charts, without the app shell's plotly.js loader (ui/shell.py)."""
+    return [c for c in at.get("plotly_chart") if not c.proto.id.endswith(LOADER_KEY + "-chart")]
 
 
 @pytest.fixture(autouse=True)
@@ -62,9 +69,7 @@ def ok(at: AppTest) -> AppTest:
 
 
 def main_figure(at: AppTest) -> dict:
-    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith("pg.ui.chart")]
-    assert len(charts) == 1, [c.proto.id for c in at.get("plotly_chart")]
-    return plain_arrays(json.loads(charts[0].proto.spec))
+    return sent_figure(at, "pg.ui.chart")
 
 
 def paths(fig: dict) -> dict[str, dict]:
@@ -262,7 +267,7 @@ def test_every_schedule_with_and_without_warmup(schedule):
     at = ok(new_app({"steps": "100"}))
     at.selectbox(key="pg.sched").set_value(schedule)
     ok(at)
-    previews = [c for c in at.get("plotly_chart") if c.proto.id.endswith("pg.ui.sched_preview")]
+    previews = [c for c in page_charts(at) if c.proto.id.endswith("pg.ui.sched_preview")]
     needs_loss = make_schedule(schedule).needs_loss
     assert len(previews) == (0 if needs_loss else 1)
     for c in previews:
@@ -279,7 +284,7 @@ def test_the_3d_view():
     at = ok(new_app({"steps": "100"}))
     at.toggle(key="pg.ui.show3d").set_value(True)
     ok(at)
-    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith("pg.ui.chart3d")]
+    charts = [c for c in page_charts(at) if c.proto.id.endswith("pg.ui.chart3d")]
     assert len(charts) == 1
     fig = plain_arrays(json.loads(charts[0].proto.spec))
     go.Figure(fig)

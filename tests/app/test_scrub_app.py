@@ -7,10 +7,16 @@ import json
 from figures.scrub import nearest_index
 from tests.app.test_playground_app import new_app, ok
 from ui.plotly_figure import plain_arrays
+from ui.shell import LOADER_KEY
+
+
+def page_charts(at) -> list:
+    """The page's plotly charts, without the app shell's plotly.js loader (ui/shell.py)."""
+    return [c for c in at.get("plotly_chart") if not c.proto.id.endswith(LOADER_KEY + "-chart")]
 
 
 def _scrub_chart(at):
-    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith("ui.scrub.chart")]
+    charts = [c for c in page_charts(at) if c.proto.id.endswith("ui.scrub.chart")]
     return plain_arrays(json.loads(charts[0].proto.spec)) if charts else None
 
 

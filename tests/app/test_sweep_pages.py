@@ -22,9 +22,15 @@ from surfaces import get_surface
 from scene.config import from_query
 
 from ui.plotly_figure import plain_arrays
+from ui.shell import LOADER_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
+
+
+def page_charts(at: AppTest) -> list:
+    """The page's plotly charts, without the app shell's plotly.js loader (ui/shell.py)."""
+    return [c for c in at.get("plotly_chart") if not c.proto.id.endswith(LOADER_KEY + "-chart")]
 
 
 @pytest.fixture(autouse=True)
@@ -49,8 +55,8 @@ def open_page(name: str, state: dict) -> AppTest:
 
 
 def chart(at: AppTest, key: str) -> dict:
-    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key)]
-    assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
+    found = [c for c in page_charts(at) if c.proto.id.endswith(key)]
+    assert len(found) == 1, [c.proto.id for c in page_charts(at)]
     return plain_arrays(json.loads(found[0].proto.spec))
 
 
@@ -217,7 +223,7 @@ def test_basins_page_refuses_a_size_over_the_budget_before_any_work(monkeypatch)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and "too large" in at.error[0].value and "memory budget" in at.error[0].value
-    assert not at.get("plotly_chart")
+    assert not page_charts(at)
 
 
 # --- noisy clouds -----------------------------------------------------------------------------------------------

@@ -1,0 +1,140 @@
+// gradscape's live figure (ui/live_figure.py): draws a plotly figure that a rerun sends in parts, and
+// keeps the parts, so that the next rerun sends only what changed. The payload names each part by a
+// digest: data (one per trace), layout, frames (names and columns), and carries the text of new parts.
+// A part this browser lacks (a page it left and came back to) is asked for with the "missing" trigger;
+// a click on the plot area becomes the "click" trigger, in data coordinates.
+const STORES = (window.__gradscapeLive = window.__gradscapeLive || new Map());
+const TYPED = { i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array,
+                u4: Uint32Array, f4: Float32Array, f8: Float64Array };
+const ARRAY_KEYS = ["x", "y", "z", "customdata"];
+
+function decode(value) { // a plotly.js typed-array spec as a typed array (rows of one when it has a shape)
+  if (!value || typeof value.bdata !== "string" || !TYPED[value.dtype]) return value;
+  const bin = atob(value.bdata);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const flat = new TYPED[value.dtype](bytes.buffer);
+  if (!value.shape) return flat;
+  const [n, m] = String(value.shape).split(",").map(Number);
+  const rows = [];
+  for (let r = 0; r < n; r++) rows.push(flat.subarray(r * m, (r + 1) * m));
+  return rows;
+}
+
+function trace(store, h) { // a fresh shallow copy (plotly writes into traces), arrays decoded once
+  const t = store.get(h);
+  if (!t.__decoded) {
+    for (const k of ARRAY_KEYS) if (t[k]) t[k] = decode(t[k]);
+    Object.defineProperty(t, "__decoded", { value: true });
+  }
+  return Object.assign({}, t);
+}
+
+function refs(p) {
+  const out = p.data.concat([p.layout]);
+  if (p.frames && p.frames.raw) out.push(p.frames.raw);
+  else if (p.frames) out.push(p.frames.names, ...p.frames.columns.map((c) => c[2]));
+  return out;
+}
+
+function frames(store, p) {
+  if (!p.frames) return undefined;
+  if (p.frames.raw) return JSON.parse(JSON.stringify(store.get(p.frames.raw)));
+  const names = store.get(p.frames.names);
+  const built = names.map((name) => ({ name, traces: p.frames.traces.slice(), data: p.frames.traces.map(() => ({})) }));
+  for (const [entry, key, h] of p.frames.columns) {
+    const rows = decode(store.get(h));
+    built.forEach((f, i) => { f.data[entry][key] = Array.from(rows[i]); });
+  }
+  return built;
+}
+
+function draw(gd, p) {
+  const store = STORES.get(p.id) || new Map();
+  STORES.set(p.id, store);
+  for (const h in p.parts || {}) if (!store.has(h)) store.set(h, JSON.parse(p.parts[h]));
+  const need = refs(p);
+  if (need.some((h) => !store.has(h))) { // ask once; the next run sends every part
+    if (gd.__gsAsked !== p) { gd.__gsAsked = p; gd.__gsSend("missing", Date.now()); }
+    return;
+  }
+  const sig = need.join() + JSON.stringify([p.slider, p.config, p.click]);
+  if (sig === gd.__gsSig) return; // the same figure again (a re-render): nothing to draw
+  gd.__gsSig = sig;
+  const keep = new Set(need);
+  for (const h of Array.from(store.keys())) if (!keep.has(h)) store.delete(h);
+  const layout = JSON.parse(JSON.stringify(store.get(p.layout))); // plotly writes into the layout
+  const fr = frames(store, p);
+  if (p.slider && fr) {
+    const [index, still] = p.slider;
+    layout.sliders[index].steps = fr.map((f) => ({ method: "animate", label: f.name, args: [[f.name], still] }));
+  }
+  if (!(layout.font && layout.font.family)) {
+    layout.font = Object.assign({ family: getComputedStyle(document.body).fontFamily }, layout.font);
+  }
+  gd.__gsPayload = p;
+  window.Plotly.react(gd, { data: p.data.map((h) => trace(store, h)), layout, frames: fr, config: p.config || {} });
+}
+
+function watchWidth(gd) { // follow the column's width (not plotly's "responsive", which also redraws on
+  // every change of the window's height, and threw "axis scaling" when that came in mid-animation)
+  if (gd.__gsWidth !== undefined) return;
+  gd.__gsWidth = gd.clientWidth;
+  let timer = null;
+  new ResizeObserver(() => {
+    if (gd.clientWidth === gd.__gsWidth || gd.clientWidth === 0) return;
+    gd.__gsWidth = gd.clientWidth;
+    clearTimeout(timer);
+    timer = setTimeout(() => { if (gd._fullLayout) window.Plotly.Plots.resize(gd); }, 100);
+  }).observe(gd);
+}
+
+function watchClicks(gd) { // a click (not a drag) inside the click trace's plot area, in data coordinates
+  if (gd.__gsClicks) return;
+  gd.__gsClicks = true;
+  let down = null;
+  gd.addEventListener("pointerdown", (e) => {
+    const chrome = e.target.closest && e.target.closest(".modebar, .legend, .slider-container, .updatemenu-container");
+    down = e.button === 0 && !chrome ? { x: e.clientX, y: e.clientY, t: performance.now() } : null;
+  }, true);
+  window.addEventListener("pointerup", (e) => {
+    const d = down;
+    down = null;
+    const p = gd.__gsPayload;
+    if (!d || !p || p.click === null || p.click === undefined || !gd._fullLayout || !gd._fullData) return;
+    if (Math.hypot(e.clientX - d.x, e.clientY - d.y) > 4 || performance.now() - d.t > 800) return; // a pan
+    const t = gd._fullData[p.click];
+    const plot = t && gd._fullLayout._plots[(t.xaxis || "x") + (t.yaxis || "y")];
+    if (!plot) return;
+    const box = gd.getBoundingClientRect();
+    const px = e.clientX - box.left - plot.xaxis._offset;
+    const py = e.clientY - box.top - plot.yaxis._offset;
+    if (px < 0 || py < 0 || px > plot.xaxis._length || py > plot.yaxis._length) return;
+    gd.__gsSend("click", { x: plot.xaxis.p2d(px), y: plot.yaxis.p2d(py) });
+  }, true);
+}
+
+export default function (component) {
+  const { parentElement, setTriggerValue } = component;
+  const data = Array.isArray(component.data) ? component.data[0] : null; // [payload]: see live_figure.py
+  const gd = parentElement.querySelector(".gradscape-live");
+  if (!gd || !data) return;
+  gd.__gsSend = setTriggerValue;
+  gd.__gsNext = data;
+  if (gd.__gsWaiting) return;
+  gd.__gsWaiting = true;
+  const started = Date.now();
+  (function whenPlotly() { // Streamlit loads plotly.js with its first chart (ui.shell.plotly_loader)
+    if (window.Plotly) {
+      gd.__gsWaiting = false;
+      watchClicks(gd);
+      watchWidth(gd);
+      draw(gd, gd.__gsNext);
+    } else if (Date.now() - started < 30000) {
+      setTimeout(whenPlotly, 25);
+    } else {
+      gd.__gsWaiting = false;
+      gd.textContent = "The figure needs plotly.js, which did not load: reload the page.";
+    }
+  })();
+}

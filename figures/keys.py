@@ -28,6 +28,13 @@ def keys_script() -> str:
     return KEYS_FILE.read_text(encoding="utf-8")
 
 
+def compact_js(text: str) -> str:
+    """A script without its comment lines and indentation: a Streamlit component sends its script with
+    every rerun (a third of keys.js is comments)."""
+    lines = (line.strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//"))
+
+
 def key_help_markdown() -> str:
     """The keys as a Markdown table (the app's "?")."""
     rows = "\n".join(f"| {key} | {what} |" for key, what in KEY_TABLE)

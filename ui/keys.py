@@ -11,9 +11,9 @@ from typing import Callable
 
 import streamlit as st
 
-from figures.keys import key_help_markdown, keys_script
+from figures.keys import compact_js, key_help_markdown, keys_script
 
-_JS = (
+_JS = compact_js(
     keys_script()
     + """
 export default function (component) {

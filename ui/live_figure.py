@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
+from figures.keys import compact_js
 from ui.plotly_figure import plain_arrays, trace_typed, typed_array
 
 JS_FILE = Path(__file__).with_name("live_figure.js")
@@ -214,7 +215,7 @@ def _mount():
         _component = st.components.v2.component(
             "gradscape_live_figure",
             html='<div class="gradscape-live"></div>',
-            js=JS_FILE.read_text(encoding="utf-8"),
+            js=compact_js(JS_FILE.read_text(encoding="utf-8")),
             isolate_styles=False,  # plotly.js puts its styles in the document's head
         )
     return _component

@@ -25,6 +25,8 @@ _ENV = "GRADSCAPE_BACKGROUND_COMPILE"  # "0" turns the background builder off (t
 MAX_BACKLOG = 16  # requests beyond this are dropped (and made again the next time a run needs them)
 BUILD_TIMEOUT = 1800  # seconds for one graph (a cold record-every-step graph takes ~40 s here)
 PROBE_DELAY_S = 15.0  # after the server's first page: its first chart is drawn by then
+PROBE_QUIET_S = 3.0  # and only once no page has run for this long: it holds the GIL for ~1 s
+PROBE_GIVE_UP_S = 600.0  # a server never quiet for 10 minutes runs it all the same
 
 
 class _Builder:
@@ -33,6 +35,7 @@ class _Builder:
         self.pending: set[tuple] = set()
         self.worker: threading.Thread | None = None
         self.probe_started = threading.Event()
+        self.last_activity = time.monotonic()
 
 
 _BUILDER = _Builder()
@@ -111,19 +114,38 @@ def wait_for_background(timeout: float | None = None) -> bool:
     return done.wait(timeout)
 
 
+def note_activity() -> None:
+    """A page is running (the app shell calls this on every run): the probe waits for quiet."""
+    _BUILDER.last_activity = time.monotonic()
+
+
+def wait_for_quiet(delay_s: float, quiet_s: float = PROBE_QUIET_S, give_up_s: float = PROBE_GIVE_UP_S) -> float:
+    """Sleep until `delay_s` has passed and no page has run for `quiet_s` (or `give_up_s` has passed);
+    the seconds waited."""
+    start = time.monotonic()
+    time.sleep(delay_s)
+    while (left := give_up_s - (time.monotonic() - start)) > 0:
+        idle = time.monotonic() - _BUILDER.last_activity
+        if idle >= quiet_s:
+            break
+        time.sleep(min(quiet_s - idle, left))
+    return time.monotonic() - start
+
+
 def prepare_in_background(delay_s: float = PROBE_DELAY_S) -> None:
     """Run the one probe the first load of a package needs (inductor compiles small test programs
     to learn the CPU's vector instructions: ~1 s, mostly waiting on the C++ compiler) in a daemon
     thread, so that a later page that loads a graph does not pay it. It starts `delay_s` after the
-    call: importing inductor holds the GIL for about a second and the compiler takes a core, which
-    would delay a fresh server's first chart (measured 4.9 s with the probe at once, 3.8 s without).
-    Idempotent; call at start."""
+    call and once no page has run for PROBE_QUIET_S: importing inductor holds the GIL for about a
+    second and the compiler takes a core, which would delay a fresh server's first chart (measured
+    4.9 s with the probe at once, 3.8 s without) or a slider change that comes in meanwhile (in
+    session 8's browser benchmark the two slowest changes fell on it). Idempotent; call at start."""
     if _BUILDER.probe_started.is_set():
         return
     _BUILDER.probe_started.set()
 
     def probe():
-        time.sleep(delay_s)
+        wait_for_quiet(delay_s)
         try:
             torch_private.probe_cpu()
         except Exception:  # noqa: BLE001 - no C++ compiler: the first load pays (or fails) as it would anyway

@@ -63,6 +63,7 @@ def run_app() -> None:
     plotly_loader()  # before torch is imported: the browser loads plotly.js meanwhile
     from engine import builder
 
+    builder.note_activity()  # the CPU probe waits for a moment when no page runs
     builder.prepare_in_background()  # once per server: the first load of a fused graph is then ~3 ms
     st.navigation(_pages()).run()
 

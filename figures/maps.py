@@ -595,19 +595,7 @@ def basin_map(
             )
         )
         if layers is not None:
-            data.append(
-                dict(
-                    type="scatter",
-                    mode="lines",
-                    x=layers["lines_x"],
-                    y=layers["lines_y"],
-                    hoverinfo="skip",
-                    showlegend=False,
-                    line=dict(color="rgba(0,0,0,0.25)", width=0.6),
-                    name="contours",
-                    **xy,
-                )
-            )
+            data.append(contour_trace(layers, width=0.6, color="rgba(0,0,0,0.25)", **xy))
         marks = res.attractors if res.kind == "minima" else np.array(surface.minima, dtype=float).reshape(-1, 2)
         if len(marks):
             data.append(

@@ -209,7 +209,7 @@ def surface_layers(surface, grid: tuple) -> dict:
     return {"png": shaded_png(background), "lines_x": lx, "lines_y": ly}
 
 
-def contour_trace(layers: dict, width: float = 0.8, **axes) -> dict:
+def contour_trace(layers: dict, width: float = 0.8, color: str = "rgba(40,60,90,0.35)", **axes) -> dict:
     """The surface's contour lines (surface_layers) as one untouched scatter trace: it survives the
     frames of an animation, where a contour trace would vanish. axes: xaxis=/yaxis= of a subplot."""
     return dict(
@@ -220,7 +220,7 @@ def contour_trace(layers: dict, width: float = 0.8, **axes) -> dict:
         hoverinfo="skip",
         showlegend=False,
         name="contours",
-        line=dict(color="rgba(40,60,90,0.35)", width=width),
+        line=dict(color=color, width=width),
         **axes,
     )
 

@@ -1,11 +1,12 @@
 """The fair race: 64 starts × 8 noise seeds × 8 optimizers, each tuned over 16 learning rates (issue 16).
 
-    python benchmarks/race.py [--steps 500] [--noise 0.1]
+    python benchmarks/race.py [--steps 500] [--noise 0.1] [--second momentum]
 
 Target on the 2-core CPU: under 10 s end to end (engine.race.race, eager engine: a fresh server has
 no compiled graph yet). The baseline, side by side: the noise generator as it was before this session
 (one pass over the whole (steps, 2, B) array per operation), monkeypatched in for one optimizer and
-scaled to eight.
+scaled to eight. --second NAME also times the race that tunes NAME jointly with the lr (5 values:
+5× the tuning runs for the optimizers that have it), side by side.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--noise", type=float, default=0.1)
+    ap.add_argument("--second", default=None, help="a hyperparameter to tune jointly with the lr")
     args = ap.parse_args(argv)
     sweeps.ENGINE = "eager"
     protocol = Protocol(steps=args.steps, noise=args.noise)
@@ -53,6 +55,20 @@ def main(argv=None) -> int:
         len(KEYS) * (protocol.lr_points * len(result.tuning_starts) + len(result.evaluation_starts)) * protocol.n_seeds
     )
     print(f"race: {len(KEYS)} optimizers, {runs:,} runs × {args.steps} steps, noise {args.noise}: {seconds:.2f} s")
+    if args.second:
+        joint = Protocol(steps=args.steps, noise=args.noise, second=args.second)
+        t0 = time.perf_counter()
+        both = race("rosenbrock", KEYS, joint)
+        joint_s = time.perf_counter() - t0
+        per = len(both.tuning_starts) * joint.n_seeds
+        runs_2 = sum(
+            e.objective.size * per + len(both.evaluation_starts) * joint.n_seeds for e in both.entries.values()
+        )
+        tuned = sum(e.second is not None for e in both.entries.values())
+        print(
+            f"race tuning {args.second} too ({tuned} of {len(KEYS)} optimizers have it, {joint.second_points} values): "
+            f"{runs_2:,} runs: {joint_s:.2f} s ({joint_s / seconds:.1f}× the lr-only race)"
+        )
     real = noise.gaussian
     noise.gaussian = whole_array_gaussian
     import engine.rollout as rollout

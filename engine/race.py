@@ -7,8 +7,10 @@ on one start may lose on the next. Here every optimizer gets
   when the gradient is noisy, the same noise seeds for every start;
 * its learning rate tuned on a stated log grid by a stated objective, measured on TUNING starts
   (and tuning seeds) that are never the evaluation ones, so the score is not the tuning's own;
-* two batched simulate calls: all (lr, tuning start, tuning seed) runs at once, then all
-  (evaluation start, seed) runs at the tuned lr.
+  optionally jointly with one more float hyperparameter (`Protocol.second`) on its own grid
+  (`second_values`), for every optimizer that has it (the others tune the lr alone);
+* two batched simulate calls: all (lr[, second], tuning start, tuning seed) runs at once, then all
+  (evaluation start, seed) runs at the tuned values.
 
 Objectives (all over the runs of one lr; a diverged run counts as the worst outcome):
   median_steps       median steps to loss − f* < tol, a run that never gets there counting as
@@ -16,8 +18,9 @@ Objectives (all over the runs of one lr; a diverged run counts as the worst outc
   success_rate       share of runs that reach loss − f* < tol (higher is better)
   median_final_loss  median final loss − f* (lower is better)
 The tuned lr is the grid value that is best by the objective; ties go to the lower median final
-loss, then to the smaller lr (`best_index`). Steps to tolerance are read every `record_every` steps
-(engine/sweeps.py: a reported step s means the run got there in (s − k, s]).
+loss, then to the smaller lr, then to the smaller second value (`best_index`). Steps to tolerance
+are read every `record_every` steps (engine/sweeps.py: a reported step s means the run got there in
+(s − k, s]).
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ import torch
 
 from engine.diagnostics import first_step_below
 from engine.rollout import simulate
-from engine.sweeps import ENGINE, check_size, cpu_threads, f_star, lr_values, record_every_for
+from engine.sweeps import ENGINE, axis_values, check_size, cpu_threads, f_star, find_param, lr_values
+from engine.sweeps import record_every_for, sweepable
 from optimizers import get_optimizer
+from spec import Param
 from surfaces import Surface, get_surface
 
 OBJECTIVES = {
@@ -45,6 +50,7 @@ START_KINDS = ("sample", "grid")
 MIN_STARTS = 64
 MIN_SEEDS = 8  # noise seeds per start when the gradient is noisy
 LR_POINTS = 16
+SECOND_POINTS = 5
 MARGIN = 0.1  # starts keep this share of the view's width away from its edges
 TUNING_SEED_OFFSET = 1_000_000  # tuning noise seeds: never the evaluation ones
 
@@ -62,6 +68,8 @@ class Protocol:
     lr_points: int = LR_POINTS
     objective: str = "median_steps"
     tol: float = 1e-3
+    second: str | None = None  # one more float hyperparameter tuned jointly with the lr
+    second_points: int = SECOND_POINTS
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -70,10 +78,47 @@ class Protocol:
             raise ValueError(f"starts must be one of {', '.join(START_KINDS)}; got {self.start_kind!r}")
         if self.starts < 1 or self.lr_points < 2 or self.steps < 1:
             raise ValueError("a race needs at least one start, two learning rates and one step")
+        if self.second == "lr":
+            raise ValueError("the learning rate is always tuned; choose another hyperparameter to tune with it")
+        if self.second is not None and self.second_points < 2:
+            raise ValueError(f"tuning {self.second} needs at least two values; got {self.second_points}")
 
     @property
     def n_seeds(self) -> int:
         return self.seeds if self.noise > 0 else 1
+
+
+def is_decay(p: Param) -> bool:
+    """A float in [0, 1) that weighs the past (momentum, β₁, β₂, RMSprop's α): its memory is about
+    1/(1 − β) steps."""
+    return p.kind == "float" and not p.log and 0.0 <= p.low < p.high < 1.0 and p.high >= 0.9
+
+
+def second_values(key: str, protocol: Protocol) -> np.ndarray | None:
+    """The grid of the second tuned hyperparameter for optimizer `key` (None when it has none, or the
+    protocol tunes none): `second_points` values over its slider range, both ends included. A decay
+    is spread evenly in log(1 − β), i.e. in its memory (0, 0.68, 0.9, 0.97, 0.99 for momentum); a
+    log-scale one geometrically; any other evenly."""
+    if protocol.second is None or protocol.second not in sweepable(key):
+        return None
+    p = find_param(key, protocol.second)
+    if not is_decay(p):
+        return axis_values(p, protocol.second_points)
+    memory = [float(f"{q:.12g}") for q in np.geomspace(1.0 - p.low, 1.0 - p.high, protocol.second_points)]
+    values = 1.0 - np.array(memory)  # 1 − 0.1 is 0.9 exactly, as a lecturer would type it
+    values[0], values[-1] = p.low, p.high  # exact ends
+    return values
+
+
+def second_choices(keys: Sequence[str]) -> dict[str, str]:
+    """{name: label} of the float hyperparameters other than the lr that any of `keys` has: what a
+    race can tune jointly with the lr (the label of the first optimizer that has it)."""
+    out: dict[str, str] = {}
+    for key in keys:
+        for name in sweepable(key):
+            if name != "lr" and name not in out:
+                out[name] = find_param(key, name).label or name
+    return out
 
 
 def race_starts(surface: Surface, protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:
@@ -113,22 +158,23 @@ class Runs:
     record_every: int
 
 
-def _run_all(surface, key, lrs, starts, seeds, protocol, base, device, dtype) -> Runs:
-    """Every (lr, start, seed) in ONE simulate call; arrays shaped (L, n, S)."""
-    L, n, S = len(lrs), len(starts), len(seeds)
-    batch = L * n * S
+def _run_all(surface, key, settings, starts, seeds, protocol, base, device, dtype) -> Runs:
+    """Every (setting, start, seed) in ONE simulate call; arrays shaped (G, n, S). settings: {name:
+    (G,) values}, the G settings of the hyperparameters tuned (the lr, and maybe one more)."""
+    G, n, S = len(settings["lr"]), len(starts), len(seeds)
+    batch = G * n * S
     every = record_every_for(batch, protocol.steps)
     check_size(batch, protocol.steps, every, dtype, device, None, f"{get_optimizer(key).name}, {batch:,} runs")
-    lr = torch.tensor(np.repeat(np.asarray(lrs, dtype=np.float64), n * S))
-    start = torch.tensor(np.tile(np.repeat(starts, S, axis=0), (L, 1)), dtype=torch.float64)
-    seed = torch.tensor(np.tile(seeds, L * n))
+    tuned = {name: torch.tensor(np.repeat(np.asarray(v, dtype=np.float64), n * S)) for name, v in settings.items()}
+    start = torch.tensor(np.tile(np.repeat(starts, S, axis=0), (G, 1)), dtype=torch.float64)
+    seed = torch.tensor(np.tile(seeds, G * n))
     with cpu_threads(device):
         traj = simulate(
             surface,
             key,
             start=start,
             steps=protocol.steps,
-            hparams={**base, "lr": lr},
+            hparams={**base, **tuned},
             noise=protocol.noise,
             seed=seed,
             device=device,
@@ -141,12 +187,12 @@ def _run_all(surface, key, lrs, starts, seeds, protocol, base, device, dtype) ->
     diverged = traj.diverged_at.numpy() >= 0
     gap = np.where(diverged, np.inf, traj.final_loss.double().numpy() - fs)
     reached = first_step_below(traj, fs + protocol.tol).numpy().astype(np.int64)
-    shape = (L, n, S)
+    shape = (G, n, S)
     return Runs(gap.reshape(shape), reached.reshape(shape), diverged.reshape(shape), every)
 
 
 def objective_values(runs: Runs, protocol: Protocol) -> np.ndarray:
-    """The objective of each lr (axis 0), as a number to MINIMISE (success rate negated)."""
+    """The objective of each setting (axis 0), as a number to MINIMISE (success rate negated)."""
     flat = runs.steps_to_tol.reshape(len(runs.steps_to_tol), -1)
     gap = runs.gap.reshape(len(runs.gap), -1)
     if protocol.objective == "median_steps":
@@ -158,7 +204,8 @@ def objective_values(runs: Runs, protocol: Protocol) -> np.ndarray:
 
 
 def best_index(values: np.ndarray, median_gap: np.ndarray) -> int:
-    """The lr the objective prefers; ties to the lower median final gap, then to the smaller lr."""
+    """The setting the objective prefers; ties to the lower median final gap, then to the lower index
+    (settings run lr-major: the smaller lr, then the smaller second value)."""
     order = sorted(range(len(values)), key=lambda i: (values[i], median_gap[i], i))
     return int(order[0])
 
@@ -170,10 +217,18 @@ class Entry:
     key: str
     name: str
     lrs: np.ndarray  # (L,) the tuning grid
-    objective: np.ndarray  # (L,) the objective on the tuning runs (as minimised)
+    objective: np.ndarray  # (L,) or (L, M) the objective on the tuning runs (as minimised)
     tuned_lr: float
-    evaluation: Runs  # (n, S) at the tuned lr
+    evaluation: Runs  # (n, S) at the tuned values
     seconds: float
+    second: str | None = None  # the second hyperparameter tuned (None: the lr alone)
+    second_values: np.ndarray | None = None  # (M,) its grid
+    tuned_second: float | None = None
+
+    @property
+    def tuned(self) -> dict[str, float]:
+        """The tuned hyperparameters by name: the lr, and the second one if this optimizer tuned it."""
+        return {"lr": self.tuned_lr} | ({} if self.second is None else {self.second: self.tuned_second})
 
     @property
     def success_rate(self) -> float:
@@ -221,8 +276,8 @@ def race(
     device: str = "cpu",
     dtype=torch.float64,
 ) -> Race:
-    """Race the optimizers under `protocol`. base_hparams: {key: {name: value}} for everything but
-    the lr (defaults otherwise). An optimizer that cannot run is reported in `errors`."""
+    """Race the optimizers under `protocol`. base_hparams: {key: {name: value}} for everything not
+    tuned (defaults otherwise). An optimizer that cannot run is reported in `errors`."""
     surface = get_surface(surface) if isinstance(surface, str) else surface
     tuning, evaluation = race_starts(surface, protocol)
     out = Race(
@@ -241,18 +296,23 @@ def race(
         if progress:
             progress(i / max(len(keys), 1), f"Tuning {spec.name} ({i + 1} of {len(keys)})")
         started = time.perf_counter()
-        base = {k: v for k, v in dict(base_hparams.get(key, {})).items() if k != "lr"}
         try:
-            lrs = lr_values(spec.key, protocol.lr_points)
-            tuned_runs = _run_all(surface, spec.key, lrs, tuning, out.tuning_seeds, protocol, base, device, dtype)
+            lrs, values_2 = lr_values(spec.key, protocol.lr_points), second_values(spec.key, protocol)
+            second = None if values_2 is None else protocol.second
+            tuned_names = {"lr"} | ({second} if second else set())
+            base = {k: v for k, v in dict(base_hparams.get(key, {})).items() if k not in tuned_names}
+            if second is None:
+                settings = {"lr": lrs}
+            else:  # lr-major: setting g is (lrs[g // M], values_2[g % M])
+                settings = {"lr": np.repeat(lrs, len(values_2)), second: np.tile(values_2, len(lrs))}
+            tuned_runs = _run_all(surface, spec.key, settings, tuning, out.tuning_seeds, protocol, base, device, dtype)
             values = objective_values(tuned_runs, protocol)
-            median_gap = np.median(tuned_runs.gap.reshape(len(lrs), -1), axis=1)
+            median_gap = np.median(tuned_runs.gap.reshape(len(values), -1), axis=1)
             best = best_index(values, median_gap)
             if progress:
-                progress((i + 0.5) / len(keys), f"Racing {spec.name} at its tuned lr ({i + 1} of {len(keys)})")
-            ev = _run_all(
-                surface, spec.key, lrs[best : best + 1], evaluation, out.evaluation_seeds, protocol, base, device, dtype
-            )
+                progress((i + 0.5) / len(keys), f"Racing {spec.name} at its tuned values ({i + 1} of {len(keys)})")
+            at_best = {name: v[best : best + 1] for name, v in settings.items()}
+            ev = _run_all(surface, spec.key, at_best, evaluation, out.evaluation_seeds, protocol, base, device, dtype)
         except ValueError as err:
             out.errors[spec.key] = f"{spec.name}: {err}"
             continue
@@ -260,10 +320,13 @@ def race(
             spec.key,
             spec.name,
             lrs,
-            values,
-            float(lrs[best]),
+            values if second is None else values.reshape(len(lrs), len(values_2)),
+            float(settings["lr"][best]),
             replace(ev, gap=ev.gap[0], steps_to_tol=ev.steps_to_tol[0], diverged=ev.diverged[0]),
             time.perf_counter() - started,
+            second,
+            values_2,
+            None if second is None else float(settings[second][best]),
         )
     out.seconds = time.perf_counter() - t0
     if progress:

@@ -13,14 +13,23 @@ from figures.race import protocol_text, race_figure
 COLUMNS = ("optimizer", "tuned_lr", "start_x", "start_y", "noise_seed", "final_loss_gap", "steps_to_tol", "diverged")
 
 
+def report_columns(race) -> tuple[str, ...]:
+    """COLUMNS, with `tuned_<name>` after tuned_lr when the race tunes a second hyperparameter."""
+    second = race.protocol.second
+    return COLUMNS if second is None else (*COLUMNS[:2], f"tuned_{second}", *COLUMNS[2:])
+
+
 def report_csv(race) -> str:
     """One row per evaluation run; a run that never reached the tolerance has steps_to_tol −1, a
-    diverged one an empty final_loss_gap. The protocol is the first line, as a comment."""
+    diverged one an empty final_loss_gap, an optimizer without the second tuned hyperparameter an
+    empty tuned_<name>. The protocol is the first line, as a comment."""
     out = io.StringIO()
     out.write("# " + protocol_text(race) + "\n")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(report_columns(race))
+    second = race.protocol.second
     for e in race.entries.values():
+        tuned_second = ("" if e.tuned_second is None else repr(e.tuned_second),) if second else ()
         for i, (x, y) in enumerate(race.evaluation_starts):
             for j, seed in enumerate(race.evaluation_seeds):
                 gap = e.evaluation.gap[i, j]
@@ -28,6 +37,7 @@ def report_csv(race) -> str:
                     (
                         e.key,
                         repr(e.tuned_lr),
+                        *tuned_second,
                         repr(float(x)),
                         repr(float(y)),
                         int(seed),

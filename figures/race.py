@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.race import OBJECTIVES
+from engine.race import OBJECTIVES, is_decay, second_choices
+from engine.sweeps import find_param
 from figures.palette import color_for
 
 LOSS_FLOOR = 1e-16  # a final loss − f* of 0 (or below f*: rounding) is drawn at this floor of the log axis
@@ -28,8 +29,40 @@ def protocol_text(race) -> str:
         f"evenly on a log scale over its slider range, by the {OBJECTIVES[p.objective]} (tol = {p.tol:g}), "
         f"measured on {len(race.tuning_starts)} other starts"
         + (f" and {p.n_seeds} other noise seeds" if p.noise > 0 else "")
-        + " that are never evaluation starts. Every other hyperparameter is at its default."
+        + " that are never evaluation starts."
+        + second_text(race)
+        + " Every other hyperparameter is at its default."
     )
+
+
+def second_text(race) -> str:
+    """The second tuned hyperparameter in words: its grid, who tuned it and who could not."""
+    p = race.protocol
+    if p.second is None:
+        return ""
+    label = second_choices(list(race.entries) + list(race.errors))[p.second]
+    tuned = [e for e in race.entries.values() if e.second]
+    alone = [e.name for e in race.entries.values() if not e.second]
+    if not tuned:
+        return f" {label} was to be tuned too, but none of these optimizers has it."
+    param = find_param(tuned[0].key, p.second)
+    if is_decay(param):
+        spread = f"evenly in log(1 − {p.second}), i.e. in its memory of about 1/(1 − {p.second}) steps,"
+    else:
+        spread = "on a log scale" if param.log else "evenly"
+    grid = ", ".join(f"{v:.4g}" for v in tuned[0].second_values)
+    text = (
+        f" Jointly with the lr, {label} is tuned over {p.second_points} values spread {spread} over its slider "
+        f"range ({grid} for {tuned[0].name}): every pair of the two grids is tried, for "
+        f"{_names([e.name for e in tuned])}."
+    )
+    if alone:
+        text += f" {_names(alone)} {'has' if len(alone) == 1 else 'have'} no {label}: the lr alone is tuned."
+    return text
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def race_figure(race, presenter: bool = False) -> dict:

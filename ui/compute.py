@@ -327,7 +327,8 @@ def fair_race(surface_key: str, surface_params: tuple, optimizers: tuple, protoc
     def compute():
         try:
             surface = surface_object(surface_key, surface_params)
-            n = len(optimizers) * protocol.lr_points * protocol.starts * protocol.n_seeds
+            settings = protocol.lr_points * (protocol.second_points if protocol.second else 1)
+            n = len(optimizers) * settings * protocol.starts * protocol.n_seeds
             _check_work(surface, n, protocol.steps)
             return race(surface, list(optimizers), protocol, progress=progress, device=_sweep_device()), None
         except ValueError as err:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine.race import Protocol, race
+from optimizers import get_optimizer
 from scene.config import from_query
 from surfaces import get_surface
 from tests.app.test_sweep_pages import chart, clean, link_queries, open_page
@@ -55,3 +56,27 @@ def test_the_protocol_widgets_change_the_race():
     at.radio(key="fc.race.objective").set_value("success_rate").run()
     clean(at)
     assert "share of runs that reach" in " ".join(m.value for m in at.markdown)
+
+
+def test_a_second_hyperparameter_is_tuned_with_the_lr_and_carried_to_the_playground():
+    at = open_page("fair_comparison", RACE)
+    at.selectbox(key="fc.race.second").set_value("beta1").run()
+    clean(at)
+    protocol = Protocol(steps=100, second="beta1", second_points=5)
+    want = race(get_surface("rosenbrock"), ["sgd", "adam"], protocol)
+    table = at.dataframe[0].value
+    row = table.loc[table["optimizer"] == "Adam"].iloc[0]
+    e = want.entries["adam"]
+    assert e.tuned_second != get_optimizer("adam").defaults()["beta1"]  # no grid value is the default 0.9
+    assert float(row["tuned β₁ (first moment)"]) == pytest.approx(e.tuned_second, rel=1e-12)
+    assert float(row["tuned lr"]) == pytest.approx(e.tuned_lr, rel=1e-12)
+    assert np.isnan(float(table.loc[table["optimizer"] == "SGD"].iloc[0]["tuned β₁ (first moment)"]))  # SGD: none
+    text = " ".join(m.value for m in at.markdown)
+    assert "every pair of the two grids is tried, for Adam" in text and "SGD has no β₁ (first moment)" in text
+    cfg, warnings = from_query(link_queries(at)["Adam"])
+    assert not warnings and cfg.hparams["adam"] == pytest.approx(e.tuned, rel=1e-12)
+    # keeping only optimizers without it turns the choice off, with no error
+    at.multiselect(key="fc.opt").set_value(["sgd", "momentum"]).run()
+    clean(at)
+    assert at.selectbox(key="fc.race.second").value is None
+    assert "Jointly" not in " ".join(m.value for m in at.markdown)

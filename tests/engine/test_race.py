@@ -1,6 +1,6 @@
 """engine/race.py: the fair race. Equal budgets, the same starts and seeds for everyone, the tuned lr
 the argmin of the stated objective, sampled cells equal to single runs, tuning never on evaluation
-starts."""
+starts; a second hyperparameter tuned jointly with the lr on its own grid."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine import simulate
-from engine.race import Protocol, eval_seeds, race, race_starts, tuning_seeds
+from engine.race import Protocol, eval_seeds, race, race_starts, second_values, tuning_seeds
 from engine.sweeps import f_star, lr_values
 from surfaces import get_surface
 
@@ -50,13 +50,13 @@ def test_every_optimizer_gets_the_same_budget_starts_and_seeds(noisy_race):
         assert len(e.lrs) == 5 and np.array_equal(e.lrs, lr_values(e.key, 5))
 
 
-def _single(key, lr, start, seed, protocol):
+def _single(key, lr, start, seed, protocol, **hparams):
     return simulate(
         SURFACE,
         key,
         start=tuple(start),
         steps=protocol.steps,
-        hparams={"lr": float(lr)},
+        hparams={"lr": float(lr), **hparams},
         noise=protocol.noise,
         seed=int(seed),
         device="cpu",
@@ -120,3 +120,74 @@ def test_a_bad_protocol_is_refused_with_its_reason():
         Protocol(objective="fastest")
     with pytest.raises(ValueError, match="starts must be"):
         Protocol(start_kind="spiral")
+
+
+# ---- a second hyperparameter tuned jointly with the lr ---------------------------------------------
+
+
+def test_the_second_grid_spreads_a_decay_by_its_memory_and_keeps_the_slider_ends():
+    momentum = second_values("momentum", Protocol(second="momentum", second_points=5))
+    np.testing.assert_allclose(momentum, [0.0, 1 - 0.1**0.5, 0.9, 1 - 0.1**1.5, 0.99], rtol=1e-11)
+    assert momentum[0] == 0.0 and momentum[-1] == 0.99  # exactly the slider's ends
+    assert momentum[2] == 0.9  # as a lecturer would type it, not 0.8999999999999999
+    np.testing.assert_allclose(np.log(1 - momentum[1:]) - np.log(1 - momentum[:-1]), np.log(0.1) / 2, rtol=1e-10)
+    eps = second_values("adam", Protocol(second="eps", second_points=3))
+    np.testing.assert_allclose(eps, [1e-10, 1e-5, 1.0], rtol=1e-12)  # a log-scale one: geometric
+    decay = second_values("sgd", Protocol(second="weight_decay", second_points=3))
+    assert decay.tolist() == [0.0, 0.5, 1.0]  # neither: even
+    assert second_values("sgd", Protocol(second="momentum")) is None  # plain SGD has no momentum
+    assert second_values("adam", Protocol()) is None
+
+
+@pytest.mark.parametrize("objective", ["median_steps", "median_final_loss"])
+def test_the_tuned_pair_is_the_argmin_of_the_objective_over_the_joint_grid(objective):
+    protocol = Protocol(
+        steps=80,
+        starts=4,
+        lr_points=3,
+        tol=1e-1,
+        noise=0.02,
+        seeds=2,
+        objective=objective,
+        second="momentum",
+        second_points=3,
+    )
+    result = race(SURFACE, ["momentum", "sgd"], protocol)
+    e = result.entries["momentum"]
+    assert e.second == "momentum" and e.objective.shape == (3, 3)
+    scores = {}
+    for a, lr in enumerate(e.lrs):
+        for b, m in enumerate(e.second_values):  # recomputed from single runs on the tuning starts and seeds
+            outcomes = [
+                _outcome(_single("momentum", lr, s, seed, protocol, momentum=float(m)), protocol)
+                for s in result.tuning_starts
+                for seed in result.tuning_seeds
+            ]
+            gaps = np.array([g for g, _ in outcomes])
+            steps = np.array([s if s >= 0 else protocol.steps + 1 for _, s in outcomes], dtype=float)
+            score = np.median(steps) if objective == "median_steps" else np.median(gaps)
+            scores[a, b] = (score, np.median(gaps))
+    np.testing.assert_allclose(e.objective, [[scores[a, b][0] for b in range(3)] for a in range(3)], rtol=1e-12)
+    a, b = min(scores, key=lambda ab: (*scores[ab], ab))
+    assert e.tuned == {"lr": e.lrs[a], "momentum": e.second_values[b]}
+    # the evaluation runs at the tuned pair are single runs with it
+    traj = _single(
+        "momentum",
+        e.tuned_lr,
+        result.evaluation_starts[1],
+        result.evaluation_seeds[1],
+        protocol,
+        **{"momentum": e.tuned_second},
+    )
+    assert e.evaluation.gap[1, 1] == pytest.approx(_outcome(traj, protocol)[0], rel=1e-12, abs=1e-15)
+    # plain SGD has no momentum: it tunes its lr alone, on the same grid and budget
+    sgd = result.entries["sgd"]
+    assert sgd.second is None and sgd.tuned == {"lr": sgd.tuned_lr} and sgd.objective.shape == (3,)
+    assert sgd.evaluation.gap.shape == e.evaluation.gap.shape
+
+
+def test_a_second_hyperparameter_needs_two_values_and_is_not_the_lr():
+    with pytest.raises(ValueError, match="always tuned"):
+        Protocol(second="lr")
+    with pytest.raises(ValueError, match="at least two values"):
+        Protocol(second="momentum", second_points=1)

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from engine.race import Protocol, race
-from export.race import COLUMNS, report_csv, report_figure
+from export.race import COLUMNS, report_columns, report_csv, report_figure
 from figures.race import protocol_text
 
 
@@ -38,3 +38,14 @@ def test_the_report_figure_is_valid_and_carries_the_protocol():
     go.Figure(fig)
     title = fig["layout"]["title"]["text"]
     assert "Fair race on Rosenbrock" in title and "never evaluation starts" in title.replace("<br>", " ")
+
+
+def test_a_second_tuned_hyperparameter_gets_its_own_column():
+    protocol = Protocol(steps=40, starts=4, lr_points=2, second="momentum", second_points=3)
+    r = race("rosenbrock", ["sgd", "momentum"], protocol)
+    rows = list(csv.DictReader(io.StringIO(report_csv(r).split("\n", 1)[1])))
+    assert tuple(rows[0]) == report_columns(r) == (*COLUMNS[:2], "tuned_momentum", *COLUMNS[2:])
+    assert {row["tuned_momentum"] for row in rows if row["optimizer"] == "sgd"} == {""}  # plain SGD has none
+    mine = {float(row["tuned_momentum"]) for row in rows if row["optimizer"] == "momentum"}
+    assert mine == {r.entries["momentum"].tuned_second} and mine <= set(r.entries["momentum"].second_values)
+    assert "every pair of the two grids" in report_csv(r).split("\n", 1)[0]

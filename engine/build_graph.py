@@ -1,4 +1,4 @@
-"""The background builder's child process: python -m engine.build_graph JOB_FILE.
+"""The background builder's child process: python -m engine.build_graph JOB_FILE SERVER_PID.
 
 JOB_FILE holds a pickled engine.graph_build.BuildJob, written by the server itself into a private
 temporary file (mode 0600; never user input), removed once read. The package lands at
@@ -27,7 +27,10 @@ def _exit_with(parent: int) -> None:
 def main(argv: list[str]) -> int:
     if hasattr(os, "nice"):
         os.nice(10)  # the server's page runs come first
-    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+    # The server's pid comes on the command line: read here, os.getppid() would already be 1 (init) when
+    # the server stopped while this process was still importing torch, and the build would go on.
+    parent = int(argv[1]) if len(argv) > 1 else os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     with open(argv[0], "rb") as f:
         job = pickle.load(f)
     os.unlink(argv[0])

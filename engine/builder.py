@@ -85,7 +85,7 @@ def _build_in_child(job) -> None:
         project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [project, os.environ.get("PYTHONPATH")])))
         done = subprocess.run(
-            [sys.executable, "-m", "engine.build_graph", job_file],
+            [sys.executable, "-m", "engine.build_graph", job_file, str(os.getpid())],
             cwd=project,
             env=env,
             capture_output=True,

@@ -307,8 +307,10 @@ def test_compiled_nadam_with_a_swept_beta1_keeps_its_graph_across_chunks(small_c
     _agree(simulate("ravine", "nadam", **kw), fast)
 
 
-def test_a_build_child_ends_when_the_server_that_started_it_is_gone(tmp_path):
-    """A stopped server must not leave a compiler running: its build child watches its parent."""
+@pytest.mark.parametrize("server_lives_s", [3, 0])
+def test_a_build_child_ends_when_the_server_that_started_it_is_gone(tmp_path, server_lives_s):
+    """A stopped server must not leave a compiler running: its build child watches its parent, also when
+    the server is gone before the child has imported torch (it then reads the server's pid from argv)."""
     import os
     import subprocess
     import sys
@@ -327,10 +329,10 @@ simulate("ravine", "adam", steps=30, start=[[0.1, 0.2], [0.3, 0.4]], record_ever
 fd, path = tempfile.mkstemp(suffix=".job", dir={str(tmp_path)!r})
 with os.fdopen(fd, "wb") as f:
     pickle.dump(jobs[0], f)
-child = subprocess.Popen([sys.executable, "-m", "engine.build_graph", path], cwd={str(root)!r},
+child = subprocess.Popen([sys.executable, "-m", "engine.build_graph", path, str(os.getpid())], cwd={str(root)!r},
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # (no pipe keeps run() waiting)
 print(child.pid, flush=True)
-time.sleep(3)  # the build is under way
+time.sleep({server_lives_s})  # the build is under way (or not even started)
 os._exit(0)    # and the server dies
 """
     env = dict(os.environ, GRADSCAPE_GRAPH_DIR=str(tmp_path / "store"))

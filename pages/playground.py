@@ -271,12 +271,13 @@ st.caption(" ".join(lines))
 
 # Not in the projector view: a chart in the folded sidebar has no width, and plotly.js complains.
 if not embedded:
-    with sb.expander("Schedule preview", expanded=False):
+    preview = sb.expander("Schedule preview", key=P + "ui.sched_open", on_change="rerun")
+    if preview.open:  # a chart built only when it is looked at
         schedule = make_schedule(sched_key, **cfg.schedule_params)
         if schedule.needs_loss:
-            st.caption("Reduce-on-plateau depends on each run's loss: see the learning-rate panel.")
+            preview.caption("Reduce-on-plateau depends on each run's loss: see the learning-rate panel.")
         else:
-            st.plotly_chart(
+            preview.plotly_chart(
                 PrebuiltFigure(schedule_preview(schedule.values(cfg.steps).numpy())),
                 key=P + "ui.sched_preview",
                 config={"displayModeBar": False},

@@ -28,14 +28,26 @@ def _deferred(render, query: tuple, **kwargs):
     return make
 
 
+def keep_state(*keys: str) -> None:
+    """Keep the values of widgets that this run does not draw (inside a closed lazy expander): Streamlit
+    forgets a widget's value after a run that does not draw it, and a setting must not be lost."""
+    for k in keys:
+        if k in st.session_state:
+            st.session_state[k] = st.session_state[k]
+
+
 def scene_exports(cfg: Config, key: str, name: str = "gradscape") -> None:
     """GIF, MP4, HTML, PNG, SVG, CSV, JSON of the scene, its link, the CLI line and PyTorch code."""
     from export import render
     from export.snippet import pytorch_snippet, supported
 
+    box = st.expander("Export: animation, still, data, link, PyTorch code", key=f"{key}.open", on_change="rerun")
+    if not box.open:  # built only when open: ~25 elements less for every rerun of a slider change
+        keep_state(f"{key}.fps", f"{key}.width", f"{key}.snippet")
+        return
     query = to_query(cfg)
     frozen = tuple(sorted(query.items()))
-    with st.expander("Export: animation, still, data, link, PyTorch code"):
+    with box:
         c1, c2 = st.columns(2)
         fps = c1.select_slider("GIF / MP4 frames per second", [5, 10, 15, 20, 30], value=20, key=f"{key}.fps")
         width = c2.select_slider("Width (pixels)", [480, 640, 800, 1024, 1280, 1920], value=800, key=f"{key}.width")

@@ -9,6 +9,8 @@ properly configured. tests/browser checks a first-load deep link on a fresh serv
 
 from __future__ import annotations
 
+import gc
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -65,7 +67,26 @@ def run_app() -> None:
 
     builder.note_activity()  # the CPU probe waits for a moment when no page runs
     builder.prepare_in_background()  # once per server: the first load of a fused graph is then ~3 ms
-    st.navigation(_pages()).run()
+    try:
+        st.navigation(_pages()).run()
+    finally:
+        freeze_after_imports()
+
+
+_modules_when_frozen = 0
+
+
+def freeze_after_imports() -> bool:
+    """After a page run that imported modules, gc.freeze(): every object alive now (torch's, Streamlit's,
+    plotly's: ~230,000) leaves the cyclic collector's view. Each full collection walked them all, ~200 ms
+    with the GIL held, in one page run of ten or so (benchmarks/RESULTS.md, session 11); now ~40 ms.
+    Only objects alive at that moment are frozen, and few runs import; True when it froze."""
+    global _modules_when_frozen
+    if len(sys.modules) == _modules_when_frozen:
+        return False
+    _modules_when_frozen = len(sys.modules)
+    gc.freeze()
+    return True
 
 
 LOADER_KEY = "gs-plotly-loader"

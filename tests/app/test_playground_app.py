@@ -265,6 +265,8 @@ def test_the_main_figure_is_valid_plotly():
 @pytest.mark.parametrize("schedule", [k for k in available_schedules() if k != "warmup"])
 def test_every_schedule_with_and_without_warmup(schedule):
     at = ok(new_app({"steps": "100"}))
+    assert not [c for c in page_charts(at) if c.proto.id.endswith("pg.ui.sched_preview")]  # closed: not built
+    at.session_state["pg.ui.sched_open"] = True  # the user opens the preview
     at.selectbox(key="pg.sched").set_value(schedule)
     ok(at)
     previews = [c for c in page_charts(at) if c.proto.id.endswith("pg.ui.sched_preview")]
@@ -517,3 +519,22 @@ def test_server_time_caption_counts_only_the_engine_work_of_this_run():
     ok(at)  # everything cached now
     server, engine = times(at)
     assert engine == 0, (server, engine)
+
+
+def test_the_export_panel_is_built_only_when_open_and_keeps_its_settings_while_closed():
+    at = ok(new_app({"steps": "100"}))
+    assert not at.get("download_button")  # closed: its ~25 elements are not sent with every rerun
+    at.session_state["pg.ui.export.open"] = True
+    ok(at)
+    assert {b.proto.label for b in at.get("download_button")} >= {"GIF", "MP4", "PNG", "CSV", "JSON"}
+    assert any("torch.optim" in c.value for c in at.code)  # the PyTorch snippet
+    at.select_slider(key="pg.ui.export.fps").set_value(10)
+    ok(at)
+    at.session_state["pg.ui.export.open"] = False
+    ok(at)
+    at.select_slider(key="pg.hp.adam.lr").set_value(0.05)  # other reruns while it is closed
+    ok(at)
+    assert not at.get("download_button")
+    at.session_state["pg.ui.export.open"] = True
+    ok(at)
+    assert at.select_slider(key="pg.ui.export.fps").value == 10

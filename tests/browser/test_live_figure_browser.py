@@ -13,6 +13,10 @@ ADAM_X = f"""(() => {{ const gd = {MAIN}; if (!gd || !gd._fullData) return null;
   const t = gd._fullData.find(t => t.name.startsWith('Adam') && (t.xaxis || 'x') === 'x' && t.mode === 'lines');
   return t ? Array.from(t.x) : null; }})()"""
 FRAMES = f"(() => {{ const gd = {MAIN}; return gd && gd._transitionData ? gd._transitionData._frames.length : 0; }})()"
+# the last frame's head of Adam on the surface: the frames name their traces; Adam's head is the marker trace
+LAST_HEAD = f"""(() => {{ const gd = {MAIN}; const fr = gd._transitionData._frames; const last = fr[fr.length - 1];
+  const i = gd.data.findIndex(t => t.name.startsWith('Adam') && t.mode === 'markers' && (t.xaxis || 'x') === 'x');
+  const j = last.traces.indexOf(i); return j < 0 ? null : [last.data[j].x[0], last.data[j].y[0]]; }})()"""
 SLIDER = f"(() => {{ const gd = {MAIN}; return gd && gd.layout.sliders ? gd.layout.sliders[0].steps.length : 0; }})()"
 
 
@@ -52,6 +56,10 @@ def test_a_slider_change_sends_a_fraction_of_the_figure_and_the_figure_follows(n
         paths.append(change_adam_lr(page, thumb, wait_idle))
         sizes.append(sum(received))
     assert len({str(p) for p in paths}) == 4, "every new lr drew a new Adam path"
+    # the frames (put in after the draw, in a task of their own) follow: the last frame's head is the path's end
+    page.wait_for_function(
+        f"(x) => {{ const h = {LAST_HEAD}; return !!h && Math.abs(h[0] - x) < 1e-6; }}", arg=paths[-1][-1]
+    )
     # the default scene's whole first load (page, sidebar, figure) is ~110 KB; a change ~55 KB, of which
     # the figure ~20 KB (st.plotly_chart resent ~140 KB per change)
     assert max(sizes) < 0.7 * first_load and max(sizes) < 90_000, (sizes, first_load)

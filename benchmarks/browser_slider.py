@@ -12,7 +12,9 @@ websocket frames the server sends between the key press and the update. Also the
 fresh server start, from the request to the chart drawn (empty Streamlit caches; the graph store is not
 used with the background builder off). Scenes: the default (3 optimizers x 250 steps on the ravine) and
 8 optimizers x 1,000 steps. With --before, an older checkout (a git worktree) is measured the same way
-in the same run, first.
+in the same run: both servers up at once, each scene loaded on both (the first row: each fresh server's
+first chart), then the changes taken in turn, one on each checkout, so that both meet the machine in the
+same state (its speed changed by a third within an hour in session 10).
 
 Targets (issue 16, 2-core CPU): p95 <= 200 ms on the default scene, <= 300 ms at 8 x 1,000; bytes per
 change <= 80 KB and <= 400 KB; first chart <= 4 s.
@@ -21,6 +23,7 @@ change <= 80 KB and <= 400 KB; first chart <= 4 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -47,36 +50,40 @@ def p95(values):
     return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
 
-def measure(base: str, browser, changes: int) -> dict:
-    out = {}
-    for name, path in SCENES.items():
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        received = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(len(payload))))
+class Scene:
+    """One checkout's page of one scene, loaded and ready for changes of Adam's lr."""
+
+    def __init__(self, base: str, path: str, browser):
+        self.page = page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        self.received: list[int] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: self.received.append(len(payload))))
         t0 = time.perf_counter()
         page.goto(base + path)
         page.wait_for_function(f"() => !!({ADAM_X})()", timeout=180_000, polling=50)
-        first_s = time.perf_counter() - t0
+        self.first_s = time.perf_counter() - t0
         page.wait_for_function(IDLE, timeout=60_000, polling=50)
         adam = page.get_by_text("Adam settings", exact=True)  # not NAdam's or RAdam's
         expander = page.locator("[data-testid=stExpander]").filter(has=adam)
         expander.locator("summary").click()
-        thumb = expander.locator("[data-testid=stSlider]").first.locator("input[type=range]")
-        thumb.wait_for(state="attached")
+        self.thumb = expander.locator("[data-testid=stSlider]").first.locator("input[type=range]")
+        self.thumb.wait_for(state="attached")
         page.wait_for_function(IDLE, timeout=60_000, polling=50)
-        slider = expander.locator("[data-testid=stSlider]").first
-        value = slider.locator("[data-testid=stSliderThumbValue]")
-        seen = {value.inner_text()}
-        ms, sent = [], []
-        for key in ["Home"] + ["ArrowRight"] * 30:
-            if len(ms) == changes:
-                break
-            thumb.focus()
+        self.value = expander.locator("[data-testid=stSlider]").first.locator("[data-testid=stSliderThumbValue]")
+        self.seen = {self.value.inner_text()}
+        self.keys = iter(["Home"] + ["ArrowRight"] * 30)
+        self.ms: list[float] = []
+        self.sent: list[int] = []
+
+    def change(self, label: str) -> None:
+        """The next change to a value not seen before (a repeat of the starting value is not counted)."""
+        page = self.page
+        for key in self.keys:
+            self.thumb.focus()
             page.evaluate(f"""() => {{
                 window.__x = ({ADAM_X})(); window.__keyAt = null;
                 document.addEventListener('keydown', () => {{ window.__keyAt = performance.now(); }},
                                           {{capture: true, once: true}}); }}""")
-            before = len(received)
+            before = len(self.received)
             page.keyboard.press(key)
             handle = page.wait_for_function(
                 f"""() => {{ if (window.__keyAt === null) return false; const x = ({ADAM_X})();
@@ -85,38 +92,59 @@ def measure(base: str, browser, changes: int) -> dict:
                 timeout=60_000,
             )
             page.wait_for_function(IDLE, timeout=60_000, polling=50)
-            now = value.inner_text()
-            if now in seen:  # the default again: a cached answer, not a change a user waits for
+            now = self.value.inner_text()
+            if now in self.seen:  # the default again: a cached answer, not a change a user waits for
                 continue
-            seen.add(now)
-            ms.append(handle.json_value())
-            sent.append(sum(received[before:]))
-            print(f"  {name}: lr {now}: {ms[-1]:.0f} ms, {sent[-1] / 1e3:.0f} KB", file=sys.stderr, flush=True)
-        page.close()
-        out[name] = dict(
-            first_s=first_s, p50=statistics.median(ms), p95=p95(ms), worst=max(ms), kb=statistics.median(sent) / 1e3
+            self.seen.add(now)
+            self.ms.append(handle.json_value())
+            self.sent.append(sum(self.received[before:]))
+            print(
+                f"  {label}: lr {now}: {self.ms[-1]:.0f} ms, {self.sent[-1] / 1e3:.0f} KB", file=sys.stderr, flush=True
+            )
+            return
+
+    def result(self) -> dict:
+        self.page.close()
+        ms = self.ms
+        return dict(
+            first_s=self.first_s,
+            p50=statistics.median(ms),
+            p95=p95(ms),
+            worst=max(ms),
+            kb=statistics.median(self.sent) / 1e3,
         )
+
+
+def measure(bases: dict[str, str], browser, changes: int) -> dict:
+    """{checkout: {scene: figures}}: per scene, each checkout's page loaded (first chart), then the changes
+    taken in turn, one on each checkout, so that both meet the machine in the same state."""
+    out: dict[str, dict] = {label: {} for label in bases}
+    for name, path in SCENES.items():
+        scenes = {label: Scene(base, path, browser) for label, base in bases.items()}
+        for _ in range(changes):
+            for label, scene in scenes.items():
+                scene.change(f"{label}, {name}")
+        for label, scene in scenes.items():
+            out[label][name] = scene.result()
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--changes", type=int, default=14)
-    ap.add_argument("--before", type=Path, help="an older checkout to measure first, side by side")
+    ap.add_argument("--before", type=Path, help="an older checkout to measure side by side, change by change")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     checkouts = ([("before", args.before)] if args.before else []) + [("now", ROOT)]
-    results = {}
-    with sync_playwright() as pw:
+    env = {"GRADSCAPE_BACKGROUND_COMPILE": "0"}
+    with sync_playwright() as pw, contextlib.ExitStack() as servers:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        for label, root in checkouts:
-            with app_server(f"browser_slider_{label}", env={"GRADSCAPE_BACKGROUND_COMPILE": "0"}, root=root) as (
-                base,
-                _,
-                _,
-            ):
-                results[label] = measure(base, browser, args.changes)
+        bases = {
+            label: servers.enter_context(app_server(f"browser_slider_{label}", env=env, root=root))[0]
+            for label, root in checkouts
+        }
+        results = measure(bases, browser, args.changes)
         browser.close()
     print(f"{args.changes} changes of Adam's lr per scene, Chromium headless, medians of bytes\n")
     print("| checkout | scene | load to chart (first row: fresh server) | p50 | p95 | worst | KB sent per change |")

@@ -76,7 +76,14 @@ function draw(gd, p) {
   }
   gd.__gsPayload = p;
   const config = p.config || {};
-  window.Plotly.react(gd, { data: p.data.map((h) => trace(store, h)), layout, config });
+  const data = p.data.map((h) => trace(store, h));
+  if (fr && layout.meta && layout.meta.autoplay) { // it plays as soon as drawn (figures/keys.js): frames now
+    gd.__gsFrameSig = frameSig;
+    gd.__gsFrameToken = null;
+    window.Plotly.react(gd, { data, layout, frames: fr, config });
+    return;
+  }
+  window.Plotly.react(gd, { data, layout, config });
   if (frameSig !== gd.__gsFrameSig) setFrames(gd, fr, frameSig, config);
 }
 

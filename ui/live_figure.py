@@ -221,6 +221,11 @@ def _mount():
     return _component
 
 
+def preload(key: str) -> None:
+    """The component with nothing to draw: the browser fetches its code (and Streamlit's) now."""
+    _mount()(data=[None], key=key)
+
+
 def held_key(key: str) -> str:
     """Where the session keeps the parts (digest -> JSON text) the browser holds for the figure `key`:
     their digests say what need not be sent again, and their text lets a test read what was drawn."""

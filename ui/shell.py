@@ -63,6 +63,7 @@ def run_app() -> None:
         initial_sidebar_state="collapsed" if st.context.is_embedded else "expanded",
     )
     plotly_loader()  # before torch is imported: the browser loads plotly.js meanwhile
+    frontend_preload()  # and the code of the widgets and of the live figure
     from engine import builder
 
     builder.note_activity()  # the CPU probe waits for a moment when no page runs
@@ -116,6 +117,32 @@ def plotly_loader() -> None:
     with st.container(key=LOADER_KEY):
         # prebuilt: a plain dict would be validated into a go.Figure and sent with plotly's 3 KB template
         st.plotly_chart(PrebuiltFigure(_LOADER), key=LOADER_KEY + "-chart", config={"displayModeBar": False})
+
+
+PRELOAD_KEY = "gs-preload"
+_PRELOADED = "_gs_preloaded"
+
+
+def frontend_preload() -> None:
+    """On a session's first run, before torch is imported: one hidden widget of each kind the Playground
+    draws, and the live figure's component. Streamlit's frontend fetches a kind's code (~40 files in all)
+    only when the first widget of that kind arrives, i.e. after the server has imported torch and computed
+    the page; fetched now, it loads while the server imports torch (~1.5 s here)."""
+    if st.session_state.get(_PRELOADED):
+        return
+    st.session_state[_PRELOADED] = True
+    from ui import live_figure
+
+    st.html(f"<style>.st-key-{PRELOAD_KEY}{{display:none}}</style>")
+    with st.container(key=PRELOAD_KEY):
+        k, hidden = PRELOAD_KEY + ".", "collapsed"
+        st.selectbox("preload", [0], key=k + "selectbox", label_visibility=hidden)
+        st.multiselect("preload", [0], key=k + "multiselect", label_visibility=hidden)
+        st.select_slider("preload", [0, 1], key=k + "select_slider", label_visibility=hidden)
+        st.slider("preload", 0.0, 1.0, key=k + "slider", label_visibility=hidden)
+        st.toggle("preload", key=k + "toggle", label_visibility=hidden)
+        st.number_input("preload", key=k + "number_input", label_visibility=hidden)
+        live_figure.preload(k + "live")
 
 
 def page_setup() -> None:

@@ -15,7 +15,7 @@ from ui.downloads import scene_exports
 from ui.lecture import hparam_widgets, run_all, show_errors
 from ui.lecture_mode import page_quiz, page_quiz_bar
 from ui.scrub import scrub_section
-from ui.plotly_figure import PrebuiltFigure
+from ui.live_figure import live_figure
 from ui.shell import page_setup
 
 page_setup()
@@ -70,7 +70,7 @@ else:
         figure = small_multiples(surface, shown, layers, cols=min(3, len(runs)))
     if autoplay and not hidden:
         figure["layout"]["meta"] = {"autoplay": autoplay}
-    st.plotly_chart(PrebuiltFigure(figure), key=f"{K}.overlay" if view == "Overlay" else f"{K}.sbs")
+    live_figure(figure, f"{K}.overlay" if view == "Overlay" else f"{K}.sbs", config={"displaylogo": False})
     page_quiz_bar(K, hidden, autoplay, "Which run reaches the minimum first?")
 
 cfg = Config(surface="ravine", surface_params=params, optimizers=tuple(keys), hparams=hp, steps=steps, start=start)

@@ -15,6 +15,7 @@ from scene.config import Config
 from ui.downloads import scene_exports
 from ui.lecture import hparam_widgets, run_all, show_errors
 from ui.lecture_mode import page_quiz, page_quiz_bar
+from ui.live_figure import live_figure
 from ui.plotly_figure import PrebuiltFigure
 from ui.shell import page_setup
 
@@ -79,7 +80,7 @@ else:
         figure = small_multiples(surface, runs, layers, titles=titles)
         if autoplay:
             figure["layout"]["meta"] = {"autoplay": autoplay}
-    st.plotly_chart(PrebuiltFigure(figure), key=f"{K}.chart")
+    live_figure(figure, f"{K}.chart", config={"displaylogo": False})
     page_quiz_bar(K, hidden, autoplay, "Which run leaves the saddle first?")
 if keys and not hidden:
     table = sorted(

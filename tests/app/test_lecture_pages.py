@@ -63,14 +63,24 @@ def open_page(name: str) -> AppTest:
     return run(at)
 
 
+def live_keys(at: AppTest) -> list[str]:
+    """The keys of the page's live figures (ui/live_figure.py: the saddle and ravine pages' main figures)."""
+    payloads = [json.loads(e.proto.json)[0] for e in at.get("bidi_component") if e.proto.json.startswith("[{")]
+    return [p["id"] for p in payloads if isinstance(p, dict) and "data" in p and "id" in p]
+
+
 def chart(at: AppTest, key: str) -> dict:
+    """The figure of the chart `key`: a live figure as the browser assembles it, or a plotly chart's spec."""
+    if key in live_keys(at):
+        return sent_figure(at, key)
     found = [c for c in page_charts(at) if c.proto.id.endswith(key)]
     assert len(found) == 1, [c.proto.id for c in page_charts(at)]
     return plain_arrays(json.loads(found[0].proto.spec))
 
 
 def chart_keys(at: AppTest) -> list[str]:
-    return [c.proto.id.rsplit("-", 1)[-1] for c in page_charts(at)]
+    """The page's figures by key, live figures first (the page draws its main figure first)."""
+    return live_keys(at) + [c.proto.id.rsplit("-", 1)[-1] for c in page_charts(at)]
 
 
 def panel_paths(fig: dict) -> dict[str, list]:

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import ROOT, app_server  # noqa: E402
-from browser_slider import IDLE, p95  # noqa: E402
+from browser_slider import IDLE, p95, timed_key  # noqa: E402
 
 FIG = "[...document.querySelectorAll('.js-plotly-plot')].filter(e => e.getBoundingClientRect().height > 300)[0]"
 ADAM = f"""() => {{ const gd = {FIG}; if (!gd || !gd._fullData) return null;
@@ -43,21 +43,8 @@ class Page:
         self.kb: list[float] = []
 
     def change(self, key: str) -> None:
-        page = self.page
-        self.thumb.focus()
-        page.evaluate(f"""() => {{ window.__x = ({ADAM})(); window.__k = null;
-            document.addEventListener('keydown', () => {{ window.__k = performance.now(); }},
-                                      {{capture: true, once: true}}); }}""")
         before = len(self.received)
-        page.keyboard.press(key)
-        done = page.wait_for_function(
-            f"""() => {{ if (window.__k === null) return false; const x = ({ADAM})();
-                return x && x !== window.__x ? performance.now() - window.__k : false; }}""",
-            polling="raf",
-            timeout=60_000,
-        )
-        page.wait_for_function(IDLE, timeout=60_000, polling=50)
-        self.ms.append(done.json_value())
+        self.ms.append(timed_key(self.page, self.thumb, key, ADAM))
         self.kb.append(sum(self.received[before:]) / 1e3)
 
 

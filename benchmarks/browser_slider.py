@@ -46,6 +46,25 @@ IDLE = """() => { const app = document.querySelector('[data-test-script-state]')
       && !document.querySelector('[data-stale=true]'); }"""
 
 
+def timed_key(page, target, key: str, drawn_js: str) -> float:
+    """Press `key` on `target`: ms from the keydown (captured) to the animation frame in which drawn_js()
+    (plotly's data of the path watched) is a new object; returns once the app is idle again."""
+    target.focus()
+    page.evaluate(f"""() => {{
+        window.__x = ({drawn_js})(); window.__keyAt = null;
+        document.addEventListener('keydown', () => {{ window.__keyAt = performance.now(); }},
+                                  {{capture: true, once: true}}); }}""")
+    page.keyboard.press(key)
+    handle = page.wait_for_function(
+        f"""() => {{ if (window.__keyAt === null) return false; const x = ({drawn_js})();
+            return x && x !== window.__x ? performance.now() - window.__keyAt : false; }}""",
+        polling="raf",
+        timeout=60_000,
+    )
+    page.wait_for_function(IDLE, timeout=60_000, polling=50)
+    return handle.json_value()
+
+
 def p95(values):
     return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
@@ -78,25 +97,13 @@ class Scene:
         """The next change to a value not seen before (a repeat of the starting value is not counted)."""
         page = self.page
         for key in self.keys:
-            self.thumb.focus()
-            page.evaluate(f"""() => {{
-                window.__x = ({ADAM_X})(); window.__keyAt = null;
-                document.addEventListener('keydown', () => {{ window.__keyAt = performance.now(); }},
-                                          {{capture: true, once: true}}); }}""")
             before = len(self.received)
-            page.keyboard.press(key)
-            handle = page.wait_for_function(
-                f"""() => {{ if (window.__keyAt === null) return false; const x = ({ADAM_X})();
-                    return x && x !== window.__x ? performance.now() - window.__keyAt : false; }}""",
-                polling="raf",
-                timeout=60_000,
-            )
-            page.wait_for_function(IDLE, timeout=60_000, polling=50)
+            ms = timed_key(page, self.thumb, key, ADAM_X)
             now = self.value.inner_text()
             if now in self.seen:  # the default again: a cached answer, not a change a user waits for
                 continue
             self.seen.add(now)
-            self.ms.append(handle.json_value())
+            self.ms.append(ms)
             self.sent.append(sum(self.received[before:]))
             print(
                 f"  {label}: lr {now}: {self.ms[-1]:.0f} ms, {self.sent[-1] / 1e3:.0f} KB", file=sys.stderr, flush=True

@@ -139,8 +139,10 @@ def prepare_in_background(delay_s: float = PROBE_DELAY_S) -> None:
     call and once no page has run for PROBE_QUIET_S: importing inductor holds the GIL for about a
     second and the compiler takes a core, which would delay a fresh server's first chart (measured
     4.9 s with the probe at once, 3.8 s without) or a slider change that comes in meanwhile (in
-    session 8's browser benchmark the two slowest changes fell on it). Idempotent; call at start."""
-    if _BUILDER.probe_started.is_set():
+    session 8's browser benchmark the two slowest changes fell on it). Idempotent; call at start. Not with
+    the background builder off (tests, benchmarks): a graph loaded from the store then pays it once, and
+    no thread imports inductor behind a test's back."""
+    if _BUILDER.probe_started.is_set() or not background_enabled():
         return
     _BUILDER.probe_started.set()
 

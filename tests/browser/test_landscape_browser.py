@@ -97,6 +97,7 @@ def sidebar_slider(page, label: str):
 
 def slide_home(page, label: str, lowest: str) -> None:
     slider = sidebar_slider(page, label)
+    slider.first.wait_for(timeout=15_000)  # under load the sidebar can be drawn after the script went idle
     assert slider.count() == 1, f"no single sidebar slider labelled {label!r}"
     slider.locator("input[type=range]").focus()
     page.keyboard.press("Home")

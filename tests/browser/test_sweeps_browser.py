@@ -173,6 +173,7 @@ def thumb_values(page, label: str) -> list[str]:
 def slide_to_lowest(page, label: str, lowest: str) -> None:
     """Focus the select-slider called `label` and press Home: its smallest option, `lowest`."""
     slider = sidebar_slider(page, label)
+    slider.first.wait_for(timeout=15_000)  # under load the sidebar can be drawn after the script went idle
     assert slider.count() == 1, f"no single sidebar slider labelled {label!r}"
     thumb = slider.locator("input[type=range]")
     assert thumb_values(page, label) != [lowest], f"{label!r} already at {lowest}: the test would prove nothing"

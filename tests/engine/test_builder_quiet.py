@@ -49,3 +49,13 @@ def test_a_server_never_quiet_runs_the_probe_all_the_same():
         stop.set()
         t.join()
     assert 0.4 <= waited < 2.0
+
+
+def test_no_probe_with_the_background_builder_off(monkeypatch):
+    """Tests and benchmarks run with it off: no thread may import inductor behind their back."""
+    monkeypatch.setenv("GRADSCAPE_BACKGROUND_COMPILE", "0")
+    monkeypatch.setattr(builder._BUILDER, "probe_started", threading.Event())
+    started, real_thread = [], threading.Thread
+    monkeypatch.setattr(builder.threading, "Thread", lambda *a, **k: started.append(k) or real_thread())
+    builder.prepare_in_background(delay_s=0)
+    assert started == [] and not builder._BUILDER.probe_started.is_set()

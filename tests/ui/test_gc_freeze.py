@@ -16,7 +16,8 @@ from ui import shell
 def test_a_run_that_imported_modules_freezes_and_one_that_did_not_does_not(monkeypatch):
     monkeypatch.setattr(shell, "_modules_when_frozen", len(sys.modules))
     frozen = gc.get_freeze_count()
-    assert shell.freeze_after_imports() is False and gc.get_freeze_count() == frozen
+    assert shell.freeze_after_imports() is False
+    assert gc.get_freeze_count() <= frozen  # (frozen objects that die leave the count)
     monkeypatch.setitem(sys.modules, "gradscape_test_new_module", types.ModuleType("gradscape_test_new_module"))
     alive = [[] for _ in range(1000)]  # 1,000 tracked objects alive now
     assert shell.freeze_after_imports() is True

@@ -88,7 +88,8 @@ def race_page(surface_key: str, surface_params: dict, surface, keys: list, steps
     for e in race.errors.values():
         st.error(e)
     rows = []
-    second = f"tuned {second_choices(keys)[protocol.second]}" if protocol.second else None
+    label = second_choices(keys)[protocol.second] if protocol.second else None
+    second = f"tuned {label}" if label else None
     for e in race.entries.values():
         reached = e.reached_steps()
         diverged = int(e.evaluation.diverged.sum())
@@ -119,7 +120,6 @@ def race_page(surface_key: str, surface_params: dict, surface, keys: list, steps
     per_setting = len(race.tuning_starts) * protocol.n_seeds
     tuning_runs = f"{protocol.lr_points * per_setting:,} tuning runs"
     if protocol.second:
-        label = second_choices(keys)[protocol.second]
         tuning_runs += f" ({protocol.lr_points * protocol.second_points * per_setting:,} where {label} is tuned too)"
     read = (
         "at every step."

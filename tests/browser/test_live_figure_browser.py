@@ -93,3 +93,77 @@ def test_the_figure_comes_back_after_leaving_the_page(new_page, quiet_server, wa
     page.get_by_role("link", name="Playground").click()
     wait_idle(page, ADAM_X)
     assert page.evaluate(ADAM_X) == drawn
+
+
+# What a fresh plotly.js draws from the figure as it stands: every line and axis range of the live figure
+# must be what Plotly.newPlot of its own data and layout gives (autoranged axes ranged afresh).
+AS_DRAWN_AFRESH = f"""async () => {{ const gd = {MAIN};
+  const fresh = document.createElement('div');
+  fresh.style.width = gd.clientWidth + 'px'; fresh.style.height = gd.clientHeight + 'px';
+  document.body.appendChild(fresh);
+  const layout = JSON.parse(JSON.stringify(gd.layout));
+  for (const k of Object.keys(layout)) if (/^[xy]axis/.test(k) && layout[k].autorange === true) delete layout[k].range;
+  await Plotly.newPlot(fresh, gd.data.map(t => Object.assign({{}}, t)), layout, {{displayModeBar: false}});
+  await new Promise(r => setTimeout(r, 300)); // plotly's own redraws after the margins settle
+  const read = (el) => ({{
+    lines: [...el.querySelectorAll('.js-line')].map(e => e.getAttribute('d')),
+    points: [...el.querySelectorAll('.point')].map(e => e.getAttribute('transform')),
+    ranges: Object.keys(el._fullLayout).filter(k => /^[xy]axis\\d*$/.test(k))
+      .map(k => k + ':' + el._fullLayout[k].range.map(v => Number(v).toPrecision(12)).join()),
+  }});
+  const out = [read(gd), read(fresh)];
+  Plotly.purge(fresh); fresh.remove();
+  return out; }}"""
+COUNT_DRAWS = """() => { window.__draws = []; const P = window.Plotly;
+  for (const f of ['react', 'animate', 'relayout']) { if (P['__' + f]) continue; P['__' + f] = P[f];
+    P[f] = function (gd, ...a) {
+      if (gd.classList.contains('gradscape-live')) window.__draws.push(f === 'react' && a[0].frames ? 'frames' : f);
+      return P['__' + f].call(P, gd, ...a); }; } }"""
+
+
+def test_a_new_learning_rate_moves_the_points_in_place_as_a_full_draw_would(new_page, quiet_server, wait_idle):
+    """A change that only moves points is drawn by moving the changed traces (Plotly.animate, no redraw of
+    the four panels, slider and buttons) and ranging their autoranged axes again; the result is what a
+    full draw gives, line for line. A change of the layout (a new surface) is drawn whole; a panel the
+    user zoomed keeps its zoom."""
+    page = new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(quiet_server + "/")
+    wait_idle(page, f"{ADAM_X} && {FRAMES} > 100")
+    thumb = adam_lr_thumb(page)
+    wait_idle(page)
+    page.evaluate(COUNT_DRAWS)
+    for _ in range(2):
+        page.evaluate("() => { window.__draws = []; }")
+        change_adam_lr(page, thumb, wait_idle)
+        page.wait_for_function("() => window.__draws.includes('frames')")  # the frames follow
+        assert page.evaluate("() => window.__draws") == ["animate", "relayout", "frames"]
+        live, fresh = page.evaluate(AS_DRAWN_AFRESH)
+        assert live["ranges"] == fresh["ranges"]
+        assert len(live["lines"]) > 20 and live["lines"] == fresh["lines"]
+        assert live["points"] == fresh["points"]
+
+    # the user zooms into the loss panel: a new lr moves the paths and leaves the zoom as it is
+    zoom = page.evaluate(
+        f"() => {{ const gd = {MAIN}; const r = gd._fullLayout.yaxis2.range; const z = [r[0] + 1, r[1] - 0.5];"
+        " return Plotly.relayout(gd, {'yaxis2.range': z}).then(() => gd._fullLayout.yaxis2.range); }"
+    )
+    page.evaluate("() => { window.__draws = []; }")
+    change_adam_lr(page, thumb, wait_idle)
+    page.wait_for_function("() => window.__draws.includes('frames')")
+    assert "react" not in page.evaluate("() => window.__draws")
+    assert page.evaluate(f"() => {MAIN}._fullLayout.yaxis2.range") == zoom
+
+    # a new surface changes the layout (its shaded image): the figure is drawn whole
+    page.evaluate("() => { window.__draws = []; }")
+    before = page.evaluate(f"() => {MAIN}.layout.images[0].source")
+    kappa = page.locator("[data-testid=stSidebar] [data-testid=stSlider]").first.locator("input[type=range]")
+    kappa.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"(b) => {MAIN}.layout.images[0].source !== b", arg=before)
+    wait_idle(page)
+    assert page.evaluate("() => window.__draws")[0] == "react"
+    live, fresh = page.evaluate(AS_DRAWN_AFRESH)
+    assert live["lines"] == fresh["lines"] and live["ranges"][:2] == fresh["ranges"][:2]
+    assert errors == []

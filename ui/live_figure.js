@@ -151,9 +151,12 @@ function setFrames(gd, fr, sig, config) {
   const token = (gd.__gsFrameToken = {});
   setTimeout(() => {
     if (gd.__gsFrameToken !== token || !gd._transitionData) return; // a newer figure came meanwhile
-    // A second react with the figure as drawn (no change, ~9 ms) replaces the frames: Plotly.deleteFrames
-    // sorts frame indices as text and fails past 10 frames.
-    window.Plotly.react(gd, { data: gd.data, layout: gd.layout, frames: fr || [], config });
+    // Frames of the same names (the same steps) are replaced in place by Plotly.addFrames; otherwise a second
+    // react with the figure as drawn replaces them all (Plotly.deleteFrames sorts frame indices as text and
+    // fails past 10 frames). The react redraws the whole figure: ~25 ms here, against ~3 ms.
+    const old = gd._transitionData._frames.map((f) => f.name).join("\n");
+    if (fr && fr.length && old === fr.map((f) => f.name).join("\n")) window.Plotly.addFrames(gd, fr);
+    else window.Plotly.react(gd, { data: gd.data, layout: gd.layout, frames: fr || [], config });
   }, 0);
 }
 

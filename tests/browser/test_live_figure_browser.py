@@ -115,9 +115,10 @@ AS_DRAWN_AFRESH = f"""async () => {{ const gd = {MAIN};
   Plotly.purge(fresh); fresh.remove();
   return out; }}"""
 COUNT_DRAWS = """() => { window.__draws = []; const P = window.Plotly;
-  for (const f of ['react', 'animate', 'relayout']) { if (P['__' + f]) continue; P['__' + f] = P[f];
+  for (const f of ['react', 'animate', 'relayout', 'addFrames']) { if (P['__' + f]) continue; P['__' + f] = P[f];
     P[f] = function (gd, ...a) {
-      if (gd.classList.contains('gradscape-live')) window.__draws.push(f === 'react' && a[0].frames ? 'frames' : f);
+      const what = f === 'addFrames' || (f === 'react' && a[0].frames) ? 'frames' : f;
+      if (gd.classList.contains('gradscape-live')) window.__draws.push(what);
       return P['__' + f].call(P, gd, ...a); }; } }"""
 
 
@@ -143,6 +144,9 @@ def test_a_new_learning_rate_moves_the_points_in_place_as_a_full_draw_would(new_
         assert live["ranges"] == fresh["ranges"]
         assert len(live["lines"]) > 20 and live["lines"] == fresh["lines"]
         assert live["points"] == fresh["points"]
+        end = page.evaluate(ADAM_X)[-1]
+        page.wait_for_function(f"(x) => {{ const h = {LAST_HEAD}; return !!h && Math.abs(h[0] - x) < 1e-6; }}", arg=end)
+        assert page.evaluate(FRAMES) == page.evaluate(SLIDER) > 100  # replaced in place, none added
 
     # the user zooms into the loss panel: a new lr moves the paths and leaves the zoom as it is
     zoom = page.evaluate(

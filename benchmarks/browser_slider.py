@@ -7,7 +7,8 @@ checkout (GRADSCAPE_BACKGROUND_COMPILE=0: the eager engine, no background build 
 each change a value of Adam's learning rate not seen before (Home, then one notch right at a time over the
 slider's whole range, leaving out the page's starting value: no cache can answer). Measured in the
 page: from the key press (keydown, captured) to the frame in which plotly's decoded data of the Adam
-path is a new object (polled every animation frame). Bytes: the
+path is a new object (polled every animation frame); and "every panel settled": to the last change of a
+drawn line's shape (a figure that moves its paths in place ranges its loss and lr panels just after). Bytes: the
 websocket frames the server sends between the key press and the update. Also the first chart after a
 fresh server start, from the request to the chart drawn (empty Streamlit caches; the graph store is not
 used with the background builder off). Scenes: the default (3 optimizers x 250 steps on the ravine) and
@@ -51,7 +52,13 @@ def timed_key(page, target, key: str, drawn_js: str) -> float:
     (plotly's data of the path watched) is a new object; returns once the app is idle again."""
     target.focus()
     page.evaluate(f"""() => {{
-        window.__x = ({drawn_js})(); window.__keyAt = null;
+        window.__x = ({drawn_js})(); window.__keyAt = null; window.__lastMove = null;
+        if (!window.__moveObs) {{ // the last time a drawn line took a new shape: every panel settled
+            window.__moveObs = new MutationObserver((ms) => {{ for (const m of ms)
+                if (m.target.classList.contains('js-line') && m.target.getAttribute('d') !== m.oldValue) {{
+                    window.__lastMove = performance.now(); break; }} }});
+            window.__moveObs.observe(document.body,
+                {{attributes: true, subtree: true, attributeFilter: ['d'], attributeOldValue: true}}); }}
         document.addEventListener('keydown', () => {{ window.__keyAt = performance.now(); }},
                                   {{capture: true, once: true}}); }}""")
     page.keyboard.press(key)
@@ -63,6 +70,13 @@ def timed_key(page, target, key: str, drawn_js: str) -> float:
     )
     page.wait_for_function(IDLE, timeout=60_000, polling=50)
     return handle.json_value()
+
+
+def settled_ms(page, quiet_ms: int = 300) -> float:
+    """After timed_key: ms from its key press to the last change of a drawn line's shape (a figure may move
+    its paths first and range its other panels after; a redraw that repeats a shape does not count)."""
+    page.wait_for_timeout(quiet_ms)
+    return page.evaluate("() => window.__lastMove - window.__keyAt")
 
 
 def p95(values):
@@ -91,6 +105,7 @@ class Scene:
         self.seen = {self.value.inner_text()}
         self.keys = iter(["Home"] + ["ArrowRight"] * 30)
         self.ms: list[float] = []
+        self.settled: list[float] = []
         self.sent: list[int] = []
 
     def change(self, label: str) -> None:
@@ -99,14 +114,18 @@ class Scene:
         for key in self.keys:
             before = len(self.received)
             ms = timed_key(page, self.thumb, key, ADAM_X)
+            settled = settled_ms(page)
             now = self.value.inner_text()
             if now in self.seen:  # the default again: a cached answer, not a change a user waits for
                 continue
             self.seen.add(now)
             self.ms.append(ms)
+            self.settled.append(settled)
             self.sent.append(sum(self.received[before:]))
             print(
-                f"  {label}: lr {now}: {self.ms[-1]:.0f} ms, {self.sent[-1] / 1e3:.0f} KB", file=sys.stderr, flush=True
+                f"  {label}: lr {now}: {self.ms[-1]:.0f} ms (settled {settled:.0f}), {self.sent[-1] / 1e3:.0f} KB",
+                file=sys.stderr,
+                flush=True,
             )
             return
 
@@ -118,6 +137,8 @@ class Scene:
             p50=statistics.median(ms),
             p95=p95(ms),
             worst=max(ms),
+            settled_p50=statistics.median(self.settled),
+            settled_p95=p95(self.settled),
             kb=statistics.median(self.sent) / 1e3,
         )
 
@@ -154,13 +175,16 @@ def main(argv=None) -> int:
         results = measure(bases, browser, args.changes)
         browser.close()
     print(f"{args.changes} changes of Adam's lr per scene, Chromium headless, medians of bytes\n")
-    print("| checkout | scene | load to chart (first row: fresh server) | p50 | p95 | worst | KB sent per change |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| checkout | scene | load to chart (first row: fresh server) | p50 | p95 | worst "
+        "| every panel settled: p50 / p95 | KB sent per change |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, scenes in results.items():
         for name, r in scenes.items():
             print(
                 f"| {label} | {name} | {r['first_s']:.1f} s | {r['p50']:.0f} ms | {r['p95']:.0f} ms | "
-                f"{r['worst']:.0f} ms | {r['kb']:.0f} |"
+                f"{r['worst']:.0f} ms | {r['settled_p50']:.0f} / {r['settled_p95']:.0f} ms | {r['kb']:.0f} |"
             )
     return 0
 

@@ -128,19 +128,45 @@ function move(gd, store, p, moved) {
     for (const k of ARRAY_KEYS) if (k in t) out[k] = t[k];
     return out;
   });
-  // Axes that follow their data (autorange, not zoomed by the user) are ranged again, as a react would.
+  // Axes that follow their data (autorange, not zoomed by the user) are ranged again, as a react would,
+  // unless the data's extent on them is what it was (plotly's autorange of line traces depends on nothing else).
   const axes = new Set();
   for (const i of moved) {
     const t = store.get(p.data[i]);
-    for (const name of ["xaxis" + (t.xaxis || "x").slice(1), "yaxis" + (t.yaxis || "y").slice(1)]) {
+    for (const [letter, name] of [["x", "xaxis" + (t.xaxis || "x").slice(1)], ["y", "yaxis" + (t.yaxis || "y").slice(1)]]) {
       const ax = gd.layout[name];
-      if (ax && ax.autorange === true) axes.add(name + ".autorange");
+      if (ax && ax.autorange === true && !axes.has(name) && extentMoved(gd, moved, points, letter, name)) axes.add(name);
     }
   }
   const still = { mode: "immediate", transition: { duration: 0 }, frame: { duration: 0, redraw: false } };
   return window.Plotly.animate(gd, { data: points, traces: moved }, still).then(() => {
-    if (axes.size) return window.Plotly.relayout(gd, Object.fromEntries([...axes].map((a) => [a, true])));
+    if (axes.size) return window.Plotly.relayout(gd, Object.fromEntries([...axes].map((a) => [a + ".autorange", true])));
   });
+}
+
+// Whether the extent (min, max) of the values on one axis changes when the moved traces take their new
+// points; true too when it cannot say (a trace on that axis drawn with markers, text or a fill).
+function extentMoved(gd, moved, points, letter, name) {
+  const log = gd._fullLayout[name] && gd._fullLayout[name].type === "log";
+  const id = letter + name.slice(5);
+  const extent = (arrays) => {
+    let lo = Infinity, hi = -Infinity;
+    for (const a of arrays) for (const v of a || []) if (v !== null && Number.isFinite(+v) && (!log || v > 0)) {
+      if (v < lo) lo = +v;
+      if (v > hi) hi = +v;
+    }
+    return lo + "," + hi;
+  };
+  const before = [], after = [];
+  for (let i = 0; i < gd.data.length; i++) {
+    const t = gd.data[i];
+    if ((t[letter + "axis"] || letter) !== id) continue;
+    if (t.mode !== "lines" || (t.fill && t.fill !== "none")) return true;
+    const j = moved.indexOf(i);
+    before.push(t[letter]);
+    after.push(j < 0 ? t[letter] : points[j][letter]);
+  }
+  return extent(before) !== extent(after);
 }
 
 // Frames go in after the figure is drawn, in a task of their own: handing 120 frames to Plotly.react made

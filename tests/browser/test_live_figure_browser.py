@@ -139,7 +139,8 @@ def test_a_new_learning_rate_moves_the_points_in_place_as_a_full_draw_would(new_
         page.evaluate("() => { window.__draws = []; }")
         change_adam_lr(page, thumb, wait_idle)
         page.wait_for_function("() => window.__draws.includes('frames')")  # the frames follow
-        assert page.evaluate("() => window.__draws") == ["animate", "relayout", "frames"]
+        # moved in place; an axis is ranged again only where the data's extent changed
+        assert page.evaluate("() => window.__draws") in (["animate", "relayout", "frames"], ["animate", "frames"])
         live, fresh = page.evaluate(AS_DRAWN_AFRESH)
         assert live["ranges"] == fresh["ranges"]
         assert len(live["lines"]) > 20 and live["lines"] == fresh["lines"]

@@ -35,6 +35,7 @@ class _Builder:
         self.pending: set[tuple] = set()
         self.worker: threading.Thread | None = None
         self.probe_started = threading.Event()
+        self.probe_done = threading.Event()
         self.last_activity = time.monotonic()
 
 
@@ -98,8 +99,11 @@ def _build_in_child(job) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(leftover)
     if done.returncode != 0 or not os.path.exists(package_path(job.key)):
-        lines = (done.stderr or done.stdout or f"exit status {done.returncode}").strip().splitlines()
-        raise RuntimeError(f"the builder process failed: {lines[-1] if lines else done.returncode}")
+        lines = (done.stderr or done.stdout or "").strip().splitlines()
+        # the last line that names an error (torch's warnings can come after the traceback's last line)
+        errors = [line for line in lines if "Error" in line or "error:" in line]
+        why = (errors or lines or [""])[-1]
+        raise RuntimeError(f"the builder process failed (exit status {done.returncode}): {why.strip()}")
 
 
 def wait_for_background(timeout: float | None = None) -> bool:
@@ -112,6 +116,15 @@ def wait_for_background(timeout: float | None = None) -> bool:
 
     threading.Thread(target=join, daemon=True).start()
     return done.wait(timeout)
+
+
+def loader_ready() -> bool:
+    """Whether a page run may load a graph from the store: a process's first load pays the CPU probe
+    (importing inductor and compiling test programs, ~2.6 s here), so with the background builder on, a
+    run takes the eager path until prepare_in_background's probe has run (a fresh server whose store was
+    warmed by `gradscape warm` drew its first chart 2.5 s later than with an empty store). With the
+    builder off (tests, benchmarks, the CLI) the first load pays it in the calling run."""
+    return not background_enabled() or _BUILDER.probe_done.is_set()
 
 
 def note_activity() -> None:
@@ -142,9 +155,10 @@ def prepare_in_background(delay_s: float = PROBE_DELAY_S) -> None:
     session 8's browser benchmark the two slowest changes fell on it). Idempotent; call at start. Not with
     the background builder off (tests, benchmarks): a graph loaded from the store then pays it once, and
     no thread imports inductor behind a test's back."""
-    if _BUILDER.probe_started.is_set() or not background_enabled():
+    b = _BUILDER
+    if b.probe_started.is_set() or not background_enabled():
         return
-    _BUILDER.probe_started.set()
+    b.probe_started.set()
 
     def probe():
         wait_for_quiet(delay_s)
@@ -152,5 +166,7 @@ def prepare_in_background(delay_s: float = PROBE_DELAY_S) -> None:
             torch_private.probe_cpu()
         except Exception:  # noqa: BLE001 - no C++ compiler: the first load pays (or fails) as it would anyway
             pass
+        finally:
+            b.probe_done.set()  # pages may load graphs from now on (loader_ready)
 
     threading.Thread(target=probe, name="gradscape-cpu-probe", daemon=True).start()

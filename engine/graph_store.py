@@ -210,6 +210,9 @@ class GraphStore:
                     return None
         return graph
 
+    def is_loaded(self, key: tuple) -> bool:
+        return package_path(key) in self.loaded
+
     def forget(self, key: tuple, exc: Exception) -> None:
         """Stop using a graph that failed at run time: the eager path takes over, for good if the
         inputs did not fit (that repeats), else until it is retried."""

@@ -204,6 +204,9 @@ def _try_fused(
     swept_lr = isinstance(base_lr, Tensor) and base_lr.numel() > 1
     key = fused.graph_key(surface, spec.key, hp, dtype, device, every, bool(noise), k, swept_lr)
     args = (surface, spec, resolved, hp, params, steps, schedule, base_lr, noise, seeds, every)
+    if engine == "auto" and not builder.loader_ready() and not graph_store.STORE.is_loaded(key):
+        if os.path.exists(graph_store.package_path(key)):  # loading it now would pay the CPU probe here
+            return None, "eager (the compiled graph is used once the compiler has checked this CPU)"
     graph = graph_store.loaded_graph(key)
     if graph is None and engine != "fused" and graph_store.STORE.waiting(key):
         return None, "eager (the fused graph failed; it is tried again later)"

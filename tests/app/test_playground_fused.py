@@ -41,6 +41,8 @@ def test_the_page_compiles_in_the_background_then_runs_fused(background):
     assert builder.wait_for_background(timeout=600)
     assert not graph_store.status()["failed"]
     assert background == []  # the builds ran in child processes
+    # a page loads a graph only once the CPU probe has run in the background (15 s after the first page)
+    assert builder._BUILDER.probe_done.wait(timeout=120)
 
     at.select_slider(key="pg.hp.adam.lr").set_value(0.02)  # a new run: not in the page's cache
     ok(at)

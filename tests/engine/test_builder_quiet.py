@@ -3,8 +3,11 @@ not start while a page is running, only once none has run for a while."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+
+import torch
 
 from engine import builder
 
@@ -59,3 +62,35 @@ def test_no_probe_with_the_background_builder_off(monkeypatch):
     monkeypatch.setattr(builder.threading, "Thread", lambda *a, **k: started.append(k) or real_thread())
     builder.prepare_in_background(delay_s=0)
     assert started == [] and not builder._BUILDER.probe_started.is_set()
+
+
+def test_a_graph_on_disk_waits_for_the_probe_before_a_page_loads_it(monkeypatch, tmp_path):
+    """The first graph a process loads pays the CPU probe (~2.6 s): with the background builder on, engine="auto"
+    runs eagerly while a package is on disk and the probe has not run, and neither loads it nor queues a build;
+    once the probe has run, the package is loaded (here a damaged one, which is refused: the eager path stays)."""
+    from engine import graph_store, simulate
+
+    monkeypatch.setenv("GRADSCAPE_GRAPH_DIR", str(tmp_path))
+    monkeypatch.setenv("GRADSCAPE_BACKGROUND_COMPILE", "1")
+    monkeypatch.setattr(builder, "_BUILDER", builder._Builder())  # this process: probe not run
+    queued = []
+    monkeypatch.setattr(builder, "request_build", lambda job: queued.append(job.key))
+    monkeypatch.setattr(graph_store, "STORE", graph_store.GraphStore())
+    kw = dict(steps=30, hparams={"lr": 0.02, "momentum": 0.8})
+
+    empty = simulate("ravine", "momentum", engine="auto", **kw)  # no package: a build is queued
+    assert empty.meta["engine"] == "eager (fused graph not compiled yet)" and len(queued) == 1
+    path = graph_store.package_path(queued[0])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"not a package")  # were it loaded, the checksum check would refuse it and say so
+
+    waiting = simulate("ravine", "momentum", engine="auto", **kw)
+    assert "checked this CPU" in waiting.meta["engine"]
+    assert graph_store.STORE.failed == {} and graph_store.STORE.loaded == {} and len(queued) == 1
+    assert torch.equal(waiting.xy, empty.xy)
+
+    builder._BUILDER.probe_done.set()  # prepare_in_background's probe has run
+    loaded = simulate("ravine", "momentum", engine="auto", **kw)
+    assert loaded.meta["engine"].startswith("eager (the fused graph could not be used")
+    assert list(graph_store.STORE.failed) == queued and torch.equal(loaded.xy, empty.xy)

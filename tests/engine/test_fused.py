@@ -271,10 +271,15 @@ def test_auto_runs_eagerly_until_the_background_compiler_is_done(small_chunks, m
     assert first.meta["engine"] == "eager (fused graph not compiled yet)"  # background builder off in tests
 
     monkeypatch.setenv("GRADSCAPE_BACKGROUND_COMPILE", "1")
+    monkeypatch.setattr(builder, "_BUILDER", builder._Builder())  # a server's: its CPU probe has not run
     simulate("himmelblau", "rmsprop", engine="auto", **kw)  # queues the compile, answers eagerly
     assert builder.wait_for_background(timeout=300)  # a child process built it: its package is in the store
     assert not graph_store.status()["failed"]
     assert sorted(f.name.split(".", 1)[1] for f in next(tmp_path.iterdir()).iterdir()) == ["pt2", "pt2.json"]
+    # on disk, but loading it would pay the CPU probe in this run: eager until the probe has run in the background
+    assert "checked this CPU" in simulate("himmelblau", "rmsprop", engine="auto", **kw).meta["engine"]
+    builder.prepare_in_background(delay_s=0)
+    assert builder._BUILDER.probe_done.wait(timeout=120)
     ready = simulate("himmelblau", "rmsprop", engine="auto", **kw)
     assert ready.meta["engine"] == "fused"
     _agree(simulate("himmelblau", "rmsprop", **kw), ready)

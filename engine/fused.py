@@ -18,7 +18,8 @@ relative in float64 (inductor rounds some multiply-adds and square roots differe
 eager kernels) and 1e-5 in float32. Graphs are exported (torch.export, dynamic batch axis) and
 compiled by AOTInductor (engine/torch_private.py) into packages in the graph store
 (engine/graph_store.py), built by a child process in the background (engine/builder.py) or, for
-engine="fused", in the calling process. simulate(engine="auto") runs a graph only once it is on disk.
+engine="fused", in the calling process. simulate(engine="auto") runs a graph only once it is on disk
+(and, with the background builder on, once the compiler's one-off CPU probe has run: builder.loader_ready).
 """
 
 from __future__ import annotations

@@ -124,7 +124,8 @@ def simulate(
     record_every: keep every r-th point only (sweeps); the last step is always kept.
     engine: "eager" (the reference, bit-exact to torch.optim), "fused" (compiled chunks of steps,
     building the graph in this process first if needed: engine/fused.py) or "auto" (fused once its
-    graph is on disk, else eager while a child process builds it). traj.meta["engine"] says which ran.
+    graph is on disk and the compiler's CPU probe has run, else eager while a child process builds it or the
+    probe waits for a quiet moment). traj.meta["engine"] says which ran.
     Divergence never raises: see Trajectory.diverged_at.
     """
     surface = get_surface(surface) if isinstance(surface, str) else surface

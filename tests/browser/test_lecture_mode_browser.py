@@ -33,7 +33,12 @@ FIG = "window.gradscapeKeys.figure()"
 # gradscapeKeys.figure() (the animated graph) does not find it.
 CHART = "document.querySelector('.st-key-pg-ui-chart .js-plotly-plot')"
 SADDLE_CHART = "document.querySelector('.st-key-sd-chart .js-plotly-plot')"
-FIG_READY = f"!!({GK} && {FIG} && {FIG}._fullData && {FIG}._fullData.length)"
+# drawn, and its frames in (the live figure adds them in a task after the draw: a frame key pressed in between
+# has no frame to go to; under the full suite's load that gap outlasted a test's first key press)
+FIG_READY = (
+    f"!!({GK} && {FIG} && {FIG}._fullData && {FIG}._fullData.length && {FIG}._transitionData"
+    f" && {FIG}._transitionData._frames.length === {FIG}.layout.sliders[0].steps.length)"
+)
 
 # One chart as JSON: its traces (name, mode, axis, legend flag, number of points), the legend's texts,
 # which axes its layout has, its sliders and layout.meta.

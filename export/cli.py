@@ -262,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the fused engine's Playground graphs ahead of a lecture",
         description="Build the fused engine's graphs for the Playground's lesson scenes (or "
         "the surfaces and optimizers given) and keep them on disk "
-        "(~/.cache/gradscape/graphs), so the app uses them from its first page. "
-        "Takes 10-40 s a graph, once per version of gradscape.",
+        "(~/.cache/gradscape/graphs), so the app uses them seconds after its first page "
+        "(once the compiler has checked the CPU, in the background). "
+        "Takes 30 s to 2 minutes a graph on a 2-core machine, once per version of gradscape.",
     )
     warm.add_argument(
         "--surface",

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 
+import pytest
 import torch
 
 from engine import builder
@@ -94,3 +95,24 @@ def test_a_graph_on_disk_waits_for_the_probe_before_a_page_loads_it(monkeypatch,
     loaded = simulate("ravine", "momentum", engine="auto", **kw)
     assert loaded.meta["engine"].startswith("eager (the fused graph could not be used")
     assert list(graph_store.STORE.failed) == queued and torch.equal(loaded.xy, empty.xy)
+
+
+def test_a_failed_build_names_its_error_line_and_exit_status(monkeypatch, tmp_path):
+    """torch's warnings can follow a traceback on the child's stderr: the failure names the error, not them."""
+    import subprocess
+
+    from engine import graph_build
+
+    monkeypatch.setenv("GRADSCAPE_GRAPH_DIR", str(tmp_path))
+    stderr = (
+        "Traceback (most recent call last):\n  ...\nRuntimeError: C++ compile error: no space left\n"
+        "/usr/lib/python3.11/copyreg.py:105: FutureWarning: `isinstance(treespec, LeafSpec)` is deprecated\n"
+        "  return cls.__new__(cls, *args)\n"
+    )
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", stderr))
+    job = graph_build.BuildJob(("key",), "ravine", {}, "sgd", {}, {}, torch.zeros(2, 5), None, 0.1, 0.0, None, 1, 5)
+    with pytest.raises(RuntimeError) as failed:
+        builder._build_in_child(job)
+    assert str(failed.value) == (
+        "the builder process failed (exit status 1): RuntimeError: C++ compile error: no space left"
+    )

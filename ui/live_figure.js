@@ -78,13 +78,19 @@ function draw(gd, p) {
   gd.__gsPayload = p;
   const config = p.config || {};
   const drawn = { layout: p.layout, data: p.data.slice(), traces: p.data.map((h) => store.get(h)), chrome };
-  const moved = onlyMoved(gd.__gsDrawn, drawn);
+  // A move still under way is drawn over whole: plotly's promise of an interrupted animate never settles, so
+  // that move's axes would never be ranged again (and a trace only it moved could keep its old drawing).
+  const moved = gd.__gsMoving ? null : onlyMoved(gd.__gsDrawn, drawn);
   gd.__gsDrawn = drawn;
   const token = (gd.__gsDrawToken = {});
+  gd.__gsMoving = null;
   if (moved && !(layout.meta && layout.meta.autoplay)) {
+    gd.__gsMoving = token;
     move(gd, store, p, moved).then(() => { // frames once the points moved, unless a newer figure came
-      if (gd.__gsDrawToken === token && frameSig !== gd.__gsFrameSig) setFrames(gd, fr, frameSig, config);
-    }, () => {}); // interrupted by a newer figure, which draws itself
+      if (gd.__gsDrawToken !== token) return;
+      gd.__gsMoving = null;
+      if (frameSig !== gd.__gsFrameSig) setFrames(gd, fr, frameSig, config);
+    }, () => {});
     return;
   }
   const data = p.data.map((h) => trace(store, h));
